@@ -1,0 +1,16 @@
+"""Storage: the Archive object and everything that lives in the SQLite file."""
+
+from __future__ import annotations
+
+from .custody import ChainBreak
+from .records import CaseSummary, ItemRecord, SearchHit
+from .store import Archive, default_archive_path
+
+__all__ = [
+    "Archive",
+    "CaseSummary",
+    "ChainBreak",
+    "ItemRecord",
+    "SearchHit",
+    "default_archive_path",
+]

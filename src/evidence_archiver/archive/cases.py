@@ -1,0 +1,334 @@
+"""Cases and the rules that link items to them.
+
+A rule is an address (``service@lenderx.com``), a domain (``lenderx.com``, which also covers its
+sub-domains), a phone number (compared in E.164, so every written form matches) or a keyword
+(matched through the search index, so it finds exactly what ``evidence search`` would). Rules
+link items when a case is created, when rules are added, and when new items are imported.
+A person can also link and unlink by hand; an unlinked item is remembered as *excluded* and no
+rule links it again.
+
+These functions run inside the caller's transaction and append custody events for every link.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..errors import NotFound, UsageError
+from ..people import normalize_address, normalize_phone
+from .custody import CustodyLog
+from .records import CaseSummary
+from .text_index import compile_query
+from .timeutil import format_utc, parse_utc
+
+RULE_KINDS = ("address", "domain", "phone", "keyword")
+_DOMAIN = re.compile(r"^(?=.{3,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]+)+$")
+
+
+def slugify(title: str) -> str:
+    """A short, URL- and file-safe name for a case ("Lender X extension" -> lender-x-extension).
+
+    Chinese titles keep their characters: 网贷逾期 stays 网贷逾期.
+    """
+    text = unicodedata.normalize("NFKC", title).lower()
+    text = re.sub(r"[^\w]+", "-", text).strip("-_")
+    return text[:60].strip("-") or "case"
+
+
+def rule_from_counterparty(value: str) -> tuple[str, str]:
+    """Guess a rule's kind from how a counterparty is written.
+
+    >>> rule_from_counterparty("service@lenderx.com")
+    ('address', 'service@lenderx.com')
+    >>> rule_from_counterparty("@lenderx.com")
+    ('domain', 'lenderx.com')
+    >>> rule_from_counterparty("+86 138 1234 5678")
+    ('phone', '+8613812345678')
+    """
+    value = value.strip()
+    if "@" in value and not value.startswith("@"):
+        return "address", normalize_address(value)[0]
+    bare = value.lstrip("@").lower()
+    if _DOMAIN.match(bare):
+        return "domain", bare
+    phone = normalize_phone(value)
+    if phone:
+        return "phone", phone
+    raise UsageError(
+        f"cannot tell what {value!r} is: give an e-mail address, a domain such as lenderx.com, "
+        "or a phone number; use --keyword for words to look for"
+    )
+
+
+def normalize_rule(kind: str, value: str) -> tuple[str, str]:
+    if kind not in RULE_KINDS:
+        raise UsageError(f"unknown rule kind {kind!r}: use one of {', '.join(RULE_KINDS)}")
+    value = value.strip()
+    if not value:
+        raise UsageError(f"an empty {kind} rule matches nothing")
+    if kind == "address":
+        return kind, normalize_address(value)[0]
+    if kind == "domain":
+        return kind, value.lstrip("@").lower()
+    if kind == "phone":
+        phone = normalize_phone(value)
+        if not phone:
+            raise UsageError(f"{value!r} is not a phone number")
+        return kind, phone
+    compile_query(value)  # a keyword must be searchable; this raises a clear error if not
+    return kind, value
+
+
+@dataclass
+class RuleSet:
+    """All rules of all cases, loaded once per import."""
+
+    by_case: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.by_case)
+
+
+def load_rules(conn: sqlite3.Connection) -> RuleSet:
+    rules = RuleSet()
+    for case_id, kind, value in conn.execute(
+        "SELECT case_id, kind, value FROM case_rules ORDER BY case_id, id"
+    ):
+        rules.by_case.setdefault(case_id, []).append((kind, value))
+    return rules
+
+
+def case_id(conn: sqlite3.Connection, slug: str) -> int:
+    row = conn.execute("SELECT id FROM cases WHERE slug = ?", (slug,)).fetchone()
+    if row is None:
+        known = [s for (s,) in conn.execute("SELECT slug FROM cases ORDER BY slug")]
+        hint = (
+            f"; known cases: {', '.join(known)}"
+            if known
+            else "; create one with 'evidence case new'"
+        )
+        raise NotFound(f"no case {slug!r}{hint}")
+    return int(row[0])
+
+
+def _matching_items(
+    conn: sqlite3.Connection,
+    kind: str,
+    value: str,
+    within: Sequence[int] | None = None,
+) -> set[int]:
+    """Item ids a rule matches, among ``within`` (all items when None)."""
+    limit = ""
+    args: list[object] = []
+    if within is not None:
+        if not within:
+            return set()
+        limit = f" AND {{col}} BETWEEN {min(within)} AND {max(within)}"
+    if kind in ("address", "phone"):
+        sql = "SELECT item_id FROM item_people WHERE address = ?" + limit.format(col="item_id")
+        args = [value]
+    elif kind == "domain":
+        sql = (
+            "SELECT item_id FROM item_people WHERE (domain = ? OR domain LIKE ? ESCAPE '\\')"
+            + limit.format(col="item_id")
+        )
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args = [value, "%." + escaped]
+    else:
+        compiled = compile_query(value)
+        if not compiled.match:
+            return set()
+        sql = "SELECT rowid FROM items_fts WHERE items_fts MATCH ?" + limit.format(col="rowid")
+        args = [compiled.match]
+    found = {int(r[0]) for r in conn.execute(sql, args)}
+    return found & set(within) if within is not None else found
+
+
+def set_links(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    case: int,
+    item_ids: Sequence[int],
+    state: str,
+    how: str,
+    now: datetime,
+    *,
+    respect_exclusions: bool = False,
+) -> int:
+    """Link (``state='linked'``) or exclude items; return how many changed."""
+    changed = 0
+    slug = conn.execute("SELECT slug FROM cases WHERE id = ?", (case,)).fetchone()[0]
+    for item_id in item_ids:
+        row = conn.execute(
+            "SELECT state FROM case_items WHERE case_id = ? AND item_id = ?", (case, item_id)
+        ).fetchone()
+        if row is not None and (row[0] == state or (respect_exclusions and row[0] == "excluded")):
+            continue
+        if row is None and state == "excluded":
+            # Unlinking an item that was never linked still records the decision, so that a
+            # rule does not link it later; it is not a change a person would count.
+            conn.execute(
+                "INSERT INTO case_items (case_id, item_id, state, how, at) VALUES (?, ?, ?, ?, ?)",
+                (case, item_id, state, how, format_utc(now)),
+            )
+            continue
+        conn.execute(
+            "INSERT INTO case_items (case_id, item_id, state, how, at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (case_id, item_id) DO UPDATE SET state = excluded.state, "
+            "how = excluded.how, at = excluded.at",
+            (case, item_id, state, how, format_utc(now)),
+        )
+        custody.append(
+            now,
+            "linked" if state == "linked" else "unlinked",
+            f"item:{item_id}",
+            {"case": slug, "how": how},
+        )
+        changed += 1
+    return changed
+
+
+def _link_by_rules(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    case: int,
+    rules: Sequence[tuple[str, str]],
+    now: datetime,
+    within: Sequence[int] | None = None,
+) -> int:
+    matched: dict[int, str] = {}
+    for kind, value in rules:
+        for item_id in _matching_items(conn, kind, value, within):
+            matched.setdefault(item_id, f"rule {kind}:{value}")
+    linked = 0
+    for item_id in sorted(matched):
+        linked += set_links(
+            conn,
+            custody,
+            case,
+            [item_id],
+            "linked",
+            matched[item_id],
+            now,
+            respect_exclusions=True,
+        )
+    return linked
+
+
+def link_new_items(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    rules: RuleSet,
+    item_ids: Sequence[int],
+    now: datetime,
+) -> int:
+    """Link freshly imported items to every case whose rules match them."""
+    return sum(
+        _link_by_rules(conn, custody, case, case_rules, now, within=item_ids)
+        for case, case_rules in rules.by_case.items()
+    )
+
+
+def create_case(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    title: str,
+    slug: str | None,
+    description: str,
+    rules: list[tuple[str, str]],
+    now: datetime,
+) -> tuple[str, int]:
+    title = title.strip()
+    if not title:
+        raise UsageError("a case needs a title, e.g. 'Lender X extension'")
+    slug = slugify(slug or title)
+    if conn.execute("SELECT 1 FROM cases WHERE slug = ?", (slug,)).fetchone():
+        raise UsageError(f"a case named {slug!r} already exists: pick another title or pass --slug")
+    normalized = [normalize_rule(k, v) for k, v in rules]
+    cur = conn.execute(
+        "INSERT INTO cases (slug, title, description, created_at) VALUES (?, ?, ?, ?)",
+        (slug, title, description, format_utc(now)),
+    )
+    case = int(cur.lastrowid or 0)
+    custody.append(
+        now,
+        "case_created",
+        f"case:{slug}",
+        {"title": title, "description": description, "rules": [list(r) for r in normalized]},
+    )
+    return slug, add_rules(conn, custody, case, normalized, now, log=False)
+
+
+def add_rules(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    case: int,
+    rules: list[tuple[str, str]],
+    now: datetime,
+    *,
+    log: bool = True,
+) -> int:
+    normalized = [normalize_rule(k, v) for k, v in rules]
+    slug = conn.execute("SELECT slug FROM cases WHERE id = ?", (case,)).fetchone()[0]
+    for kind, value in normalized:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO case_rules (case_id, kind, value) VALUES (?, ?, ?)",
+            (case, kind, value),
+        )
+        if log and cur.rowcount == 1:
+            custody.append(now, "rule_added", f"case:{slug}", {"kind": kind, "value": value})
+    return _link_by_rules(conn, custody, case, normalized, now)
+
+
+def remove_rule(
+    conn: sqlite3.Connection,
+    custody: CustodyLog,
+    case: int,
+    kind: str,
+    value: str,
+    now: datetime,
+) -> bool:
+    kind, value = normalize_rule(kind, value)
+    cur = conn.execute(
+        "DELETE FROM case_rules WHERE case_id = ? AND kind = ? AND value = ?", (case, kind, value)
+    )
+    if cur.rowcount:
+        slug = conn.execute("SELECT slug FROM cases WHERE id = ?", (case,)).fetchone()[0]
+        custody.append(now, "rule_removed", f"case:{slug}", {"kind": kind, "value": value})
+    return bool(cur.rowcount)
+
+
+def summary(conn: sqlite3.Connection, case: int) -> CaseSummary:
+    slug, title, description, created = conn.execute(
+        "SELECT slug, title, description, created_at FROM cases WHERE id = ?", (case,)
+    ).fetchone()
+    rules = tuple(
+        (k, v)
+        for k, v in conn.execute(
+            "SELECT kind, value FROM case_rules WHERE case_id = ? ORDER BY id", (case,)
+        )
+    )
+    count, first, last = conn.execute(
+        "SELECT COUNT(*), MIN(i.occurred_at), MAX(i.occurred_at) FROM case_items ci "
+        "JOIN items i ON i.id = ci.item_id WHERE ci.case_id = ? AND ci.state = 'linked'",
+        (case,),
+    ).fetchone()
+    return CaseSummary(
+        slug=slug,
+        title=title,
+        description=description or "",
+        created_at=parse_utc(created),
+        rules=rules,
+        items=count,
+        first=parse_utc(first) if first else None,
+        last=parse_utc(last) if last else None,
+    )
+
+
+def summaries(conn: sqlite3.Connection) -> list[CaseSummary]:
+    return [summary(conn, c) for (c,) in conn.execute("SELECT id FROM cases ORDER BY slug")]

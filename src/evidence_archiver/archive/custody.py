@@ -1,0 +1,140 @@
+"""The hash-chained custody log.
+
+Each row holds the hash of the row before it, and its own hash covers its sequence number, time,
+action, subject, details and that previous hash (canonical JSON, SHA-256). Changing, removing or
+reordering any row breaks every hash after it, which :func:`verify_chain` reports. The first row's
+previous hash is :data:`GENESIS`.
+
+Appending happens inside the caller's transaction, so an event commits together with the change
+it describes, or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ..hashing import sha256_json
+from ..model import CustodyEvent
+from .timeutil import format_utc, parse_utc
+
+GENESIS = "0" * 64
+
+
+def event_hash(seq: int, at: str, action: str, subject: str, details: Any, prev_hash: str) -> str:
+    return sha256_json(
+        {
+            "seq": seq,
+            "at": at,
+            "action": action,
+            "subject": subject,
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
+
+
+class CustodyLog:
+    """Appends to and reads the ``custody`` table of one connection.
+
+    The last hash is cached between appends; it is re-read at the start of every transaction
+    (``refresh``) because another process may have appended in between.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._head: tuple[int, str] | None = None
+
+    def refresh(self) -> None:
+        row = self._conn.execute(
+            "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        self._head = (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def append(self, at: datetime, action: str, subject: str, details: dict[str, Any]) -> str:
+        """Append one event (inside the caller's transaction); return its hash."""
+        if self._head is None:
+            self.refresh()
+        assert self._head is not None
+        seq = self._head[0] + 1
+        at_text = format_utc(at)
+        digest = event_hash(seq, at_text, action, subject, details, self._head[1])
+        self._conn.execute(
+            "INSERT INTO custody (seq, at, action, subject, details, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                seq,
+                at_text,
+                action,
+                subject,
+                json.dumps(details, sort_keys=True, ensure_ascii=False),
+                self._head[1],
+                digest,
+            ),
+        )
+        self._head = (seq, digest)
+        return digest
+
+    def forget_head(self) -> None:
+        """Drop the cached head (after a rollback, the cached one may never have been written)."""
+        self._head = None
+
+    def head(self) -> str:
+        self.refresh()
+        assert self._head is not None
+        return self._head[1]
+
+    def events(self, subject_prefix: str | None = None) -> Iterator[CustodyEvent]:
+        sql = "SELECT seq, at, action, subject, details, prev_hash, hash FROM custody"
+        args: tuple[str, ...] = ()
+        if subject_prefix is not None:
+            sql += " WHERE subject LIKE ? ESCAPE '\\'"
+            args = (subject_prefix.replace("%", "\\%").replace("_", "\\_") + "%",)
+        for seq, at, action, subject, details, prev_hash, digest in self._conn.execute(
+            sql + " ORDER BY seq", args
+        ):
+            yield CustodyEvent(
+                seq=seq,
+                at=parse_utc(at),
+                action=action,
+                subject=subject,
+                details=json.loads(details),
+                prev_hash=prev_hash,
+                hash=digest,
+            )
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """A custody row that does not fit the chain, and why."""
+
+    seq: int
+    reason: str
+
+
+def verify_chain(conn: sqlite3.Connection) -> list[ChainBreak]:
+    """Re-hash every custody row; return the rows that break the chain (empty list = intact)."""
+    problems: list[ChainBreak] = []
+    expected_prev = GENESIS
+    expected_seq = 1
+    for seq, at, action, subject, details, prev_hash, digest in conn.execute(
+        "SELECT seq, at, action, subject, details, prev_hash, hash FROM custody ORDER BY seq"
+    ):
+        if seq != expected_seq:
+            problems.append(ChainBreak(seq, f"sequence jumps from {expected_seq - 1} to {seq}"))
+        if prev_hash != expected_prev:
+            problems.append(ChainBreak(seq, "previous-hash does not match the row before it"))
+        try:
+            recomputed = event_hash(seq, at, action, subject, json.loads(details), prev_hash)
+        except ValueError:
+            problems.append(ChainBreak(seq, "details are not valid JSON"))
+        else:
+            if recomputed != digest:
+                problems.append(ChainBreak(seq, "row content does not match its hash"))
+        expected_prev = digest
+        expected_seq = seq + 1
+    return problems

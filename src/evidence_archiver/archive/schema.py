@@ -1,0 +1,225 @@
+"""The archive's schema, as an ordered list of migrations applied when an archive is opened.
+
+``PRAGMA user_version`` records how many migrations an archive file has had. Opening an archive
+runs the missing ones in one transaction, so no caller can forget and no file is ever left half
+migrated. A file whose version is newer than this code knows is refused rather than guessed at.
+
+Tables are created with sqlite-utils (columns as data, one place); the FTS5 table is created by
+hand because it is contentless: the archive indexes a transformed text (Han characters as
+bigrams, see ``text_index``), so the text it would store is not the text a user reads. Snippets
+are made from the ``items`` row instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ..errors import ArchiveError
+
+FTS_COLUMNS = ("title", "body", "people", "attachments")
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.table("originals").create(
+        {"sha256": str, "size": int, "media_type": str, "stored_at": str, "content": bytes},
+        pk="sha256",
+        not_null={"size", "media_type", "stored_at"},
+    )
+    db.table("imports").create(
+        {
+            "id": int,
+            "connector": str,
+            "container": str,
+            "started_at": str,
+            "finished_at": str,
+            "status": str,
+            "added": int,
+            "duplicates": int,
+            "failed": int,
+        },
+        pk="id",
+        not_null={"connector", "container", "started_at", "status"},
+        defaults={"added": 0, "duplicates": 0, "failed": 0},
+    )
+    db.table("import_errors").create(
+        {"id": int, "import_id": int, "source": str, "reason": str, "original_sha256": str},
+        pk="id",
+        foreign_keys=[("import_id", "imports", "id")],
+        not_null={"import_id", "source", "reason"},
+    )
+    db.table("items").create(
+        {
+            "id": int,
+            "kind": str,
+            "occurred_at": str,  # UTC, ISO 8601 with 'Z', sortable as text
+            "occurred_offset": int,  # minutes east of UTC as the source wrote the time
+            "acquired_at": str,
+            "direction": str,
+            "sender": str,
+            "sender_name": str,
+            "recipients": str,  # JSON list
+            "title": str,
+            "body": str,
+            "thread_key": str,
+            "message_id": str,
+            "flags": str,  # JSON list
+            "details": str,  # JSON object
+            "original_sha256": str,
+            "container_sha256": str,
+            "source_connector": str,
+            "source_container": str,
+            "source_locator": str,
+            "dedup_key": str,
+            "parse_status": str,
+            "parse_error": str,
+            "import_id": int,
+        },
+        pk="id",
+        not_null={"kind", "acquired_at", "dedup_key", "parse_status", "source_connector"},
+        defaults={"direction": "unknown", "parse_status": "ok"},
+        foreign_keys=[("import_id", "imports", "id")],
+    )
+    db.table("items").create_index(["dedup_key"], unique=True)
+    db.table("items").create_index(["occurred_at"])
+    db.table("items").create_index(["kind", "occurred_at"])
+    db.table("items").create_index(["original_sha256"])
+    db.table("items").create_index(["message_id"])
+    db.table("item_people").create(
+        {"item_id": int, "role": str, "address": str, "domain": str},
+        foreign_keys=[("item_id", "items", "id")],
+        not_null={"item_id", "role", "address"},
+    )
+    db.table("item_people").create_index(["address"])
+    db.table("item_people").create_index(["domain"])
+    db.table("item_people").create_index(["item_id"])
+    db.table("item_sightings").create(
+        {
+            "item_id": int,
+            "connector": str,
+            "container": str,
+            "locator": str,
+            "import_id": int,
+            "seen_at": str,
+        },
+        foreign_keys=[("item_id", "items", "id")],
+        not_null={"item_id", "connector", "seen_at"},
+    )
+    db.table("item_sightings").create_index(
+        ["item_id", "connector", "container", "locator"], unique=True
+    )
+    db.table("attachments").create(
+        {
+            "id": int,
+            "item_id": int,
+            "position": int,
+            "original_sha256": str,
+            "filename": str,
+            "media_type": str,
+            "size": int,
+            "inline": int,
+            "content_id": str,
+            "text": str,
+        },
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+        not_null={"item_id", "position", "original_sha256", "filename", "media_type"},
+    )
+    db.table("attachments").create_index(["item_id"])
+    db.table("attachments").create_index(["original_sha256"])
+    db.table("cases").create(
+        {"id": int, "slug": str, "title": str, "description": str, "created_at": str},
+        pk="id",
+        not_null={"slug", "title", "created_at"},
+    )
+    db.table("cases").create_index(["slug"], unique=True)
+    db.table("case_rules").create(
+        {"id": int, "case_id": int, "kind": str, "value": str},
+        pk="id",
+        foreign_keys=[("case_id", "cases", "id")],
+        not_null={"case_id", "kind", "value"},
+    )
+    db.table("case_rules").create_index(["case_id", "kind", "value"], unique=True)
+    # state 'linked' or 'excluded': an item a person unlinked by hand stays out even when a
+    # rule matches it again later.
+    db.table("case_items").create(
+        {"case_id": int, "item_id": int, "state": str, "how": str, "at": str},
+        pk=("case_id", "item_id"),
+        foreign_keys=[("case_id", "cases", "id"), ("item_id", "items", "id")],
+        not_null={"state", "how", "at"},
+    )
+    db.table("case_items").create_index(["item_id"])
+    db.table("tags").create(
+        {"item_id": int, "tag": str, "at": str},
+        pk=("item_id", "tag"),
+        foreign_keys=[("item_id", "items", "id")],
+    )
+    db.table("tags").create_index(["tag"])
+    db.table("notes").create(
+        {"id": int, "item_id": int, "at": str, "text": str},
+        pk="id",
+        foreign_keys=[("item_id", "items", "id")],
+        not_null={"item_id", "at", "text"},
+    )
+    db.table("sources").create(
+        {"id": int, "connector": str, "container": str, "state": str, "updated_at": str},
+        pk="id",
+        not_null={"connector", "container", "state", "updated_at"},
+    )
+    db.table("sources").create_index(["connector", "container"], unique=True)
+    db.table("custody").create(
+        {
+            "seq": int,
+            "at": str,
+            "action": str,
+            "subject": str,
+            "details": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={"at", "action", "subject", "details", "prev_hash", "hash"},
+    )
+    db.execute(
+        f"CREATE VIRTUAL TABLE items_fts USING fts5({', '.join(FTS_COLUMNS)}, "
+        f"content='', tokenize='{FTS_TOKENIZER}')"
+    )
+    # The custody log is append-only: the database itself refuses edits and deletions.
+    db.execute(
+        "CREATE TRIGGER custody_no_update BEFORE UPDATE ON custody "
+        "BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER custody_no_delete BEFORE DELETE ON custody "
+        "BEGIN SELECT RAISE(ABORT, 'the custody log is append-only'); END"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to date; return the version the file now has."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    target = len(MIGRATIONS)
+    if current > target:
+        raise ArchiveError(
+            f"this archive was written by a newer version of evidence (schema {current}, "
+            f"this program knows {target}); upgrade evidence-archiver to open it"
+        )
+    if current == target:
+        return current
+    db = sqlite_utils.Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version in range(current, target):
+            MIGRATIONS[version](db)
+        conn.execute(f"PRAGMA user_version = {target}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return target

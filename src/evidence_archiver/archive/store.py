@@ -1,0 +1,831 @@
+"""The Archive: one SQLite file holding originals, parsed items, cases, the index and custody.
+
+Opening an archive applies any pending migration. Every write is an explicit transaction
+(``BEGIN IMMEDIATE`` … ``COMMIT``) on a connection in autocommit mode, in WAL with
+``synchronous=FULL``: a crash leaves the file as it was before the transaction, never half way.
+
+:meth:`Archive.ingest` is the only door for new material. It writes in batches; within a batch
+each original is stored by its SHA-256 (``INSERT OR IGNORE``), each item by its dedup key, and
+the custody events and case links of the batch commit with them. Re-running an import, or
+running it again after a kill, therefore stores each original exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import platformdirs
+
+from ..errors import ArchiveError, NotFound, UsageError
+from ..model import (
+    Attachment,
+    Blob,
+    Capture,
+    ImportFailure,
+    ImportProblem,
+    ImportReport,
+    Item,
+    SourceRef,
+)
+from ..people import normalize_address
+from . import cases as case_rules
+from . import search as search_mod
+from .custody import ChainBreak, CustodyLog, verify_chain
+from .records import (
+    AttachmentRecord,
+    CaseSummary,
+    ImportFailureRecord,
+    ImportRun,
+    ItemRecord,
+    NoteRecord,
+    OriginalInfo,
+    SearchHit,
+    Sighting,
+)
+from .schema import FTS_COLUMNS, migrate
+from .text_index import index_text
+from .timeutil import as_sent, format_utc, offset_minutes, parse_utc
+
+Clock = Callable[[], datetime]
+STREAM_CHUNK = 1 << 20
+
+
+def default_archive_path() -> Path:
+    """``$EVIDENCE_ARCHIVE`` or ``archive.db`` in the user's data directory."""
+    env = os.environ.get("EVIDENCE_ARCHIVE")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("evidence-archiver", appauthor=False)) / "archive.db"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Archive:
+    """An evidence archive in one SQLite file.
+
+    >>> with Archive(tmp_path / "archive.db") as archive:   # doctest: +SKIP
+    ...     report = archive.ingest(captures, connector="mbox", container="takeout.mbox")
+    ...     report.as_json()
+    {'import_id': 1, 'added': 12, 'duplicates': 0, 'failed': 1, 'linked': 5, 'errors': [...]}
+    """
+
+    def __init__(self, path: Path | str, *, create: bool = True, clock: Clock = _utcnow) -> None:
+        self.path = Path(path)
+        self.clock = clock
+        if not create and not self.path.exists():
+            raise ArchiveError(
+                f"no archive at {self.path}: run 'evidence init' first, or point --archive "
+                "(or EVIDENCE_ARCHIVE) at an existing archive"
+            )
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            self.conn.execute("PRAGMA busy_timeout=30000")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+        self.custody = CustodyLog(self.conn)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; custody events appended inside it commit with it."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.custody.refresh()
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self.custody.forget_head()
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        captures: Iterable[Capture | ImportProblem],
+        *,
+        connector: str,
+        container: str,
+        batch_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        """Store captures; return what was added, what was already there and what failed.
+
+        The run is logged in ``imports`` before the first batch, so a run that is killed shows
+        as ``interrupted``. Each batch is one transaction.
+        """
+        started = self.clock()
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO imports (connector, container, started_at, status) "
+                "VALUES (?, ?, ?, 'running')",
+                (connector, container, format_utc(started)),
+            )
+            import_id = int(cur.lastrowid or 0)
+        report = ImportReport(import_id=import_id)
+        rules = case_rules.load_rules(self.conn)
+        batch: list[Capture | ImportProblem] = []
+        for capture in captures:
+            batch.append(capture)
+            if len(batch) >= batch_size:
+                self._ingest_batch(batch, report, rules)
+                if progress:
+                    progress(len(batch))
+                batch = []
+        if batch:
+            self._ingest_batch(batch, report, rules)
+            if progress:
+                progress(len(batch))
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET finished_at = ?, status = 'done', added = ?, "
+                "duplicates = ?, failed = ? WHERE id = ?",
+                (
+                    format_utc(self.clock()),
+                    report.added,
+                    report.duplicates,
+                    report.failed,
+                    import_id,
+                ),
+            )
+        return report
+
+    def _ingest_batch(
+        self,
+        batch: list[Capture | ImportProblem],
+        report: ImportReport,
+        rules: case_rules.RuleSet,
+    ) -> None:
+        now = self.clock()
+        new_ids: list[int] = []
+        pending = ImportReport(import_id=report.import_id)
+        with self.transaction() as conn:
+            for capture in batch:
+                if isinstance(capture, ImportProblem):
+                    self._record_failure(pending, capture.source, capture.reason, None)
+                    continue
+                item_id = self._ingest_one(capture, pending, now)
+                if item_id is not None:
+                    new_ids.append(item_id)
+            if new_ids and rules:
+                pending.linked += case_rules.link_new_items(conn, self.custody, rules, new_ids, now)
+        # Counted only once the batch committed: a rolled-back batch reports nothing.
+        report.added += pending.added
+        report.duplicates += pending.duplicates
+        report.failed += pending.failed
+        report.linked += pending.linked
+        report.errors.extend(pending.errors)
+
+    def _record_failure(
+        self, report: ImportReport, source: SourceRef, reason: str, sha256: str | None
+    ) -> None:
+        where = f"{source.container} {source.locator}".strip()
+        self.conn.execute(
+            "INSERT INTO import_errors (import_id, source, reason, original_sha256) "
+            "VALUES (?, ?, ?, ?)",
+            (report.import_id, where, reason, sha256),
+        )
+        report.failed += 1
+        report.errors.append(ImportFailure(where, reason))
+
+    def _store_original(self, blob: Blob, now: datetime) -> bool:
+        """Store an original unless it is there already; return True when it was new."""
+        conn = self.conn
+        if blob.data is not None:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO originals (sha256, size, media_type, stored_at, content) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (blob.sha256, blob.size, blob.media_type, format_utc(now), blob.data),
+            )
+            return cur.rowcount == 1
+        if blob.path is None:
+            raise ValueError("a Blob needs data or a path")
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO originals (sha256, size, media_type, stored_at, content) "
+            "VALUES (?, ?, ?, ?, zeroblob(?))",
+            (blob.sha256, blob.size, blob.media_type, format_utc(now), blob.size),
+        )
+        if cur.rowcount != 1:
+            return False
+        # Large files are streamed into the reserved blob, never read whole into memory.
+        with (
+            blob.path.open("rb") as src,
+            conn.blobopen("originals", "content", int(cur.lastrowid or 0)) as dst,
+        ):
+            while chunk := src.read(STREAM_CHUNK):
+                dst.write(chunk)
+        return True
+
+    def _ingest_one(self, capture: Capture, report: ImportReport, now: datetime) -> int | None:
+        conn = self.conn
+        src = capture.source
+        is_container = capture.item is None and capture.parse_error is None
+        stored = capture.original is not None and self._store_original(capture.original, now)
+        if stored and is_container and capture.original is not None:
+            # A container (a whole backup file) stored for reference by its items.
+            self.custody.append(
+                now,
+                "acquired",
+                f"original:{capture.original.sha256}",
+                {
+                    "connector": src.connector,
+                    "container": src.container,
+                    "sha256": capture.original.sha256,
+                    "size": capture.original.size,
+                    "import_id": report.import_id,
+                },
+            )
+        if is_container:
+            return None
+        sha = capture.original.sha256 if capture.original else None
+        dedup_key = capture.dedup_key or (f"sha256:{sha}" if sha else None)
+        if dedup_key is None:
+            raise ValueError("a capture needs an original or a dedup key")
+        row = conn.execute("SELECT id FROM items WHERE dedup_key = ?", (dedup_key,)).fetchone()
+        if row is not None:
+            self._add_sighting(int(row[0]), src, report.import_id, now)
+            report.duplicates += 1
+            return None
+        item = capture.item or Item(kind="file", title=f"(unreadable) {src.locator}".strip())
+        for attachment in capture.attachments:
+            self._store_original(attachment.blob, now)
+        item_id = self._insert_item(capture, item, dedup_key, report.import_id, now)
+        self._add_sighting(item_id, src, report.import_id, now)
+        self.custody.append(
+            now,
+            "acquired",
+            f"item:{item_id}",
+            {
+                "connector": src.connector,
+                "container": src.container,
+                "locator": src.locator,
+                "original_sha256": sha,
+                "container_sha256": capture.container_sha256,
+                "attachments": [a.blob.sha256 for a in capture.attachments],
+                "import_id": report.import_id,
+            },
+        )
+        if capture.parse_error:
+            self._record_failure(report, src, f"kept unparsed: {capture.parse_error}", sha)
+        else:
+            report.added += 1
+        return item_id
+
+    def _insert_item(
+        self, capture: Capture, item: Item, dedup_key: str, import_id: int, now: datetime
+    ) -> int:
+        conn = self.conn
+        src = capture.source
+        occurred = item.occurred_at
+        cur = conn.execute(
+            "INSERT INTO items (kind, occurred_at, occurred_offset, acquired_at, direction, "
+            "sender, sender_name, recipients, title, body, thread_key, message_id, flags, "
+            "details, original_sha256, container_sha256, source_connector, source_container, "
+            "source_locator, dedup_key, parse_status, parse_error, import_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                item.kind,
+                format_utc(occurred) if occurred else None,
+                offset_minutes(occurred) if occurred else None,
+                format_utc(now),
+                item.direction,
+                item.sender,
+                item.sender_name,
+                json.dumps(list(item.recipients), ensure_ascii=False),
+                item.title,
+                item.body,
+                item.thread_key,
+                item.message_id,
+                json.dumps(list(item.flags)),
+                json.dumps(item.details, ensure_ascii=False, sort_keys=True, default=str),
+                capture.original.sha256 if capture.original else None,
+                capture.container_sha256,
+                src.connector,
+                src.container,
+                src.locator,
+                dedup_key,
+                "failed" if capture.parse_error else "ok",
+                capture.parse_error,
+                import_id,
+            ),
+        )
+        item_id = int(cur.lastrowid or 0)
+        people = [("from", item.sender)] + [("to", r) for r in item.recipients]
+        seen: set[tuple[str, str]] = set()
+        for role, raw in people:
+            if not raw:
+                continue
+            address, domain = normalize_address(raw)
+            if (role, address) in seen:
+                continue
+            seen.add((role, address))
+            conn.execute(
+                "INSERT INTO item_people (item_id, role, address, domain) VALUES (?, ?, ?, ?)",
+                (item_id, role, address, domain),
+            )
+        for position, attachment in enumerate(capture.attachments):
+            self._insert_attachment(item_id, position, attachment)
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, body, people, attachments) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_id, *self._fts_values(item, capture.attachments)),
+        )
+        return item_id
+
+    def _insert_attachment(self, item_id: int, position: int, attachment: Attachment) -> None:
+        self.conn.execute(
+            "INSERT INTO attachments (item_id, position, original_sha256, filename, media_type, "
+            "size, inline, content_id, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                item_id,
+                position,
+                attachment.blob.sha256,
+                attachment.filename,
+                attachment.media_type,
+                attachment.blob.size,
+                int(attachment.inline),
+                attachment.content_id,
+                attachment.text,
+            ),
+        )
+
+    @staticmethod
+    def _fts_values(item: Item, attachments: Iterable[Attachment]) -> tuple[str, str, str, str]:
+        people = " ".join([item.sender_name, item.sender, *item.recipients])
+        attachment_text = " ".join(f"{a.filename} {a.text}" for a in attachments)
+        return (
+            index_text(item.title),
+            index_text(item.body),
+            index_text(people),
+            index_text(attachment_text),
+        )
+
+    def _add_sighting(self, item_id: int, src: SourceRef, import_id: int, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO item_sightings "
+            "(item_id, connector, container, locator, import_id, seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (item_id, src.connector, src.container, src.locator, import_id, format_utc(now)),
+        )
+
+    def set_attachment_text(self, attachment_id: int, text: str) -> None:
+        """Replace the extracted text of an attachment and re-index its item (for reindex)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "SELECT item_id FROM attachments WHERE id = ?", (attachment_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no attachment {attachment_id}")
+            item_id = int(row[0])
+            self._fts_delete(item_id)
+            conn.execute("UPDATE attachments SET text = ? WHERE id = ?", (text, attachment_id))
+            self._fts_insert(item_id)
+
+    def _fts_row(self, item_id: int) -> tuple[str, str, str, str]:
+        record = self.item(item_id)
+        item = Item(
+            kind="file",
+            sender=record.sender,
+            sender_name=record.sender_name,
+            recipients=record.recipients,
+            title=record.title,
+            body=record.body,
+        )
+        attachments = [
+            Attachment(
+                blob=Blob(a.sha256, a.size, a.media_type),
+                filename=a.filename,
+                media_type=a.media_type,
+                text=a.text,
+            )
+            for a in record.attachments
+        ]
+        return self._fts_values(item, attachments)
+
+    def _fts_delete(self, item_id: int) -> None:
+        # A contentless FTS5 table forgets a row only when given the exact values indexed.
+        self.conn.execute(
+            f"INSERT INTO items_fts (items_fts, rowid, {', '.join(FTS_COLUMNS)}) "
+            "VALUES ('delete', ?, ?, ?, ?, ?)",
+            (item_id, *self._fts_row(item_id)),
+        )
+
+    def _fts_insert(self, item_id: int) -> None:
+        self.conn.execute(
+            "INSERT INTO items_fts (rowid, title, body, people, attachments) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_id, *self._fts_row(item_id)),
+        )
+
+    # -- originals -----------------------------------------------------------------------------
+
+    def original_info(self, sha256: str) -> OriginalInfo:
+        row = self.conn.execute(
+            "SELECT sha256, size, media_type, stored_at FROM originals WHERE sha256 = ?",
+            (sha256,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no original with SHA-256 {sha256}")
+        return OriginalInfo(row[0], row[1], row[2], parse_utc(row[3]))
+
+    def read_original(self, sha256: str) -> bytes:
+        """The whole original in memory; use :meth:`copy_original` for large files."""
+        row = self.conn.execute(
+            "SELECT content FROM originals WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no original with SHA-256 {sha256}")
+        return bytes(row[0])
+
+    def copy_original(self, sha256: str, out: BinaryIO) -> int:
+        """Stream an original into ``out`` in 1 MiB chunks; return the bytes written."""
+        row = self.conn.execute(
+            "SELECT rowid FROM originals WHERE sha256 = ?", (sha256,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no original with SHA-256 {sha256}")
+        written = 0
+        with self.conn.blobopen("originals", "content", int(row[0]), readonly=True) as blob:
+            while chunk := blob.read(STREAM_CHUNK):
+                out.write(chunk)
+                written += len(chunk)
+        return written
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def item(self, item_id: int) -> ItemRecord:
+        """Everything known about one item: fields, attachments, tags, notes, cases, sources."""
+        conn = self.conn
+        conn_row = conn.execute(
+            "SELECT id, kind, occurred_at, occurred_offset, acquired_at, direction, sender, "
+            "sender_name, recipients, title, body, thread_key, message_id, flags, details, "
+            "original_sha256, container_sha256, source_connector, source_container, "
+            "source_locator, parse_status, parse_error FROM items WHERE id = ?",
+            (item_id,),
+        ).fetchone()
+        if conn_row is None:
+            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+        r = list(conn_row)
+        attachments = tuple(
+            AttachmentRecord(a[0], a[1], a[2], a[3], a[4], a[5] or 0, bool(a[6]), a[7], a[8] or "")
+            for a in conn.execute(
+                "SELECT id, position, original_sha256, filename, media_type, size, inline, "
+                "content_id, text FROM attachments WHERE item_id = ? ORDER BY position",
+                (item_id,),
+            )
+        )
+        tags = tuple(
+            t
+            for (t,) in conn.execute(
+                "SELECT tag FROM tags WHERE item_id = ? ORDER BY tag", (item_id,)
+            )
+        )
+        notes = tuple(
+            NoteRecord(n[0], parse_utc(n[1]), n[2])
+            for n in conn.execute(
+                "SELECT id, at, text FROM notes WHERE item_id = ? ORDER BY id", (item_id,)
+            )
+        )
+        cases = tuple(
+            s
+            for (s,) in conn.execute(
+                "SELECT c.slug FROM case_items ci JOIN cases c ON c.id = ci.case_id "
+                "WHERE ci.item_id = ? AND ci.state = 'linked' ORDER BY c.slug",
+                (item_id,),
+            )
+        )
+        sightings = tuple(
+            Sighting(s[0], s[1] or "", s[2] or "", parse_utc(s[3]))
+            for s in conn.execute(
+                "SELECT connector, container, locator, seen_at FROM item_sightings "
+                "WHERE item_id = ? ORDER BY seen_at, rowid",
+                (item_id,),
+            )
+        )
+        return _item_record(r, attachments, tags, notes, cases, sightings)
+
+    def timeline(
+        self,
+        case: str | None = None,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ItemRecord]:
+        """Items in time order (items without a date last), optionally of one case."""
+        where = ["1=1"]
+        args: list[Any] = []
+        if case is not None:
+            case_id = self._case_id(case)
+            where.append(
+                "id IN (SELECT item_id FROM case_items WHERE case_id = ? AND state = 'linked')"
+            )
+            args.append(case_id)
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if since:
+            where.append("occurred_at >= ?")
+            args.append(format_utc(since))
+        if until:
+            where.append("occurred_at <= ?")
+            args.append(format_utc(until))
+        sql = (
+            "SELECT id FROM items WHERE "
+            + " AND ".join(where)
+            + " ORDER BY occurred_at IS NULL, occurred_at, id"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [self.item(i) for (i,) in self.conn.execute(sql, args)]
+
+    # -- tags and notes ------------------------------------------------------------------------
+
+    def _require_item(self, item_id: int) -> None:
+        if self.conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
+            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+
+    def tag(self, item_id: int, tag: str) -> bool:
+        """Add a tag; return False when the item had it already."""
+        tag = tag.strip()
+        if not tag:
+            raise UsageError("a tag cannot be empty")
+        self._require_item(item_id)
+        with self.transaction() as conn:
+            now = self.clock()
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO tags (item_id, tag, at) VALUES (?, ?, ?)",
+                (item_id, tag, format_utc(now)),
+            )
+            if cur.rowcount != 1:
+                return False
+            self.custody.append(now, "tagged", f"item:{item_id}", {"tag": tag})
+        return True
+
+    def untag(self, item_id: int, tag: str) -> bool:
+        self._require_item(item_id)
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM tags WHERE item_id = ? AND tag = ?", (item_id, tag))
+            if cur.rowcount != 1:
+                return False
+            self.custody.append(self.clock(), "untagged", f"item:{item_id}", {"tag": tag})
+        return True
+
+    def add_note(self, item_id: int, text: str) -> int:
+        if not text.strip():
+            raise UsageError("a note cannot be empty")
+        self._require_item(item_id)
+        with self.transaction() as conn:
+            now = self.clock()
+            cur = conn.execute(
+                "INSERT INTO notes (item_id, at, text) VALUES (?, ?, ?)",
+                (item_id, format_utc(now), text),
+            )
+            note_id = int(cur.lastrowid or 0)
+            self.custody.append(now, "noted", f"item:{item_id}", {"note_id": note_id, "text": text})
+        return note_id
+
+    # -- cases ---------------------------------------------------------------------------------
+
+    def _case_id(self, slug: str) -> int:
+        return case_rules.case_id(self.conn, slug)
+
+    def create_case(
+        self,
+        title: str,
+        *,
+        slug: str | None = None,
+        rules: Iterable[tuple[str, str]] = (),
+        description: str = "",
+    ) -> tuple[str, int]:
+        """Create a case, link every archived item its rules match; return ``(slug, linked)``.
+
+        ``rules`` are ``(kind, value)`` with kind ``address``, ``domain``, ``phone`` or
+        ``keyword``; :func:`cases.rule_from_counterparty` turns "lenderx.com" or
+        "+86 138…" into the right kind.
+        """
+        with self.transaction() as conn:
+            made = case_rules.create_case(
+                conn, self.custody, title, slug, description, list(rules), self.clock()
+            )
+        return made
+
+    def add_case_rules(self, slug: str, rules: Iterable[tuple[str, str]]) -> int:
+        """Add rules to a case and link what they match; return how many items were linked."""
+        with self.transaction() as conn:
+            return case_rules.add_rules(
+                conn, self.custody, self._case_id(slug), list(rules), self.clock()
+            )
+
+    def remove_case_rule(self, slug: str, kind: str, value: str) -> bool:
+        """Remove a rule (items it linked stay linked: a link is evidence of a decision)."""
+        with self.transaction() as conn:
+            return case_rules.remove_rule(
+                conn, self.custody, self._case_id(slug), kind, value, self.clock()
+            )
+
+    def link(self, slug: str, item_ids: Iterable[int]) -> int:
+        with self.transaction() as conn:
+            case_id = self._case_id(slug)
+            ids = list(item_ids)
+            for i in ids:
+                self._require_item(i)
+            return case_rules.set_links(
+                conn, self.custody, case_id, ids, "linked", "manual", self.clock()
+            )
+
+    def unlink(self, slug: str, item_ids: Iterable[int]) -> int:
+        with self.transaction() as conn:
+            case_id = self._case_id(slug)
+            ids = list(item_ids)
+            for i in ids:
+                self._require_item(i)
+            return case_rules.set_links(
+                conn, self.custody, case_id, ids, "excluded", "manual", self.clock()
+            )
+
+    def cases(self) -> list[CaseSummary]:
+        return case_rules.summaries(self.conn)
+
+    def case(self, slug: str) -> CaseSummary:
+        return case_rules.summary(self.conn, self._case_id(slug))
+
+    # -- search --------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str,
+        *,
+        case: str | None = None,
+        kind: str | None = None,
+        sender: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        tag: str | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[SearchHit]:
+        """Items matching ``query`` (see :func:`text_index.compile_query`), best first."""
+        return search_mod.search(
+            self.conn,
+            query,
+            case_id=self._case_id(case) if case else None,
+            kind=kind,
+            sender=sender,
+            since=since,
+            until=until,
+            tag=tag,
+            limit=limit,
+            offset=offset,
+        )
+
+    # -- sync state of sources (IMAP folders and the like) ---------------------------------------
+
+    def source_state(self, connector: str, container: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT state FROM sources WHERE connector = ? AND container = ?",
+            (connector, container),
+        ).fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
+    def set_source_state(self, connector: str, container: str, state: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO sources (connector, container, state, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (connector, container) "
+                "DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+                (connector, container, json.dumps(state, sort_keys=True), format_utc(self.clock())),
+            )
+
+    # -- status, import log, custody -----------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """``{"total": N, "items": {"email": N, …}, "cases": N, "import_errors": N, …}``."""
+        conn = self.conn
+        kinds = dict(conn.execute("SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind"))
+        originals, size = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM originals"
+        ).fetchone()
+        errors = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT source, reason FROM import_errors)"
+        ).fetchone()[0]
+        return {
+            "archive": str(self.path),
+            "total": sum(kinds.values()),
+            "items": kinds,
+            "originals": originals,
+            "originals_bytes": size,
+            "cases": conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0],
+            "unparsed": conn.execute(
+                "SELECT COUNT(*) FROM items WHERE parse_status != 'ok'"
+            ).fetchone()[0],
+            "import_errors": errors,
+            "imports": conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
+            "interrupted_imports": conn.execute(
+                "SELECT COUNT(*) FROM imports WHERE status = 'running'"
+            ).fetchone()[0],
+            "custody_events": conn.execute("SELECT COUNT(*) FROM custody").fetchone()[0],
+        }
+
+    def imports(self, limit: int = 20) -> list[ImportRun]:
+        return [
+            ImportRun(
+                r[0],
+                r[1],
+                r[2],
+                parse_utc(r[3]),
+                parse_utc(r[4]) if r[4] else None,
+                # A run still marked running when nobody holds the write lock was killed.
+                "interrupted" if r[5] == "running" and r[4] is None else r[5],
+                r[6],
+                r[7],
+                r[8],
+            )
+            for r in self.conn.execute(
+                "SELECT id, connector, container, started_at, finished_at, status, added, "
+                "duplicates, failed FROM imports ORDER BY id DESC LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def import_failures(self, limit: int = 50) -> list[ImportFailureRecord]:
+        """The most recent distinct failures (the same bad file imported twice shows once)."""
+        return [
+            ImportFailureRecord(r[0], r[1], r[2], r[3])
+            for r in self.conn.execute(
+                "SELECT MAX(import_id), source, reason, original_sha256 FROM import_errors "
+                "GROUP BY source, reason ORDER BY MAX(id) DESC LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def verify_custody(self) -> list[ChainBreak]:
+        """Re-hash the custody log; return the rows that break the chain (empty = intact)."""
+        return verify_chain(self.conn)
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own check of the file; ``[]`` when it is sound."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+
+def _item_record(
+    r: list[Any],
+    attachments: tuple[AttachmentRecord, ...],
+    tags: tuple[str, ...],
+    notes: tuple[NoteRecord, ...],
+    cases: tuple[str, ...],
+    sightings: tuple[Sighting, ...],
+) -> ItemRecord:
+    return ItemRecord(
+        id=r[0],
+        kind=r[1],
+        occurred_at=as_sent(r[2], r[3]) if r[2] else None,
+        acquired_at=parse_utc(r[4]),
+        direction=r[5] or "unknown",
+        sender=r[6] or "",
+        sender_name=r[7] or "",
+        recipients=tuple(json.loads(r[8] or "[]")),
+        title=r[9] or "",
+        body=r[10] or "",
+        thread_key=r[11],
+        message_id=r[12],
+        flags=tuple(json.loads(r[13] or "[]")),
+        details=json.loads(r[14] or "{}"),
+        original_sha256=r[15],
+        container_sha256=r[16],
+        source=SourceRef(r[17], r[18] or "", r[19] or ""),
+        parse_status=r[20],
+        parse_error=r[21],
+        attachments=attachments,
+        tags=tags,
+        notes=notes,
+        cases=cases,
+        sightings=sightings,
+    )

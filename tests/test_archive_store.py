@@ -1,0 +1,216 @@
+"""The Archive on a real SQLite file: ingest, dedup, custody, cases, tags and notes."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from evidence_archiver import Archive, ArchiveError, NotFound, UsageError
+from evidence_archiver.hashing import blob_from_bytes, blob_from_file, sha256_bytes
+from evidence_archiver.model import Attachment, Capture, ImportProblem, Item, SourceRef
+
+CST = timezone(timedelta(hours=8))
+
+
+def email_capture(n: int, body: str = "hello", sender: str = "service@lenderx.com") -> Capture:
+    raw = f"Subject: message {n}\n\n{body}\n".encode()
+    return Capture(
+        source=SourceRef("eml", "test", f"msg-{n}"),
+        original=blob_from_bytes(raw, "message/rfc822"),
+        item=Item(
+            kind="email",
+            occurred_at=datetime(2024, 3, n % 28 + 1, 9, 30, tzinfo=CST),
+            direction="in",
+            sender=sender,
+            recipients=("me@example.com",),
+            title=f"message {n}",
+            body=body,
+        ),
+    )
+
+
+def test_a_new_archive_is_migrated_on_open(archive_path: Path) -> None:
+    with Archive(archive_path) as archive:
+        assert archive.status()["total"] == 0
+    conn = sqlite3.connect(archive_path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_a_missing_archive_without_create_says_to_init(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match="evidence init"):
+        Archive(tmp_path / "none.db", create=False)
+
+
+def test_a_newer_schema_is_refused(archive_path: Path) -> None:
+    Archive(archive_path).close()
+    conn = sqlite3.connect(archive_path)
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(ArchiveError, match="newer version"):
+        Archive(archive_path)
+
+
+def test_ingest_stores_original_bytes_and_reimport_is_a_noop(archive: Archive) -> None:
+    captures = [email_capture(i) for i in range(5)]
+    first = archive.ingest(captures, connector="eml", container="test")
+    assert (first.added, first.duplicates, first.failed) == (5, 0, 0)
+    second = archive.ingest(captures, connector="eml", container="test")
+    assert (second.added, second.duplicates, second.failed) == (0, 5, 0)
+    assert archive.status()["total"] == 5
+    for capture in captures:
+        assert capture.original is not None
+        assert capture.original.data is not None
+        data = archive.read_original(capture.original.sha256)
+        assert data == capture.original.data
+        assert sha256_bytes(data) == capture.original.sha256
+
+
+def test_occurred_at_keeps_the_offset_it_was_sent_with(archive: Archive) -> None:
+    archive.ingest([email_capture(1)], connector="eml", container="test")
+    item = archive.item(1)
+    assert item.occurred_at is not None
+    assert item.occurred_at.utcoffset() == timedelta(hours=8)
+    assert item.occurred_at.astimezone(UTC).hour == 1
+
+
+def test_a_large_original_is_streamed_in_and_out(archive: Archive, tmp_path: Path) -> None:
+    big = tmp_path / "recording.bin"
+    big.write_bytes(bytes(range(256)) * 20_000)
+    blob = blob_from_file(big, "application/octet-stream")
+    capture = Capture(
+        source=SourceRef("file", str(big)), original=blob, item=Item(kind="file", title="rec")
+    )
+    archive.ingest([capture], connector="file", container=str(big))
+    out = tmp_path / "copy.bin"
+    with out.open("wb") as f:
+        assert archive.copy_original(blob.sha256, f) == big.stat().st_size
+    assert out.read_bytes() == big.read_bytes()
+
+
+def test_problems_and_unparsed_originals_are_logged_and_kept(archive: Archive) -> None:
+    raw = b"\x00\x01 not an email"
+    broken = Capture(
+        source=SourceRef("eml", "dir", "bad.eml"),
+        original=blob_from_bytes(raw, "message/rfc822"),
+        item=None,
+        parse_error="no headers",
+    )
+    problem = ImportProblem(SourceRef("eml", "dir", "unreadable.eml"), "permission denied")
+    report = archive.ingest([broken, problem, email_capture(1)], connector="eml", container="dir")
+    assert (report.added, report.failed) == (1, 2)
+    reasons = {e.reason for e in report.errors}
+    assert "permission denied" in reasons
+    assert any("kept unparsed: no headers" in r for r in reasons)
+    assert archive.read_original(sha256_bytes(raw)) == raw
+    assert archive.status()["import_errors"] == 2
+    assert archive.status()["unparsed"] == 1
+
+
+def test_attachments_are_originals_of_their_own(archive: Archive) -> None:
+    pdf = b"%PDF-1.4 fake"
+    base = email_capture(1)
+    capture = Capture(
+        source=base.source,
+        original=base.original,
+        item=base.item,
+        attachments=(
+            Attachment(blob_from_bytes(pdf, "application/pdf"), "agreement.pdf", "application/pdf"),
+        ),
+    )
+    archive.ingest([capture], connector="eml", container="test")
+    record = archive.item(1)
+    assert [a.filename for a in record.attachments] == ["agreement.pdf"]
+    assert archive.read_original(record.attachments[0].sha256) == pdf
+    assert archive.search("agreement")[0].id == 1
+
+
+def test_custody_chain_is_intact_and_catches_a_forged_row(archive: Archive) -> None:
+    archive.ingest([email_capture(i) for i in range(3)], connector="eml", container="test")
+    archive.tag(1, "promise")
+    archive.add_note(1, "agent 1234 promised 3 months")
+    assert archive.verify_custody() == []
+    archive.conn.execute("DROP TRIGGER custody_no_update")
+    archive.conn.execute('UPDATE custody SET details = \'{"tag": "forged"}\' WHERE seq = 4')
+    assert [b.seq for b in archive.verify_custody()] == [4]
+    # A forger who also rewrites the row's own hash breaks the link to the next row.
+    archive.conn.execute("UPDATE custody SET hash = ? WHERE seq = 4", ("f" * 64,))
+    broken = archive.verify_custody()
+    assert [(b.seq, b.reason.split()[0]) for b in broken] == [(4, "row"), (5, "previous-hash")]
+
+
+def test_custody_rows_cannot_be_edited_or_deleted(archive: Archive) -> None:
+    archive.ingest([email_capture(1)], connector="eml", container="test")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        archive.conn.execute("DELETE FROM custody")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        archive.conn.execute("UPDATE custody SET action = 'x'")
+
+
+def test_case_rules_link_existing_and_new_items(archive: Archive) -> None:
+    archive.ingest(
+        [email_capture(1), email_capture(2, sender="friend@example.org")],
+        connector="eml",
+        container="test",
+    )
+    slug, linked = archive.create_case("Lender X extension", rules=[("domain", "lenderx.com")])
+    assert (slug, linked) == ("lender-x-extension", 1)
+    report = archive.ingest(
+        [email_capture(3, sender="collections@mail.lenderx.com")],
+        connector="eml",
+        container="test",
+    )
+    assert report.linked == 1
+    assert [i.id for i in archive.timeline(slug)] == [1, 3]
+
+
+def test_unlinked_items_stay_out_when_rules_match_again(archive: Archive) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="test")
+    slug, linked = archive.create_case("X", rules=[("address", "Service@LenderX.com")])
+    assert linked == 2
+    assert archive.unlink(slug, [2]) == 1
+    assert archive.add_case_rules(slug, [("keyword", "hello")]) == 0
+    assert [i.id for i in archive.timeline(slug)] == [1]
+    assert archive.link(slug, [2]) == 1
+    assert [i.id for i in archive.timeline(slug)] == [1, 2]
+
+
+def test_keyword_rules_use_the_search_index(archive: Archive) -> None:
+    archive.ingest(
+        [email_capture(1, body="关于延期还款的申请"), email_capture(2, body="weather")],
+        connector="eml",
+        container="test",
+    )
+    _, linked = archive.create_case("延期", rules=[("keyword", "延期还款")])
+    assert linked == 1
+
+
+def test_duplicate_case_and_unknown_case_are_clear_errors(archive: Archive) -> None:
+    archive.create_case("Lender X")
+    with pytest.raises(UsageError, match="already exists"):
+        archive.create_case("Lender X")
+    with pytest.raises(NotFound, match="known cases: lender-x"):
+        archive.timeline("nope")
+
+
+def test_tags_and_notes(archive: Archive) -> None:
+    archive.ingest([email_capture(1)], connector="eml", container="test")
+    assert archive.tag(1, "promise") is True
+    assert archive.tag(1, "promise") is False
+    archive.add_note(1, "agent 1234 promised 3 months")
+    record = archive.item(1)
+    assert record.tags == ("promise",)
+    assert [n.text for n in record.notes] == ["agent 1234 promised 3 months"]
+    assert archive.search("promised", tag="promise") == []  # notes are not item text
+    assert archive.search("hello", tag="promise")[0].id == 1
+    with pytest.raises(NotFound):
+        archive.tag(99, "x")
+
+
+def test_source_state_round_trips(archive: Archive) -> None:
+    assert archive.source_state("imap", "me@x/INBOX") == {}
+    archive.set_source_state("imap", "me@x/INBOX", {"uidvalidity": 7, "last_uid": 42})
+    assert archive.source_state("imap", "me@x/INBOX") == {"uidvalidity": 7, "last_uid": 42}
