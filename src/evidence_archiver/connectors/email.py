@@ -1,0 +1,265 @@
+"""E-mail files into Captures: single ``.eml`` files and folders, mbox (mboxo and mboxrd) and
+maildir, including messy trees with messages outside ``cur/`` and ``new/``.
+
+Reading and parsing are separate steps. Readers (:func:`read_eml`, :func:`read_mbox`,
+:func:`read_maildir`) yield each message's exact bytes with where they came from; they stream,
+so a mailbox of any size is never loaded whole. :func:`parse_many` parses those bytes in worker
+processes (parsing is the expensive part; the archive writer in the main process only writes),
+keeping a bounded window of work in flight and yielding results in input order.
+
+Parsing is guarded: a message that cannot be understood becomes a Capture with ``parse_error``
+set and its bytes still kept, so nothing is lost and the reason is in the import summary.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+from ..errors import SourceError
+from ..extract.email import NotAnEmail, parse_email
+from ..hashing import sha256_bytes
+from ..model import Blob, Capture, ImportProblem, SourceRef
+
+MEDIA_TYPE = "message/rfc822"
+# A From_ line as mail programs write it: "From sender date", where the date has a time.
+_FROM_LINE = re.compile(rb"^From \S*.*\d{1,2}:\d{2}")
+_MBOXRD_QUOTED = re.compile(rb"^>+From ")
+# Files mail programs keep beside messages in a maildir; they are not mail.
+_MAILDIR_METADATA = re.compile(
+    r"^(dovecot[.-].*|subscriptions|maildirfolder|courierimap.*|\.uidvalidity|\.mh_sequences"
+    r"|\.notmuch.*|\.mbsyncstate.*|\.isyncuidmap.*|\.DS_Store|Thumbs\.db)$"
+)
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MAILDIR_FLAGS = {
+    "P": "passed",
+    "R": "replied",
+    "S": "seen",
+    "T": "trashed",
+    "D": "draft",
+    "F": "flagged",
+}
+
+RawMessage = tuple[bytes, SourceRef]
+
+
+def capture_from_bytes(
+    raw: bytes, source: SourceRef, *, received_at: datetime | None = None
+) -> Capture:
+    """Parse one message into a Capture. Never raises: failures come back as ``parse_error``
+    with the original kept. ``received_at`` (e.g. IMAP INTERNALDATE) goes into the details."""
+    blob = Blob(sha256=sha256_bytes(raw), size=len(raw), media_type=MEDIA_TYPE, data=raw)
+    reason: str | None
+    if raw.startswith(_OLE2_MAGIC):
+        reason = "an Outlook .msg file, not a MIME message: save it from Outlook as .eml"
+    elif not raw.strip():
+        reason = "empty file"
+    else:
+        try:
+            parsed = parse_email(raw)
+        except NotAnEmail as exc:
+            reason = f"not an e-mail message ({exc})"
+        except Exception as exc:  # noqa: BLE001 - any parser failure is recorded, never fatal
+            reason = f"could not parse: {type(exc).__name__}: {exc}"
+        else:
+            item = parsed.item
+            if received_at is not None:
+                item = replace(item, details={**item.details, "received_at": received_at})
+            return Capture(
+                source=source,
+                original=blob,
+                item=item,
+                attachments=tuple(parsed.attachments),
+            )
+    return Capture(source=source, original=blob, item=None, parse_error=reason)
+
+
+def _parse_chunk(chunk: list[RawMessage]) -> list[Capture]:
+    # Runs in a worker: the bytes are dropped from the result (the caller has them) so that
+    # they cross the process boundary only once.
+    out = []
+    for raw, source in chunk:
+        capture = capture_from_bytes(raw, source)
+        assert capture.original is not None
+        out.append(replace(capture, original=replace(capture.original, data=None)))
+    return out
+
+
+def _reattach(capture: Capture, raw: bytes) -> Capture:
+    assert capture.original is not None
+    return replace(capture, original=replace(capture.original, data=raw))
+
+
+def parse_many(
+    messages: Iterable[RawMessage | ImportProblem],
+    *,
+    workers: int | None = None,
+    chunk_size: int = 64,
+) -> Iterator[Capture | ImportProblem]:
+    """Parse messages in worker processes; yield Captures in input order.
+
+    The input is consumed lazily, with at most ``4 × workers`` chunks in flight, so reading
+    (from disk or the network) overlaps parsing and memory stays bounded. ``workers=0`` parses
+    in this process (small inputs, tests).
+    """
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers <= 0:
+        for entry in messages:
+            yield entry if isinstance(entry, ImportProblem) else capture_from_bytes(*entry)
+        return
+    window: deque[tuple[Future[list[Capture]], list[RawMessage], list[ImportProblem]]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+        chunk: list[RawMessage] = []
+        problems: list[ImportProblem] = []
+
+        def drain(limit: int) -> Iterator[Capture | ImportProblem]:
+            while len(window) > limit:
+                future, raws, probs = window.popleft()
+                yield from probs
+                for capture, (raw, _) in zip(future.result(), raws, strict=True):
+                    yield _reattach(capture, raw)
+
+        for entry in messages:
+            if isinstance(entry, ImportProblem):
+                problems.append(entry)
+                continue
+            chunk.append(entry)
+            if len(chunk) >= chunk_size:
+                window.append((pool.submit(_parse_chunk, chunk), chunk, problems))
+                chunk, problems = [], []
+                yield from drain(4 * workers)
+        if chunk or problems:
+            window.append((pool.submit(_parse_chunk, chunk), chunk, problems))
+        yield from drain(0)
+
+
+# -- readers ------------------------------------------------------------------------------------
+
+
+def _read_file(path: Path, source: SourceRef) -> RawMessage | ImportProblem:
+    try:
+        return path.read_bytes(), source
+    except OSError as exc:
+        return ImportProblem(source, f"cannot read the file: {exc.strerror or exc}")
+
+
+def _walk_files(root: Path) -> Iterator[Path]:
+    """Regular files under ``root`` in a stable order; hidden files and symlinks are skipped
+    (a link could point anywhere on the disk)."""
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
+            yield path
+
+
+def read_eml(paths: Iterable[Path]) -> Iterator[RawMessage | ImportProblem]:
+    """Each file named, and each file under each folder named, as one message."""
+    for path in paths:
+        if path.is_dir():
+            for file in _walk_files(path):
+                yield _read_file(file, SourceRef("eml", str(path), str(file.relative_to(path))))
+        elif path.exists():
+            yield _read_file(path, SourceRef("eml", str(path.parent), path.name))
+        else:
+            yield ImportProblem(SourceRef("eml", str(path)), "no such file or folder")
+
+
+def count_files(paths: Iterable[Path]) -> int:
+    """How many files an import of these paths will read (for a progress bar)."""
+    return sum(sum(1 for _ in _walk_files(p)) if p.is_dir() else 1 for p in paths)
+
+
+def read_mbox(path: Path) -> Iterator[RawMessage | ImportProblem]:
+    """Messages of an mbox file, streamed line by line.
+
+    A message starts at a From_ line at the start of the file or after an empty line. Lines
+    quoted as ``>From `` (mboxo) or ``>>From `` (mboxrd) lose one ``>``, which restores the
+    message as it was before it was written to the mbox. The From_ line itself is not part of
+    the message. Locators read "message N, byte OFFSET".
+    """
+    container = str(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        yield ImportProblem(SourceRef("mbox", container), f"cannot read: {exc.strerror or exc}")
+        return
+    with handle:
+        first = handle.readline()
+        if not first:
+            return
+        if not first.startswith(b"From "):
+            raise SourceError(
+                f"{path} is not an mbox file (it should start with a 'From ' line); "
+                "for single messages use 'evidence import eml'"
+            )
+        number = 1
+        offset = 0
+        position = len(first)
+        lines: list[bytes] = []
+        previous_blank = False
+        for line in handle:
+            if previous_blank and line.startswith(b"From ") and _FROM_LINE.match(line):
+                yield _mbox_message(lines, container, number, offset)
+                number += 1
+                offset = position
+                lines = []
+                previous_blank = False
+                position += len(line)
+                continue
+            position += len(line)
+            previous_blank = line in (b"\n", b"\r\n")
+            if line.startswith(b">") and _MBOXRD_QUOTED.match(line):
+                line = line[1:]
+            lines.append(line)
+        if lines or number == 1:
+            yield _mbox_message(lines, container, number, offset)
+
+
+def _mbox_message(lines: list[bytes], container: str, number: int, offset: int) -> RawMessage:
+    # The empty line before the next From_ line belongs to the mbox, not to the message.
+    if lines and lines[-1] in (b"\n", b"\r\n"):
+        lines = lines[:-1]
+    return b"".join(lines), SourceRef("mbox", container, f"message {number}, byte {offset}")
+
+
+def count_mbox(path: Path) -> int:
+    """Roughly how many messages an mbox holds (From_ lines), read fast for a progress bar."""
+    count = 0
+    with path.open("rb") as f:
+        first = f.readline()
+        count += first.startswith(b"From ")
+        while chunk := f.read(1 << 22):
+            count += chunk.count(b"\nFrom ")
+    return count
+
+
+def read_maildir(root: Path) -> Iterator[RawMessage | ImportProblem]:
+    """Every message file under a maildir tree (``cur``, ``new`` and any stray file elsewhere),
+    skipping ``tmp`` (deliveries in progress) and the index files mail programs keep there."""
+    if not root.is_dir():
+        raise SourceError(f"{root} is not a folder: a maildir is a folder with cur/ and new/")
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "tmp" and not d.startswith(".notmuch"))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if _MAILDIR_METADATA.match(name) or path.is_symlink() or not path.is_file():
+                continue
+            yield _read_file(path, SourceRef("maildir", str(root), str(path.relative_to(root))))
+
+
+def maildir_flags(locator: str) -> tuple[str, ...]:
+    """Flags a maildir file name carries after ``:2,`` (``1700000.M1:2,RS`` -> replied, seen)."""
+    _, sep, info = Path(locator).name.rpartition(":2,")
+    if not sep:
+        return ()
+    return tuple(_MAILDIR_FLAGS[c] for c in info if c in _MAILDIR_FLAGS)
