@@ -11,6 +11,9 @@ import pytest
 
 from evidence_archiver import Archive
 
+# The real Dovecot server and the misbehaving proxy used by the IMAP tests.
+pytest_plugins = ["dovecot"]
+
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "fixtures"
 CORPUS = PROJECT.parent / "shared" / "corpus"
