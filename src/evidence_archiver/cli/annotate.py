@@ -1,0 +1,53 @@
+"""`evidence tag` and `evidence note`: a person's own marks on an item, kept in custody."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import ArchiveOption, JsonOption, console, handle_errors, open_archive, print_json
+
+
+@handle_errors
+def tag(
+    item_id: Annotated[int, typer.Argument(help="The item's number (see 'evidence search').")],
+    tags: Annotated[list[str], typer.Argument(help="One or more tags, e.g. promise threat.")],
+    remove: Annotated[bool, typer.Option("--remove", help="Take the tags off instead.")] = False,
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Tag an item, e.g. as a promise or a threat, to find and export it later.
+
+    Example: evidence tag 42 promise
+    """
+    with open_archive(archive) as arch:
+        changed = [t for t in tags if (arch.untag(item_id, t) if remove else arch.tag(item_id, t))]
+        current = list(arch.item(item_id).tags)
+    if json_:
+        print_json({"id": item_id, "changed": changed, "tags": current})
+        return
+    verb = "Removed" if remove else "Added"
+    console.print(
+        f"{verb} {', '.join(changed) or 'nothing'} on item {item_id}; "
+        f"its tags: {', '.join(current) or 'none'}."
+    )
+
+
+@handle_errors
+def note(
+    item_id: Annotated[int, typer.Argument(help="The item's number.")],
+    text: Annotated[str, typer.Argument(help="The note, in quotes.")],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add a note to an item (notes are kept with the time they were written).
+
+    Example: evidence note 42 "agent 1234 promised 3 months"
+    """
+    with open_archive(archive) as arch:
+        note_id = arch.add_note(item_id, text)
+    if json_:
+        print_json({"id": item_id, "note_id": note_id})
+        return
+    console.print(f"Noted on item {item_id}.")

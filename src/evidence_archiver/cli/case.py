@@ -1,0 +1,178 @@
+"""`evidence case …`: cases group the items of one dispute, by rules and by hand."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ..archive.cases import rule_from_counterparty
+from .common import (
+    ArchiveOption,
+    JsonOption,
+    console,
+    handle_errors,
+    open_archive,
+    print_json,
+    show_time,
+)
+
+app = typer.Typer(help="Create and manage cases (one per dispute).", no_args_is_help=True)
+
+CounterpartyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--counterparty",
+        "-c",
+        help="An e-mail address, a domain (lenderx.com) or a phone number of the other side. "
+        "Repeat for several.",
+    ),
+]
+KeywordOption = Annotated[
+    list[str] | None,
+    typer.Option("--keyword", "-k", help="Words that put an item in this case. Repeatable."),
+]
+
+
+def _rules(counterparties: list[str] | None, keywords: list[str] | None) -> list[tuple[str, str]]:
+    return [rule_from_counterparty(c) for c in counterparties or []] + [
+        ("keyword", k) for k in keywords or []
+    ]
+
+
+@app.command("new")
+@handle_errors
+def new(
+    title: Annotated[str, typer.Argument(help="A name for the case, e.g. 'Lender X extension'.")],
+    counterparty: CounterpartyOption = None,
+    keyword: KeywordOption = None,
+    slug: Annotated[str | None, typer.Option(help="A short name to use in commands.")] = None,
+    description: Annotated[str, typer.Option(help="What the dispute is about.")] = "",
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Create a case; every archived item matching its rules is linked at once.
+
+    Example: evidence case new "Lender X extension" -c service@lenderx.com -c lenderx.com
+    """
+    with open_archive(archive, create=True) as arch:
+        made, linked = arch.create_case(
+            title, slug=slug, rules=_rules(counterparty, keyword), description=description
+        )
+    if json_:
+        print_json({"slug": made, "linked": linked})
+        return
+    console.print(f"[green]Created case[/] [bold]{escape(made)}[/]; linked {linked} item(s).")
+    console.print(f"See it with: evidence timeline {escape(made)}")
+
+
+@app.command("list")
+@handle_errors
+def list_cases(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
+    """List the cases with their item counts and periods.
+
+    Example: evidence case list
+    """
+    with open_archive(archive) as arch:
+        cases = arch.cases()
+    if json_:
+        print_json([c.as_json() for c in cases])
+        return
+    if not cases:
+        console.print("No cases yet. Create one with 'evidence case new TITLE -c ADDRESS'.")
+        return
+    table = Table()
+    for col in ("case", "title", "items", "from", "to"):
+        table.add_column(col)
+    for c in cases:
+        table.add_row(
+            escape(c.slug), escape(c.title), str(c.items), show_time(c.first), show_time(c.last)
+        )
+    console.print(table)
+
+
+@app.command("show")
+@handle_errors
+def show_case(
+    slug: Annotated[str, typer.Argument(help="The case's short name.")],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show a case's rules and what it holds.
+
+    Example: evidence case show lender-x-extension
+    """
+    with open_archive(archive) as arch:
+        case = arch.case(slug)
+    if json_:
+        print_json(case.as_json())
+        return
+    console.print(f"[bold]{escape(case.title)}[/] ({escape(case.slug)})")
+    if case.description:
+        console.print(escape(case.description))
+    console.print(f"{case.items} items, {show_time(case.first)} to {show_time(case.last)}")
+    for kind, value in case.rules:
+        console.print(f"  rule: {kind} {escape(value)}")
+
+
+@app.command("add-rule")
+@handle_errors
+def add_rule(
+    slug: Annotated[str, typer.Argument(help="The case's short name.")],
+    counterparty: CounterpartyOption = None,
+    keyword: KeywordOption = None,
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Add counterparties or keywords to a case and link what they match.
+
+    Example: evidence case add-rule lender-x-extension -c +86 138 0013 8000 -k 展期
+    """
+    with open_archive(archive) as arch:
+        linked = arch.add_case_rules(slug, _rules(counterparty, keyword))
+    if json_:
+        print_json({"slug": slug, "linked": linked})
+        return
+    console.print(f"Rules added; linked {linked} more item(s) to {escape(slug)}.")
+
+
+@app.command("link")
+@handle_errors
+def link(
+    slug: Annotated[str, typer.Argument(help="The case's short name.")],
+    item_ids: Annotated[list[int], typer.Argument(help="Item numbers.")],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Put items in a case by hand.
+
+    Example: evidence case link lender-x-extension 42 43
+    """
+    with open_archive(archive) as arch:
+        changed = arch.link(slug, item_ids)
+    if json_:
+        print_json({"slug": slug, "linked": changed})
+        return
+    console.print(f"Linked {changed} item(s) to {escape(slug)}.")
+
+
+@app.command("unlink")
+@handle_errors
+def unlink(
+    slug: Annotated[str, typer.Argument(help="The case's short name.")],
+    item_ids: Annotated[list[int], typer.Argument(help="Item numbers.")],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Take items out of a case; rules will not put them back.
+
+    Example: evidence case unlink lender-x-extension 42
+    """
+    with open_archive(archive) as arch:
+        changed = arch.unlink(slug, item_ids)
+    if json_:
+        print_json({"slug": slug, "unlinked": changed})
+        return
+    console.print(f"Took {changed} item(s) out of {escape(slug)}.")
