@@ -1,0 +1,638 @@
+"""SMS Backup & Restore (Android) XML: ``sms-*.xml`` with ``<sms>`` and ``<mms>``, ``calls-*.xml``.
+
+Design:
+
+* **Streamed.** The file is read in 1 MiB chunks and fed to expat; each ``<sms>``, ``<mms>`` or
+  ``<call>`` becomes a capture as soon as its end tag is read and is then forgotten, so memory
+  does not grow with the file. Large MMS media go to a :class:`~.common.Spool` file.
+* **Hostile XML is refused, not parsed.** The app never writes a DTD. A ``<!DOCTYPE``, an entity
+  declaration or an external entity stops the import before anything is stored, with a message
+  that says why (these are how "billion laughs" and external-entity attacks work). This is the
+  same policy as ``defusedxml`` with ``forbid_dtd=True``, done with expat handlers directly
+  because we drive expat ourselves to stream and to know byte positions.
+* **Repaired, and the repair recorded.** The app writes emoji as two UTF-16 surrogate character
+  references (``&#55357;&#56396;``), which XML forbids and expat rejects. A byte filter in front of
+  the parser joins such pairs into one reference (``&#128076;``); a lone surrogate or a control
+  character reference becomes U+FFFD. Each repaired message carries the flag
+  ``emoji-repaired`` (or ``character-replaced``) and the count in ``details["repairs"]``.
+* **Damage is reported, not fatal.** A file cut short imports every complete record and says
+  where it ends; a header ``count`` that differs from what was read is reported; an MMS part
+  whose base64 is corrupt is dropped with a flag while the message text is kept.
+* **Where it came from.** The file itself is the original (stored once, first); each message
+  has ``locator="element N (line L)"`` (N counts records from 1) and a natural ``dedup_key``, so
+  an overlapping newer backup adds only what is new.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.parsers import expat
+
+from ...errors import SourceError
+from ...hashing import blob_from_file
+from ...model import Attachment, Capture, ImportProblem, Item, SourceRef
+from .common import (
+    ReadNotes,
+    Spool,
+    clean,
+    epoch_to_datetime,
+    message_key,
+    participants,
+    phone,
+    safe_filename,
+    thread_key,
+    with_phone_zone,
+)
+
+CONNECTOR = "sms-backup-restore"
+CHUNK = 1 << 20
+
+SMS_TYPES = {
+    "1": ("in", ()),
+    "2": ("out", ()),
+    "3": ("out", ("draft",)),
+    "4": ("out", ("outbox",)),
+    "5": ("out", ("failed",)),
+    "6": ("out", ("queued",)),
+}
+MMS_BOXES = {
+    "1": ("in", ()),
+    "2": ("out", ()),
+    "3": ("out", ("draft",)),
+    "4": ("out", ("outbox",)),
+}
+# android.provider.CallLog.Calls.TYPE
+CALL_TYPES = {
+    "1": ("in", "incoming", ()),
+    "2": ("out", "outgoing", ()),
+    "3": ("in", "missed", ("missed",)),
+    "4": ("in", "voicemail", ("voicemail",)),
+    "5": ("in", "rejected", ("rejected",)),
+    "6": ("in", "blocked", ("blocked",)),
+    "7": ("in", "answered on another device", ()),
+}
+PRESENTATION = {"1": "", "2": "private number", "3": "unknown number", "4": "payphone"}
+# MMS PDU address types (PduHeaders): FROM, TO, CC, BCC.
+ADDR_FROM, ADDR_TO, ADDR_CC, ADDR_BCC = "137", "151", "130", "129"
+UNKNOWN_NAMES = {"", "(unknown)", "unknown"}
+
+# Numeric character references XML forbids: C0 controls other than tab/LF/CR, UTF-16
+# surrogates (55296-57343), U+FFFE and U+FFFF. Everything else passes through untouched.
+_BAD_REF = re.compile(
+    rb"&#(?:0*([0-8]|1[124-9]|2[0-9]|3[01]|5[5-7][0-9]{3}|6553[45])"
+    rb"|[xX]0*([0-8bBcCeEfF]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF]));"
+)
+
+
+class HostileXml(SourceError):
+    """The file uses XML features that only attacks use in a phone backup."""
+
+
+def _ref_value(match: re.Match[bytes]) -> int:
+    dec, hexa = match.group(1), match.group(2)
+    return int(dec) if dec is not None else int(hexa, 16)
+
+
+def _forbidden(value: int) -> bool:
+    return value < 32 and value not in (9, 10, 13) or 0xD800 <= value <= 0xDFFF or value > 0xFFFD
+
+
+@dataclass
+class Repair:
+    position: int  # byte offset in the repaired stream that expat reads
+    kind: str  # "emoji" or "replaced"
+
+
+class CharRefRepair:
+    """A byte filter that makes surrogate-pair and control character references legal XML.
+
+    ``feed`` returns the bytes that are safe to parse now; a reference that may be cut by the
+    chunk boundary (or a high surrogate whose low half is in the next chunk) is held back.
+    ``repairs`` lists where, in the output, each repair was made.
+    """
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._out = 0
+        self.repairs: deque[Repair] = deque()
+        self.emoji = 0
+        self.replaced = 0
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        buf = self._pending + chunk
+        cut = len(buf) if final else self._safe_cut(buf)
+        ready, self._pending = buf[:cut], buf[cut:]
+        out = self._repair(ready)
+        self._out += len(out)
+        return out
+
+    @staticmethod
+    def _safe_cut(buf: bytes) -> int:
+        cut = len(buf)
+        amp = buf.rfind(b"&", max(0, cut - 12))
+        if amp != -1 and b";" not in buf[amp:]:
+            cut = amp
+        tail = buf[max(0, cut - 12) : cut]
+        start = tail.rfind(b"&#")
+        if start != -1:
+            match = _BAD_REF.fullmatch(tail[start:])
+            if match and 0xD800 <= _ref_value(match) <= 0xDBFF:
+                cut -= len(tail) - start
+        return cut
+
+    def _repair(self, data: bytes) -> bytes:
+        matches = [m for m in _BAD_REF.finditer(data) if _forbidden(_ref_value(m))]
+        if not matches:
+            return data
+        pieces: list[bytes] = []
+        length = 0
+        last = 0
+        i = 0
+        while i < len(matches):
+            match = matches[i]
+            value = _ref_value(match)
+            piece = data[last : match.start()]
+            pieces.append(piece)
+            length += len(piece)
+            nxt = matches[i + 1] if i + 1 < len(matches) else None
+            if (
+                0xD800 <= value <= 0xDBFF
+                and nxt is not None
+                and nxt.start() == match.end()
+                and 0xDC00 <= _ref_value(nxt) <= 0xDFFF
+            ):
+                code = 0x10000 + ((value - 0xD800) << 10) + (_ref_value(nxt) - 0xDC00)
+                replacement = b"&#%d;" % code
+                kind, last, i = "emoji", nxt.end(), i + 2
+            else:
+                replacement = b"&#65533;"
+                kind, last, i = "replaced", match.end(), i + 1
+            self.repairs.append(Repair(self._out + length, kind))
+            if kind == "emoji":
+                self.emoji += 1
+            else:
+                self.replaced += 1
+            pieces.append(replacement)
+            length += len(replacement)
+        pieces.append(data[last:])
+        return b"".join(pieces)
+
+
+@dataclass
+class _Record:
+    tag: str
+    attrs: dict[str, str]
+    index: int
+    line: int
+    start: int
+    end: int = 0
+    parts: list[dict[str, str]] = field(default_factory=list)
+    addrs: list[dict[str, str]] = field(default_factory=list)
+
+
+class _Collector:
+    """expat handlers: refuse DTDs and entities, gather records as their end tags arrive."""
+
+    RECORD_TAGS = frozenset({"sms", "mms", "call"})
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.depth = 0
+        self.root: str | None = None
+        self.root_attrs: dict[str, str] = {}
+        self.current: _Record | None = None
+        self.done: list[_Record] = []
+        self.count = 0
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.StartDoctypeDeclHandler = self.doctype
+        parser.EntityDeclHandler = self.entity
+        parser.UnparsedEntityDeclHandler = self.unparsed_entity
+        parser.ExternalEntityRefHandler = self.external_entity
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def doctype(self, name: str, *_: Any) -> None:
+        raise HostileXml(
+            f"refused: the file declares a DTD (<!DOCTYPE {name}>), which SMS Backup & Restore "
+            "never writes; DTDs are how XML bombs and external-entity attacks work, so nothing "
+            "was imported. Export the backup again from the phone."
+        )
+
+    def entity(self, name: str, *_: Any) -> None:
+        raise HostileXml(
+            f"refused: the file declares the XML entity {name!r}, which a phone backup never "
+            "does (entity expansion is used to exhaust memory); nothing was imported"
+        )
+
+    def unparsed_entity(self, name: str, *_: Any) -> None:
+        self.entity(name)
+
+    def external_entity(self, *_: Any) -> int:
+        raise HostileXml(
+            "refused: the file refers to an external entity (it would make the reader fetch "
+            "another file or URL); nothing was imported"
+        )
+
+    def start(self, name: str, attrs: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            self.root = name
+            self.root_attrs = attrs
+            if name not in ("smses", "calls"):
+                raise SourceError(
+                    f"not an SMS Backup & Restore file: its root element is <{name}>, expected "
+                    "<smses> (messages) or <calls> (call log)"
+                )
+            return
+        if self.depth == 2 and name in self.RECORD_TAGS:
+            self.count += 1
+            self.current = _Record(
+                name,
+                attrs,
+                self.count,
+                self.parser.CurrentLineNumber,
+                self.parser.CurrentByteIndex,
+            )
+        elif self.current is not None:
+            if name == "part":
+                self.current.parts.append(attrs)
+            elif name == "addr":
+                self.current.addrs.append(attrs)
+
+    def end(self, name: str) -> None:
+        if self.depth == 2 and self.current is not None and name == self.current.tag:
+            self.current.end = self.parser.CurrentByteIndex
+            self.done.append(self.current)
+            self.current = None
+        self.depth -= 1
+
+
+class SmsBackupReader:
+    """One SMS Backup & Restore file.
+
+    Construction reads only up to the root element, so a hostile or foreign file raises
+    :class:`SourceError` before anything is stored. :meth:`captures` then streams the rest.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        region: str | None = None,
+        spool: Spool | None = None,
+        notes: ReadNotes | None = None,
+    ) -> None:
+        self.path = path
+        self.region = region
+        self.spool = spool or Spool()
+        self.notes = notes or ReadNotes()
+        self.notes.format = CONNECTOR
+        self._parser = expat.ParserCreate()
+        self._parser.buffer_text = True
+        self._collector = _Collector(self._parser)
+        self._repair = CharRefRepair()
+        try:
+            self._file = path.open("rb")
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        self._eof = False
+        self._error: str | None = None
+        self._truncated = False
+        try:
+            while self._collector.root is None and not self._eof:
+                self._feed_chunk()
+        except BaseException:
+            self._file.close()
+            raise
+        if self._collector.root is None:
+            self._file.close()
+            raise SourceError(
+                f"not an SMS Backup & Restore file: {self._error or 'no XML element found'}"
+            )
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def kind(self) -> str:
+        return "calls" if self._collector.root == "calls" else "messages"
+
+    def _feed_chunk(self) -> None:
+        if self._error is not None:
+            self._eof = True
+            return
+        chunk = self._file.read(CHUNK)
+        final = not chunk
+        data = self._repair.feed(chunk, final=final)
+        try:
+            self._parser.Parse(data, final)
+        except expat.ExpatError as exc:
+            self._eof = True
+            code = exc.code
+            truncation_codes = {
+                expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
+                expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
+                expat.errors.codes[expat.errors.XML_ERROR_PARTIAL_CHAR],
+                expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION],
+            }
+            # Only once every byte was given can "unclosed" mean the file stops too early.
+            self._truncated = final and code in truncation_codes
+            self._error = f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(code)}"
+        if final:
+            self._eof = True
+
+    def captures(self) -> Iterator[Capture | ImportProblem]:
+        """The file (once, ``item=None``), then one capture per message or call, in file order."""
+        container = str(self.path)
+        blob = blob_from_file(self.path, "application/xml")
+        yield Capture(SourceRef(CONNECTOR, container, "whole file"), original=blob, item=None)
+        records = 0
+        try:
+            while True:
+                while self._collector.done:
+                    record = self._collector.done.pop(0)
+                    records += 1
+                    yield from self._convert(record, container, blob.sha256)
+                if self._eof:
+                    break
+                self._feed_chunk()
+        finally:
+            self._file.close()
+        self.notes.records = records
+        yield from self._closing_problems(container, records)
+
+    def _closing_problems(self, container: str, records: int) -> Iterator[ImportProblem]:
+        what = "calls" if self.kind == "calls" else "messages"
+        if self._error is not None:
+            if self._truncated:
+                reason = (
+                    f"the file is cut short ({self._error}): the {records} complete {what} before "
+                    "that point were imported; export the backup again to get the rest"
+                )
+            else:
+                reason = (
+                    f"the file is damaged at {self._error}: the {records} {what} before that point "
+                    "were imported, the rest of the file cannot be read"
+                )
+            yield ImportProblem(SourceRef(CONNECTOR, container, "end of file"), reason)
+        declared = self._collector.root_attrs.get("count")
+        if declared is not None and declared.strip().isdigit() and int(declared) != records:
+            yield ImportProblem(
+                SourceRef(CONNECTOR, container, "header"),
+                f"the backup header says it holds {int(declared)} {what} but {records} were read",
+            )
+        repaired, replaced = self._repair.emoji, self._repair.replaced
+        if repaired:
+            self.notes.add(f"repaired {repaired} emoji written as surrogate-pair references")
+        if replaced:
+            self.notes.add(f"replaced {replaced} invalid character references with U+FFFD")
+
+    def _repairs_in(self, record: _Record) -> tuple[int, int]:
+        emoji = replaced = 0
+        for repair in self._repair.repairs:
+            if repair.position >= record.end:
+                break
+            if repair.position >= record.start:
+                if repair.kind == "emoji":
+                    emoji += 1
+                else:
+                    replaced += 1
+        return emoji, replaced
+
+    def _convert(
+        self, record: _Record, container: str, container_sha: str
+    ) -> Iterator[Capture | ImportProblem]:
+        source = SourceRef(CONNECTOR, container, f"element {record.index} (line {record.line})")
+        try:
+            if record.tag == "sms":
+                made = self._sms(record)
+            elif record.tag == "mms":
+                made = self._mms(record, source)
+            else:
+                made = self._call(record)
+        except (ValueError, KeyError, TypeError) as exc:
+            yield ImportProblem(source, f"could not read this {record.tag}: {exc}")
+            return
+        item, attachments, key, problems = made
+        emoji, replaced = self._repairs_in(record)
+        if emoji or replaced:
+            flags = item.flags + (("emoji-repaired",) if emoji else ())
+            flags += ("character-replaced",) if replaced else ()
+            details = dict(item.details, repairs=emoji + replaced)
+            item = Item(**{**item.__dict__, "flags": flags, "details": details})
+        # Repairs up to this record are no longer needed (records come in file order).
+        while self._repair.repairs and self._repair.repairs[0].position < record.end:
+            self._repair.repairs.popleft()
+        yield Capture(
+            source,
+            original=None,
+            item=item,
+            attachments=attachments,
+            dedup_key=key,
+            container_sha256=container_sha,
+        )
+        yield from problems
+
+    # -- records -------------------------------------------------------------------------------
+
+    def _name(self, attrs: dict[str, str]) -> str:
+        name = clean(attrs.get("contact_name")).strip()
+        return "" if name.lower() in UNKNOWN_NAMES else name
+
+    def _sms(
+        self, record: _Record
+    ) -> tuple[Item, tuple[Attachment, ...], str, list[ImportProblem]]:
+        a = record.attrs
+        raw = clean(a.get("address"))
+        number = phone(raw, self.region)
+        direction, flags = SMS_TYPES.get(a.get("type", ""), ("unknown", ()))
+        when = with_phone_zone(epoch_to_datetime(a.get("date")), clean(a.get("readable_date")))
+        body = clean(a.get("body"))
+        name = self._name(a)
+        details: dict[str, Any] = {"address": raw, "type": a.get("type", "")}
+        if name:
+            details["contact_name"] = name
+        if when is None:
+            flags = (*flags, "no-date")
+            details["date"] = a.get("date", "")
+        sent = epoch_to_datetime(a.get("date_sent"))
+        if sent is not None:
+            details["date_sent"] = sent.isoformat()
+        if clean(a.get("readable_date")):
+            details["readable_date"] = a["readable_date"]
+        who = name or raw or "unknown number"
+        item = Item(
+            kind="sms",
+            occurred_at=when,
+            direction=direction,  # type: ignore[arg-type]
+            sender=number if direction == "in" else "",
+            sender_name=name if direction == "in" else "",
+            recipients=(number,) if direction == "out" and number else (),
+            title=f"SMS {'from' if direction == 'in' else 'to'} {who}",
+            body=body,
+            thread_key=thread_key(number),
+            flags=tuple(flags),
+            details=details,
+        )
+        key = message_key("sms", number, when, direction, body)
+        return item, (), key, []
+
+    def _mms(
+        self, record: _Record, source: SourceRef
+    ) -> tuple[Item, tuple[Attachment, ...], str, list[ImportProblem]]:
+        a = record.attrs
+        direction, flags = MMS_BOXES.get(a.get("msg_box", ""), ("unknown", ()))
+        when = with_phone_zone(epoch_to_datetime(a.get("date")), clean(a.get("readable_date")))
+        raw = clean(a.get("address"))
+        others = participants(raw, self.region)
+        by_type: dict[str, list[str]] = {}
+        for addr in record.addrs:
+            number = phone(clean(addr.get("address")), self.region)
+            if number and number != "insert-address-token":
+                by_type.setdefault(addr.get("type", ""), []).append(number)
+        senders = by_type.get(ADDR_FROM, [])
+        if direction == "in":
+            sender = senders[0] if senders else (others[0] if others else "")
+            recipients = tuple(
+                n
+                for n in dict.fromkeys(by_type.get(ADDR_TO, []) + by_type.get(ADDR_CC, []))
+                if n != sender
+            )
+        else:
+            sender = senders[0] if senders else ""
+            recipients = others or tuple(
+                dict.fromkeys(
+                    by_type.get(ADDR_TO, []) + by_type.get(ADDR_CC, []) + by_type.get(ADDR_BCC, [])
+                )
+            )
+        texts: list[str] = []
+        attachments: list[Attachment] = []
+        broken: list[dict[str, str]] = []
+        problems: list[ImportProblem] = []
+        for part in record.parts:
+            media_type = clean(part.get("ct")).lower() or "application/octet-stream"
+            if media_type == "application/smil":
+                continue  # layout only; the file keeps it
+            name = safe_filename(part.get("name", ""), part.get("cl", ""), part.get("fn", ""))
+            data_b64 = part.get("data")
+            text = clean(part.get("text"))
+            if data_b64 is None:
+                if media_type.startswith("text/plain"):
+                    if text:
+                        texts.append(text)
+                elif text:
+                    blob = self.spool.blob(text.encode("utf-8"), media_type)
+                    attachments.append(Attachment(blob, name, media_type, text=text))
+                continue
+            try:
+                data = binascii.a2b_base64("".join(data_b64.split()), strict_mode=True)
+            except binascii.Error as exc:
+                broken.append({"name": name, "media_type": media_type, "reason": str(exc)})
+                problems.append(
+                    ImportProblem(
+                        source,
+                        f"MMS part {name} ({media_type}) is not valid base64 ({exc}) and was not "
+                        "kept; the message text was kept",
+                    )
+                )
+                continue
+            if media_type.startswith("text/plain"):
+                texts.append(data.decode("utf-8", "replace"))
+                continue
+            as_text = data.decode("utf-8", "replace") if media_type.startswith("text/") else ""
+            blob = self.spool.blob(data, media_type)
+            attachments.append(Attachment(blob, name, media_type, text=as_text))
+        body = "\n".join(texts)
+        subject = clean(a.get("sub"))
+        name = self._name(a)
+        details: dict[str, Any] = {"address": raw, "msg_box": a.get("msg_box", "")}
+        if name:
+            details["contact_name"] = name
+        if broken:
+            details["broken_parts"] = broken
+            flags = (*flags, "broken-attachment")
+        if when is None:
+            flags = (*flags, "no-date")
+            details["date"] = a.get("date", "")
+        sent = epoch_to_datetime(a.get("date_sent"))
+        if sent is not None:
+            details["date_sent"] = sent.isoformat()
+        if clean(a.get("readable_date")):
+            details["readable_date"] = a["readable_date"]
+        if clean(a.get("m_id")):
+            details["m_id"] = a["m_id"]
+        counterparties = others or ((sender,) if direction == "in" and sender else recipients)
+        who = name or raw or "unknown number"
+        item = Item(
+            kind="mms",
+            occurred_at=when,
+            direction=direction,  # type: ignore[arg-type]
+            sender=sender,
+            sender_name=name if direction == "in" else "",
+            recipients=recipients,
+            title=subject or f"MMS {'from' if direction == 'in' else 'to'} {who}",
+            body=body,
+            thread_key=thread_key(counterparties),
+            flags=tuple(flags),
+            details=details,
+        )
+        extra = ",".join([x.blob.sha256 for x in attachments] + [b["name"] for b in broken])
+        key = message_key(
+            "mms", ",".join(sorted(counterparties)), when, direction, subject + "\n" + body, extra
+        )
+        return item, tuple(attachments), key, problems
+
+    def _call(
+        self, record: _Record
+    ) -> tuple[Item, tuple[Attachment, ...], str, list[ImportProblem]]:
+        a = record.attrs
+        raw = clean(a.get("number"))
+        presentation = PRESENTATION.get(a.get("presentation", ""), "")
+        if raw.startswith("-") or not raw:
+            raw = ""
+        number = phone(raw, self.region)
+        direction, label, flags = CALL_TYPES.get(a.get("type", ""), ("unknown", "call", ()))
+        when = with_phone_zone(epoch_to_datetime(a.get("date")), clean(a.get("readable_date")))
+        duration = int(a["duration"]) if a.get("duration", "").strip().isdigit() else 0
+        name = self._name(a)
+        who = name or raw or presentation or "unknown number"
+        minutes, seconds = divmod(duration, 60)
+        length = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+        details: dict[str, Any] = {
+            "number": raw,
+            "type": a.get("type", ""),
+            "call_type": label,
+            "duration_s": duration,
+        }
+        if presentation:
+            details["presentation"] = presentation
+        if name:
+            details["contact_name"] = name
+        if clean(a.get("readable_date")):
+            details["readable_date"] = a["readable_date"]
+        if when is None:
+            flags = (*flags, "no-date")
+        preposition = "to" if direction == "out" else "from"
+        title = f"{label.capitalize()} call {preposition} {who}"
+        if label in ("incoming", "outgoing") or duration:
+            title += f" ({length})"
+        item = Item(
+            kind="call",
+            occurred_at=when,
+            direction=direction,  # type: ignore[arg-type]
+            sender=number if direction != "out" else "",
+            sender_name=name if direction != "out" else "",
+            recipients=(number,) if direction == "out" and number else (),
+            title=title,
+            thread_key=thread_key(number),
+            flags=tuple(flags),
+            details=details,
+        )
+        key = message_key("call", number or presentation, when, direction, label, str(duration))
+        return item, (), key, []

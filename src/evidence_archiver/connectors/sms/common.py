@@ -1,0 +1,224 @@
+"""Helpers shared by every phone export parser: times, numbers, natural keys, safe names.
+
+Every parser turns its format into the same shapes, so that the same text message read from an
+SMS Backup & Restore file and from an SMS Import/Export zip gets the same natural key
+(:func:`message_key`) and is archived once. A key is built from what identifies a message on the
+phone, never from where it sits in a file: the kind, the counterparty, the time, the direction and
+a hash of the content.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ...hashing import blob_from_bytes, sha256_bytes
+from ...model import Blob
+from ...people import normalize_phone
+
+#: Media parts larger than this are written to a spool file, so that a batch of MMS with video
+#: waiting to be stored does not sit in memory.
+SPOOL_THRESHOLD = 256 * 1024
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f<>:\"/\\|?*]+")
+
+
+def epoch_to_datetime(value: str | int | float | None) -> datetime | None:
+    """An epoch time in seconds, milliseconds, microseconds or nanoseconds, told apart by size.
+
+    Phones write milliseconds, but some MMS ``date_sent`` are seconds. ``0``, ``null``, empty
+    and unreadable values give ``None`` (no time is invented).
+
+    >>> epoch_to_datetime("1609459200000")
+    datetime.datetime(2021, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> epoch_to_datetime("1609459200")
+    datetime.datetime(2021, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if number <= 0 or number != number:
+        return None
+    if number < 1e11:  # seconds until the year 5138
+        seconds = number
+    elif number < 1e14:  # milliseconds from 1973
+        seconds = number / 1e3
+    elif number < 1e17:
+        seconds = number / 1e6
+    else:
+        seconds = number / 1e9
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def epoch_ms(moment: datetime | None) -> int | None:
+    return None if moment is None else round(moment.timestamp() * 1000)
+
+
+def clean(value: str | None) -> str:
+    """An attribute as text, with the exporters' ``null`` placeholder turned into ``""``."""
+    if value is None or value == "null":
+        return ""
+    return value
+
+
+def phone(raw: str, region: str | None) -> str:
+    """The number in E.164 when it is one (short codes keep their digits), else ``raw`` as is.
+
+    Alphanumeric senders ("LenderX", "group_8@rcs.google.com") are kept as written, lower-cased
+    only for comparison elsewhere.
+    """
+    raw = raw.strip()
+    if not raw:
+        return ""
+    return normalize_phone(raw, region) or raw
+
+
+def participants(raw: str, region: str | None) -> tuple[str, ...]:
+    """Numbers of a group address as exporters write it (``+1555~+1666`` or ``a, b``)."""
+    parts = re.split(r"[~,;]", raw)
+    seen: dict[str, None] = {}
+    for part in parts:
+        number = phone(part, region)
+        if number:
+            seen[number] = None
+    return tuple(seen)
+
+
+def thread_key(counterparties: tuple[str, ...] | str) -> str | None:
+    """A conversation is keyed by who is on the other side, whatever app exported it."""
+    if isinstance(counterparties, str):
+        counterparties = (counterparties,)
+    people = sorted({c.lower() for c in counterparties if c})
+    return "phone:" + ",".join(people) if people else None
+
+
+def message_key(
+    kind: str,
+    counterparty: str,
+    when: datetime | None,
+    direction: str,
+    content: str,
+    extra: str = "",
+) -> str:
+    """The natural key of a message or call, the same whichever export it came from.
+
+    >>> message_key("sms", "+8613800138000", None, "in", "hi")[:30]
+    'sms|+8613800138000|-|in|51f5b6'
+    """
+    stamp = str(epoch_ms(when)) if when else "-"
+    digest = sha256_bytes((content + "\x00" + extra).encode("utf-8", "surrogatepass"))[:24]
+    return f"{kind}|{counterparty.lower()}|{stamp}|{direction}|{digest}"
+
+
+def safe_filename(*candidates: str, fallback: str = "attachment") -> str:
+    """A display name for a part, never a path: the last component of the first usable name."""
+    for candidate in candidates:
+        name = clean(candidate).strip()
+        if not name:
+            continue
+        name = PureWindowsPath(PurePosixPath(name).name).name
+        name = _UNSAFE_NAME.sub("_", name).strip(". ")
+        if name:
+            return name[:200]
+    return fallback
+
+
+@dataclass
+class ReadNotes:
+    """What a reader noticed that is not a failure: repairs, counts, the format it detected.
+
+    The CLI prints these lines after the import summary.
+    """
+
+    format: str = ""
+    lines: list[str] = field(default_factory=list)
+    records: int = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+
+class Spool:
+    """A private folder for large media decoded from an export while it is being archived.
+
+    A blob made by :meth:`blob` is either in memory (small) or a file here (large), so memory
+    stays flat however much video a backup holds. The folder goes when the spool is closed,
+    which the caller does after :meth:`Archive.ingest` has stored everything.
+    """
+
+    def __init__(self) -> None:
+        self._dir: Path | None = None
+        self._count = 0
+
+    def blob(self, data: bytes, media_type: str) -> Blob:
+        if len(data) < SPOOL_THRESHOLD:
+            return blob_from_bytes(data, media_type)
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="evidence-phone-"))
+        self._count += 1
+        path = self._dir / f"part-{self._count}"
+        path.write_bytes(data)
+        return Blob(sha256=sha256_bytes(data), size=len(data), media_type=media_type, path=path)
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def guess_media_type(name: str, default: str = "application/octet-stream") -> str:
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed or default
+
+
+_READABLE_FORMATS = ("%b %d, %Y %I:%M:%S %p", "%b %d, %Y %H:%M:%S", "%d %b %Y %H:%M:%S")
+_READABLE_ZH = re.compile(
+    r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(上午|下午)?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?"
+)
+
+
+def _parse_readable(text: str) -> datetime | None:
+    match = _READABLE_ZH.search(text)
+    if match:
+        year, month, day, half, hour, minute, second = match.groups()
+        h = int(hour) % 12 + (12 if half == "下午" else 0) if half else int(hour)
+        return datetime(int(year), int(month), int(day), h, int(minute), int(second or 0))  # noqa: DTZ001
+    for fmt in _READABLE_FORMATS:
+        try:
+            return datetime.strptime(text.strip(), fmt)  # noqa: DTZ007 - a wall-clock reading
+        except ValueError:
+            continue
+    return None
+
+
+def with_phone_zone(moment: datetime | None, readable: str) -> datetime | None:
+    """``moment`` (UTC) shown in the phone's zone, found from the wall-clock time it printed.
+
+    Backup apps write the epoch time and a ``readable_date`` in the phone's local time; their
+    difference is the phone's UTC offset then (rounded to 15 minutes; ignored beyond ±14 h).
+
+    >>> with_phone_zone(epoch_to_datetime(1709704960000), "Mar 6, 2024 2:02:40 PM").isoformat()
+    '2024-03-06T14:02:40+08:00'
+    """
+    if moment is None or not readable:
+        return moment
+    local = _parse_readable(readable)
+    if local is None:
+        return moment
+    delta = local - moment.replace(tzinfo=None)
+    quarter = round(delta.total_seconds() / 900) * 900
+    if abs(quarter) > 14 * 3600 or abs(delta.total_seconds() - quarter) > 120:
+        return moment
+    return moment.astimezone(timezone(timedelta(seconds=quarter)))
