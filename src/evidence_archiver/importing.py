@@ -41,7 +41,10 @@ def import_eml(
     """Import ``.eml`` files and folders of them (each file is one message)."""
     container = ", ".join(str(p) for p in paths)
     return archive.ingest(
-        email_connector.parse_many(email_connector.read_eml(paths), workers=workers),
+        email_connector.parse_many(
+            email_connector.read_eml(paths, skip=email_connector.archive_files(archive.path)),
+            workers=workers,
+        ),
         connector="eml",
         container=container,
         batch_size=batch_size,
@@ -76,7 +79,10 @@ def import_maildir(
     batch_size: int = 500,
 ) -> ImportReport:
     """Import a maildir tree, keeping the flags its file names carry (seen, replied…)."""
-    captures = email_connector.parse_many(email_connector.read_maildir(root), workers=workers)
+    captures = email_connector.parse_many(
+        email_connector.read_maildir(root, skip=email_connector.archive_files(archive.path)),
+        workers=workers,
+    )
     return archive.ingest(
         _with_maildir_flags(captures),
         connector="maildir",

@@ -150,23 +150,31 @@ def _read_file(path: Path, source: SourceRef) -> RawMessage | ImportProblem:
         return ImportProblem(source, f"cannot read the file: {exc.strerror or exc}")
 
 
-def _walk_files(root: Path) -> Iterator[Path]:
+def _walk_files(root: Path, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
     """Regular files under ``root`` in a stable order; hidden files and symlinks are skipped
-    (a link could point anywhere on the disk)."""
+    (a link could point anywhere on the disk), and so is every path in ``skip``."""
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if name.startswith(".") or path.is_symlink() or not path.is_file():
                 continue
+            if path.resolve() in skip:
+                continue
             yield path
 
 
-def read_eml(paths: Iterable[Path]) -> Iterator[RawMessage | ImportProblem]:
-    """Each file named, and each file under each folder named, as one message."""
+def read_eml(
+    paths: Iterable[Path], *, skip: frozenset[Path] = frozenset()
+) -> Iterator[RawMessage | ImportProblem]:
+    """Each file named, and each file under each folder named, as one message.
+
+    ``skip`` holds resolved paths never to read: the archive's own files, when a user imports
+    the folder the archive lives in.
+    """
     for path in paths:
         if path.is_dir():
-            for file in _walk_files(path):
+            for file in _walk_files(path, skip):
                 yield _read_file(file, SourceRef("eml", str(path), str(file.relative_to(path))))
         elif path.exists():
             yield _read_file(path, SourceRef("eml", str(path.parent), path.name))
@@ -177,6 +185,14 @@ def read_eml(paths: Iterable[Path]) -> Iterator[RawMessage | ImportProblem]:
 def count_files(paths: Iterable[Path]) -> int:
     """How many files an import of these paths will read (for a progress bar)."""
     return sum(sum(1 for _ in _walk_files(p)) if p.is_dir() else 1 for p in paths)
+
+
+def archive_files(archive_path: Path) -> frozenset[Path]:
+    """The files SQLite keeps for an archive (the database, its WAL and shared memory)."""
+    base = archive_path.resolve()
+    return frozenset(
+        base.with_name(base.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")
+    )
 
 
 def read_mbox(path: Path) -> Iterator[RawMessage | ImportProblem]:
@@ -243,7 +259,9 @@ def count_mbox(path: Path) -> int:
     return count
 
 
-def read_maildir(root: Path) -> Iterator[RawMessage | ImportProblem]:
+def read_maildir(
+    root: Path, *, skip: frozenset[Path] = frozenset()
+) -> Iterator[RawMessage | ImportProblem]:
     """Every message file under a maildir tree (``cur``, ``new`` and any stray file elsewhere),
     skipping ``tmp`` (deliveries in progress) and the index files mail programs keep there."""
     if not root.is_dir():
@@ -253,6 +271,8 @@ def read_maildir(root: Path) -> Iterator[RawMessage | ImportProblem]:
         for name in sorted(filenames):
             path = Path(dirpath) / name
             if _MAILDIR_METADATA.match(name) or path.is_symlink() or not path.is_file():
+                continue
+            if path.resolve() in skip:
                 continue
             yield _read_file(path, SourceRef("maildir", str(root), str(path.relative_to(root))))
 

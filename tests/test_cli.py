@@ -1,0 +1,194 @@
+"""The real CLI, through Typer's CliRunner and as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from evidence_archiver.cli import app
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MBOX = FIXTURES / "demo" / "mail" / "lenderx.mbox"
+SAVED = FIXTURES / "demo" / "mail" / "saved"
+
+
+@pytest.fixture
+def run(archive_path: Path):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0) -> str:
+        result = runner.invoke(app, list(args), env={"EVIDENCE_ARCHIVE": str(archive_path)})
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    return invoke
+
+
+def test_the_issue_walkthrough_works_end_to_end(run) -> None:  # type: ignore[no-untyped-def]
+    assert json.loads(run("init", "--json"))["created"] is True
+    made = json.loads(
+        run(
+            "case",
+            "new",
+            "Lender X extension",
+            "--counterparty",
+            "service@lenderx.com",
+            "--counterparty",
+            "lenderx.com",
+            "--json",
+        )
+    )
+    assert made == {"slug": "lender-x-extension", "linked": 0}
+    imported = json.loads(run("import", "mbox", str(MBOX), "--json", "--workers", "0"))
+    assert imported["added"] == 7
+    assert imported["failed"] == 0
+    assert imported["errors"] == []
+    saved = json.loads(run("import", "eml", str(SAVED), "--json"))
+    assert (saved["added"], saved["duplicates"]) == (1, 1)
+    hits = json.loads(
+        run(
+            "search",
+            "展期 OR extension",
+            "--case",
+            "lender-x-extension",
+            "--since",
+            "2024-01-01",
+            "--json",
+        )
+    )
+    assert hits
+    assert set(hits[0]) == {"id", "kind", "occurred_at", "title", "sender", "snippet"}
+    timeline = json.loads(run("timeline", "lender-x-extension", "--json"))
+    assert len(timeline) == 7
+    dates = [t["occurred_at"] for t in timeline]
+    assert dates == sorted(dates)
+    first = str(timeline[0]["id"])
+    assert "sha256" in run("show", first)
+    run("tag", first, "promise")
+    run("note", first, "agent 1234 promised 3 months")
+    shown = json.loads(run("show", first, "--json"))
+    assert shown["tags"] == ["promise"]
+    assert [e["action"] for e in shown["custody"]][:1] == ["acquired"]
+    status = json.loads(run("status", "--json"))
+    assert status["total"] == 8
+    assert status["items"] == {"email": 8}
+    assert status["cases"] == 1
+    assert status["import_errors"] == 0
+    assert status["custody_intact"] is True
+
+
+def test_show_original_writes_the_exact_bytes(run, archive_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("import", "eml", str(SAVED / "final-notice.eml"))
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["show", "1", "--original"], env={"EVIDENCE_ARCHIVE": str(archive_path)}
+    )
+    assert result.stdout_bytes == (SAVED / "final-notice.eml").read_bytes()
+
+
+def test_an_import_with_failures_exits_1_and_says_which(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "ok.eml").write_bytes(b"From: a@lenderx.com\nSubject: ok\n\nhello\n")
+    (tmp_path / "junk.eml").write_bytes(b"\x00\x01\x02")
+    out = run("import", "eml", str(tmp_path / "ok.eml"), str(tmp_path / "junk.eml"), code=1)
+    assert "junk.eml" in out
+    assert "not an e-mail" in out
+    report = json.loads(run("import", "eml", str(tmp_path), "--json", code=0))
+    assert report["duplicates"] == 2
+
+
+def test_errors_are_one_clear_line_with_exit_2(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert "evidence init" in run("status", code=2)
+    run("init")
+    assert "no item 99" in run("show", "99", code=2)
+    assert "no case 'nope'" in run("timeline", "nope", code=2)
+    assert "nothing to search for" in run("search", "*", code=2)
+    assert "cannot read the date" in run("search", "x", "--since", "yesterday", code=2)
+    notmbox = tmp_path / "notes.txt"
+    notmbox.write_text("hello")
+    assert "not an mbox" in run("import", "mbox", str(notmbox), code=2)
+
+
+@pytest.mark.parametrize(
+    "query", ['"unbalanced', "NEAR(", "-escrow", "555-0100", "O'Brien", "a\x00b", "AND OR NOT"]
+)
+def test_hostile_queries_never_crash_the_cli(run, query: str) -> None:  # type: ignore[no-untyped-def]
+    run("import", "mbox", str(MBOX), "--workers", "0")
+    runner = CliRunner()
+    result = runner.invoke(app, ["search", query, "--json"])
+    assert result.exit_code in (0, 2)
+    assert "Traceback" not in result.output
+
+
+def _commands(group: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    # Typer ships its own copy of Click, so groups are recognised by what they have.
+    found = []
+    for name, command in group.commands.items():
+        full = f"{prefix}{name}"
+        if hasattr(command, "commands"):
+            found.extend(_commands(command, full + " "))
+        else:
+            found.append((full, command))
+    return found
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    commands = _commands(get_command(app))
+    assert len(commands) >= 15
+    for name, command in commands:
+        assert command.help, f"'evidence {name}' has no help text"
+        assert "Example" in command.help, f"'evidence {name}' help shows no example"
+        for param in command.params:
+            if getattr(param, "param_type_name", "") == "option" and not param.hidden:
+                assert param.help, f"'evidence {name}' option {param.name} has no help"
+
+
+def test_demo_runs_as_a_subprocess(tmp_path: Path) -> None:
+    env = {**os.environ, "EVIDENCE_ARCHIVE": str(tmp_path / "never-touched.db")}
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "demo", "--dir", str(tmp_path / "d"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["case"] == "lender-x-extension"
+    assert len(out["timeline"]) == 7
+    assert out["custody_intact"] is True
+    assert out["searches"]["逾期"]
+    assert not (tmp_path / "never-touched.db").exists()
+
+
+def test_debug_shows_a_traceback_only_when_asked(archive_path: Path) -> None:
+    env = {**os.environ, "EVIDENCE_ARCHIVE": str(archive_path)}
+    plain = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "show", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert plain.returncode == 2
+    assert "Traceback" not in plain.stderr
+    debug = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "--debug", "show", "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert debug.returncode == 2
+    assert "Traceback" in debug.stderr

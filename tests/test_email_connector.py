@@ -1,0 +1,284 @@
+"""The e-mail connector on real samples and on hostile, broken and mislabelled input."""
+
+from __future__ import annotations
+
+import base64
+import mailbox
+from pathlib import Path
+
+import pytest
+
+from evidence_archiver import Archive, SourceError
+from evidence_archiver.connectors.email import capture_from_bytes, maildir_flags, read_mbox
+from evidence_archiver.extract.charsets import decode_text
+from evidence_archiver.extract.email import decode_header_value, parse_email, safe_filename
+from evidence_archiver.hashing import sha256_bytes
+from evidence_archiver.importing import import_eml, import_maildir, import_mbox
+from evidence_archiver.model import SourceRef
+
+SRC = SourceRef("eml", "test", "x.eml")
+
+
+def msg(headers: str, body: bytes) -> bytes:
+    return headers.replace("\n", "\r\n").encode("ascii") + b"\r\n" + body
+
+
+# -- parsing --------------------------------------------------------------------------------
+
+
+def test_gb2312_label_on_gbk_text_decodes_through_the_superset() -> None:
+    body = "审核人朱镕将回复".encode("gbk")  # 镕 is not in GB2312
+    raw = msg("From: a@b.cn\nSubject: x\nContent-Type: text/plain; charset=gb2312\n", body)
+    parsed = parse_email(raw)
+    assert "朱镕" in parsed.item.body
+    assert "charset_recovered" not in parsed.item.flags
+
+
+def test_a_wrong_charset_label_is_recovered_by_detection_and_flagged() -> None:
+    body = ("您的贷款已逾期三天，请尽快还款。逾期将产生罚息并上报征信系统。" * 3).encode("gb18030")
+    raw = msg("From: a@b.cn\nSubject: x\nContent-Type: text/plain; charset=utf-8\n", body)
+    parsed = parse_email(raw)
+    assert "逾期" in parsed.item.body
+    assert "charset_recovered" in parsed.item.flags
+    assert parsed.item.details["notes"]
+
+
+def test_iso_8859_1_label_reads_windows_1252_quotes() -> None:
+    raw = msg(
+        "From: a@b.com\nSubject: x\nContent-Type: text/plain; charset=iso-8859-1\n",
+        "It\u2019s \u201cfinal\u201d".encode("cp1252"),
+    )
+    assert parse_email(raw).item.body == "It\u2019s \u201cfinal\u201d"
+
+
+def test_rfc2047_headers_in_gb2312_and_split_words_are_joined() -> None:
+    word = base64.b64encode("延期还款".encode("gbk")).decode()
+    assert decode_header_value(f"=?gb2312?B?{word}?=") == "延期还款"
+    assert decode_header_value("=?utf-8?q?abc?= =?utf-8?q?def?=") == "abcdef"
+
+
+def test_raw_8bit_utf8_headers_survive() -> None:
+    raw = "From: 王小明 <w@example.com>\r\nSubject: 展期申请\r\n\r\nhi".encode()
+    item = parse_email(raw).item
+    assert item.title == "展期申请"
+    assert item.sender_name == "王小明"
+
+
+def test_rfc2231_attachment_name_with_chinese_is_decoded() -> None:
+    raw = msg(
+        "From: a@b.com\nSubject: x\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+        b"Content-Type: application/pdf\r\n"
+        b"Content-Disposition: attachment; filename*=UTF-8''%E5%90%88%E5%90%8C.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.b64encode(b"%PDF-1.4 x")
+        + b"\r\n--b--\r\n",
+    )
+    parsed = parse_email(raw)
+    assert [a.filename for a in parsed.attachments] == ["合同.pdf"]
+    assert parsed.attachments[0].blob.data == b"%PDF-1.4 x"
+
+
+@pytest.mark.parametrize(
+    ("hostile", "expected"),
+    [
+        ("../../../../etc/passwd", "passwd"),
+        ("..\\..\\Windows\\system32\\evil.dll", "evil.dll"),
+        ("/absolute/path/x.sh", "x.sh"),
+        ("....", "attachment-1.pdf"),
+        ("a\x00b\x1fc.pdf", "a_b_c.pdf"),
+        ("", "attachment-1.pdf"),
+        ("x" * 300 + ".pdf", "x" * 116 + ".pdf"),
+    ],
+)
+def test_attachment_names_are_never_paths(hostile: str, expected: str) -> None:
+    assert safe_filename(hostile, "application/pdf", 1) == expected
+
+
+def test_path_traversal_in_a_real_message_is_neutralised() -> None:
+    raw = msg(
+        "From: a@b.com\nSubject: x\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+        b'Content-Type: text/plain; name="../../.bashrc"\r\n'
+        b'Content-Disposition: attachment; filename="../../.bashrc"\r\n\r\nrm -rf ~\r\n--b--\r\n',
+    )
+    names = [a.filename for a in parse_email(raw).attachments]
+    assert names == ["bashrc"]
+
+
+def test_html_only_mail_becomes_readable_text() -> None:
+    raw = msg(
+        "From: a@b.com\nSubject: x\nContent-Type: text/html; charset=utf-8\n",
+        "<html><head><style>p{}</style></head><body><p>您的贷款已<b>逾期</b></p>"
+        "<ul><li>fee&nbsp;CNY 320</li></ul><script>alert(1)</script></body></html>".encode(),
+    )
+    item = parse_email(raw).item
+    assert "您的贷款已逾期" in item.body
+    assert "- fee" in item.body
+    assert "alert" not in item.body
+    assert "p{}" not in item.body
+    assert "html_only" in item.flags
+
+
+def test_dates_keep_their_offset_and_a_missing_date_is_not_invented() -> None:
+    dated = parse_email(msg("From: a@b.com\nDate: Fri, 01 Mar 2024 09:30:00 +0800\n", b"x"))
+    assert dated.item.occurred_at is not None
+    assert dated.item.occurred_at.isoformat() == "2024-03-01T09:30:00+08:00"
+    undated = parse_email(msg("From: a@b.com\nSubject: no date\n", b"x"))
+    assert undated.item.occurred_at is None
+    assert "no_date" in undated.item.flags
+    garbled = parse_email(msg("From: a@b.com\nDate: the day after tomorrow\n", b"x"))
+    assert garbled.item.occurred_at is None
+    assert any("unreadable Date" in n for n in garbled.item.details["notes"])
+
+
+def test_truncated_multipart_is_parsed_with_defects_recorded() -> None:
+    raw = msg(
+        "From: a@b.com\nSubject: cut\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        b"--b\r\nContent-Type: text/plain\r\n\r\nthe beginning of a long",
+    )
+    item = parse_email(raw).item
+    assert "the beginning" in item.body
+    assert "mime_defects" in item.flags
+    assert item.details["mime_defects"]
+
+
+def test_garbage_is_kept_unparsed_with_a_reason() -> None:
+    for raw, reason in [
+        (b"\x00\x01\x02\xff" * 10, "not an e-mail"),
+        (b"", "empty"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "Outlook .msg"),
+    ]:
+        capture = capture_from_bytes(raw, SRC)
+        assert capture.item is None
+        assert capture.parse_error is not None
+        assert reason in capture.parse_error
+        assert capture.original is not None
+        assert capture.original.sha256 == sha256_bytes(raw)
+
+
+def test_decode_text_never_raises_on_random_bytes() -> None:
+    decoded = decode_text(bytes(range(256)) * 4, "x-unknown-charset")
+    assert decoded.text
+    assert decoded.note
+
+
+# -- readers --------------------------------------------------------------------------------
+
+
+def test_mboxrd_unquoting_restores_the_message(tmp_path: Path) -> None:
+    body = b"From: a@b.com\nSubject: x\n\nline\nFrom here on\n>From quoted\nend\n"
+    mbox = tmp_path / "x.mbox"
+    mbox.write_bytes(
+        b"From a@b.com Fri Mar  1 09:30:00 2024\n"
+        + body.replace(b"\nFrom here", b"\n>From here").replace(
+            b"\n>From quoted", b"\n>>From quoted"
+        )
+        + b"\nFrom b@c.com Sat Mar  2 09:30:00 2024\nFrom: b@c.com\nSubject: y\n\nsecond\n"
+    )
+    messages = list(read_mbox(mbox))
+    assert len(messages) == 2
+    first = messages[0]
+    assert isinstance(first, tuple)
+    assert first[0] == body
+    assert first[1].locator == "message 1, byte 0"
+
+
+def test_a_file_that_is_not_an_mbox_is_refused_clearly(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello\n")
+    with pytest.raises(SourceError, match="not an mbox"):
+        list(read_mbox(bad))
+
+
+def test_mbox_written_by_the_stdlib_imports_every_message(tmp_path: Path, archive: Archive) -> None:
+    path = tmp_path / "std.mbox"
+    box = mailbox.mbox(path)
+    for n in range(30):
+        box.add(f"From: s{n}@lenderx.com\nSubject: m{n}\n\nFrom the desk of {n}\n".encode())
+    box.flush()
+    box.close()
+    report = import_mbox(archive, path, workers=2)
+    assert (report.added, report.failed) == (30, 0)
+    assert all("From the desk" in archive.item(i).body for i in range(1, 31))
+    again = import_mbox(archive, path, workers=2)
+    assert (again.added, again.duplicates) == (0, 30)
+
+
+def test_maildir_flags_come_from_file_names() -> None:
+    assert maildir_flags("cur/1700000000.M1P2.host:2,RS") == ("replied", "seen")
+    assert maildir_flags("new/1700000000.M1P2.host") == ()
+
+
+def test_symlinks_and_dovecot_files_in_a_maildir_are_not_read(
+    tmp_path: Path, archive: Archive
+) -> None:
+    root = tmp_path / "Maildir"
+    (root / "cur").mkdir(parents=True)
+    (root / "tmp").mkdir()
+    (root / "cur" / "1.host:2,S").write_bytes(b"From: a@b.com\nSubject: one\n\nx\n")
+    (root / "tmp" / "2.host").write_bytes(b"From: a@b.com\nSubject: half delivered\n\nx\n")
+    (root / "dovecot-uidlist").write_text("3 V1 N2\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("From: x@y\n\nprivate")
+    (root / "cur" / "link:2,S").symlink_to(secret)
+    report = import_maildir(archive, root, workers=0)
+    assert (report.added, report.failed) == (1, 0)
+    assert "seen" in archive.item(1).flags
+
+
+# -- the shared corpus ------------------------------------------------------------------------
+
+
+@pytest.mark.corpus
+def test_every_corpus_email_is_imported_or_recorded_and_reimport_adds_nothing(
+    corpus: Path, archive: Archive
+) -> None:
+    sources = [
+        corpus / "email_mail-parser",
+        corpus / "adversarial" / "email",
+        corpus / "outlook-msg_msg-extractor",
+    ]
+    first = import_eml(archive, sources, workers=0)
+    files = [p for s in sources for p in s.rglob("*") if p.is_file()]
+    assert first.added + first.failed + first.duplicates == len(files)
+    # PROVENANCE files and Outlook .msg files are kept, each with a reason.
+    reasons = " | ".join(e.reason for e in first.errors)
+    assert "Outlook .msg" in reasons
+    assert "not an e-mail" in reasons
+    second = import_eml(archive, sources, workers=0)
+    assert (second.added, second.failed) == (0, 0)
+    assert second.duplicates == len(files)
+    assert archive.integrity_check() == []
+    assert archive.verify_custody() == []
+
+
+@pytest.mark.corpus
+def test_chinese_corpus_mail_decodes(corpus: Path, archive: Archive) -> None:
+    import_eml(archive, [corpus / "email_mail-parser" / "tests_mails_mail_test_12"], workers=0)
+    item = archive.item(1)
+    assert item.title == "代开各地增值税发票"
+    assert "增值税发票" in item.body
+    assert item.recipients == ("danglüe@email.com",)
+    assert archive.search("增值税")[0].id == 1
+
+
+@pytest.mark.corpus
+def test_enron_mbox_and_notmuch_maildir(corpus: Path, archive: Archive) -> None:
+    mbox = import_mbox(archive, corpus / "mbox_mbox-to-sqlite" / "tests_enron-sample.mbox")
+    assert (mbox.added, mbox.failed) == (2, 0)
+    dated = [archive.item(i).occurred_at for i in (1, 2)]
+    assert all(d is not None and d.year in (2000, 2001) for d in dated)
+    root = corpus / "maildir_notmuch" / "test" / "corpora"
+    files = [p for p in root.rglob("*") if p.is_file()]
+    report = import_maildir(archive, root)
+    # The notmuch README is kept as an unparsed original; duplicates are stored once.
+    assert report.added + report.duplicates + report.failed == len(files)
+    assert report.failed == 1
+    assert report.duplicates >= 1
+    again = import_maildir(archive, root)
+    assert again.added == 0
+    assert again.duplicates == len(files)
