@@ -4,8 +4,8 @@ The ``dovecot`` fixture (one server per test session) writes a complete Dovecot 
 into a fresh temporary directory (no system configuration is read), makes a test CA and a server
 certificate for ``localhost``/``127.0.0.1`` with ``openssl``, and starts ``dovecot -F -c CONF``
 with two listeners on free ports: implicit TLS (imaps) and plain IMAP that offers STARTTLS.
-Users live in a passwd-file that Dovecot re-reads when it changes, so every test gets a fresh
-account of its own (``imap_user``) without restarting the server.
+A pool of users is written into a passwd-file before the server starts, and every test takes a
+fresh, empty account of its own (``imap_user``) without restarting the server.
 
 Running as root (as CI does) needs care: Dovecot refuses to run its login processes as root and
 refuses mail access with UID 0. So as root the login processes run as ``dovenull``, the internal
@@ -39,12 +39,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import pytest
 from imapclient import IMAPClient
 
+USER_POOL = 400
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOST = "127.0.0.1"
 
@@ -59,6 +61,10 @@ def _need(tool: str, *extra_dirs: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def _password(n: int) -> str:
+    return f"pw-{n}-not-secret"
 
 
 def free_port() -> int:
@@ -213,7 +219,11 @@ class DovecotServer:
         for sub in ("mail", "home"):
             (root / sub).mkdir()
             os.chown(root / sub, entry.pw_uid, entry.pw_gid)
-        self.passwd.write_text("")
+        # Dovecot re-reads a passwd-file at most once a second, so accounts added on the fly
+        # could be missed: every test account is written before the server starts.
+        self.passwd.write_text(
+            "".join(f"user{n}:{{PLAIN}}{_password(n)}::::::\n" for n in range(1, USER_POOL + 1))
+        )
         self.passwd.chmod(0o644)
         config = root / "dovecot.conf"
         config.write_text(
@@ -266,18 +276,13 @@ class DovecotServer:
             self.process.kill()
             self.process.wait(10)
 
-    def add_user(self, prefix: str = "user") -> ImapUser:
-        """A new, empty account (Dovecot re-reads the passwd-file when it changes)."""
+    def add_user(self) -> ImapUser:
+        """A new, empty account from the pool written at start-up."""
         with self._lock:
-            name = f"{prefix}{next(self._counter)}"
-            password = f"pw-{name}-{os.urandom(4).hex()}"
-            with self.passwd.open("a") as f:
-                f.write(f"{name}:{{PLAIN}}{password}::::::\n")
-            # The passwd-file is re-read on a changed mtime, which has one-second resolution
-            # on some file systems: make sure the change is seen.
-            stamp = time.time() + next(self._counter)
-            os.utime(self.passwd, (stamp, stamp))
-        return ImapUser(self, name, password)
+            n = next(self._counter)
+        if n > USER_POOL:
+            raise RuntimeError(f"the test server has only {USER_POOL} accounts: raise USER_POOL")
+        return ImapUser(self, f"user{n}", _password(n))
 
 
 @pytest.fixture(scope="session")
@@ -325,7 +330,8 @@ def make_message(
         msg.add_attachment(
             attachment, maintype="application", subtype="pdf", filename=f"statement-{n}.pdf"
         )
-    return bytes(msg)
+    # IMAP is CRLF on the wire; Dovecot hands back exactly these bytes.
+    return msg.as_bytes(policy=SMTP)
 
 
 # -- a misbehaving TCP proxy --------------------------------------------------------------------

@@ -1,0 +1,789 @@
+"""Pull a mailbox over IMAP into the archive: incrementally, safely, and fast.
+
+Safety first. The connection is implicit TLS (port 993) by default, with the certificate and
+the host name verified against the system's CAs or, with ``ca_file``, only against that CA.
+STARTTLS (port 143) is all or nothing: a server that does not offer it, or a man in the middle
+who strips it from the capability list, is an error, never a plaintext login. Plain text is for
+a server on this machine only (``security="plaintext"`` with a loopback host). Folders are
+opened read-only (``EXAMINE``) and bodies fetched with ``BODY.PEEK[]``, so the importer never
+changes a flag or a message on the server. Every socket has a timeout.
+
+Incremental. Per account and folder the archive keeps ``{"uidvalidity", "last_uid", "since"}``
+(:meth:`Archive.source_state`). A run asks the server for UIDs above ``last_uid`` only. When the
+folder's UIDVALIDITY changed (the folder was recreated, or the server renumbered it) the change
+is reported and the whole folder is read again: originals are stored by SHA-256, so what was
+already archived is neither duplicated nor dropped. A server that gives no UIDVALIDITY is read
+whole every time, with a warning, and dedup by hash does the rest.
+
+Fast. UIDs are grouped into batches by their ``RFC822.SIZE`` (a few MB per ``UID FETCH``). A
+fetcher thread reads batches from the network into a bounded queue while the main thread feeds
+them to :func:`connectors.email.parse_many` (parsing in worker processes) and the archive writer
+(one transaction per ``ingest`` batch): network, parsing and writing overlap. ``last_uid`` is
+advanced only after the batch holding that UID has committed, so a killed import keeps what it
+wrote and the next run resumes after it.
+
+Faults. A dropped connection, a ``BYE`` or a socket timeout during a fetch makes the fetcher
+reconnect (with exponential back-off, a bounded number of consecutive times), re-open the folder,
+check that its UIDVALIDITY did not change, and fetch the batch again. When it gives up, what was
+fetched before is still committed and the folder's report says why it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import ipaddress
+import queue
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from imapclient import IMAPClient
+from imapclient import exceptions as imap_errors
+
+from ..archive import Archive
+from ..errors import SourceError
+from ..model import Capture, ImportProblem, SourceRef
+from .email import parse_many
+from .imap_auth import Credentials, OAuth2Token
+
+CONNECTOR = "imap"
+Security = Literal["tls", "starttls", "plaintext"]
+DEFAULT_PORTS: dict[Security, int] = {"tls": 993, "starttls": 143, "plaintext": 143}
+# Names servers without SPECIAL-USE give their sent folder (used only when no folder is flagged).
+SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "已发送", "已發送", "已发邮件")
+# Errors after which a fresh connection may succeed (dropped link, BYE, timeout, TLS EOF).
+TRANSIENT = (imaplib.IMAP4.abort, OSError, EOFError, imap_errors.ProtocolError)
+
+
+class ImapError(SourceError):
+    """The account or a folder cannot be read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ImapAccount:
+    """Where and how to connect. ``port`` defaults to 993 for TLS and 143 otherwise."""
+
+    host: str
+    user: str
+    port: int | None = None
+    security: Security = "tls"
+    ca_file: Path | None = None
+    timeout: float = 60.0
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or DEFAULT_PORTS[self.security]
+
+    def container(self, folder: str) -> str:
+        """The archive's name for one folder of this account: ``user@host/folder``."""
+        return f"{self.user}@{self.host.lower()}/{folder}"
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificate and host name verification on; with ``ca_file``, trust only that CA."""
+    if ca_file is not None and not ca_file.is_file():
+        raise ImapError(f"the CA file {ca_file} does not exist")
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except ssl.SSLError as exc:
+        raise ImapError(f"cannot read the CA file {ca_file}: {exc}") from exc
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def _tls_failure(account: ImapAccount, exc: ssl.SSLError) -> ImapError:
+    where = f"{account.host}:{account.effective_port}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = (
+            "if the server uses a private certificate authority, pass its certificate with "
+            "--ca-file"
+            if account.ca_file is None
+            else f"it is not signed by the CA in {account.ca_file}"
+        )
+        return ImapError(
+            f"refusing {where}: its TLS certificate cannot be verified "
+            f"({exc.verify_message}); {hint}. Nothing was sent to it."
+        )
+    return ImapError(f"TLS with {where} failed ({exc}); nothing was sent to it")
+
+
+def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
+    """Open a verified connection and log in; raise :class:`ImapError` with the reason if not.
+
+    The one place a connection is made (a test seam: :func:`import_imap` takes another
+    ``connect`` callable).
+    """
+    if account.security == "plaintext" and not is_loopback(account.host):
+        raise ImapError(
+            f"refusing a plaintext connection to {account.host}: the password and the mail "
+            "would cross the network unencrypted. Use TLS (the default) or --starttls"
+        )
+    context = tls_context(account.ca_file) if account.security != "plaintext" else None
+    where = f"{account.host}:{account.effective_port}"
+    try:
+        client = IMAPClient(
+            account.host,
+            port=account.effective_port,
+            ssl=account.security == "tls",
+            ssl_context=context,
+            timeout=account.timeout,
+        )
+    except ssl.SSLError as exc:
+        raise _tls_failure(account, exc) from exc
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ImapError(f"cannot connect to {where}: {exc}") from exc
+    # INTERNALDATE as the server gave it (aware), not converted to naive local time.
+    client.normalise_times = False
+    try:
+        if account.security == "starttls":
+            _start_tls(client, account, context)
+        _login(client, account, credentials)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            client.shutdown()
+        raise
+    return client
+
+
+def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext | None) -> None:
+    where = f"{account.host}:{account.effective_port}"
+    try:
+        capabilities = client.capabilities()
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ImapError(f"cannot talk to {where}: {exc}") from exc
+    if b"STARTTLS" not in capabilities:
+        raise ImapError(
+            f"refusing {where}: it does not offer STARTTLS (or something between you and it "
+            "removed the offer), so the password would be sent unencrypted. Try the default "
+            "implicit TLS on port 993"
+        )
+    try:
+        client.starttls(context)
+    except ssl.SSLError as exc:
+        raise _tls_failure(account, exc) from exc
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ImapError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+
+
+def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -> None:
+    try:
+        if isinstance(credentials, OAuth2Token):
+            client.oauth2_login(account.user, credentials.token)
+        else:
+            client.login(account.user, credentials.secret)
+    except imap_errors.LoginError as exc:
+        how = (
+            "the OAuth2 access token (it may have expired: get a new one)"
+            if isinstance(credentials, OAuth2Token)
+            else f"the password (from the {credentials.source})"
+        )
+        raise ImapError(
+            f"{account.host} refused the login for {account.user}: check {how}. Gmail and "
+            "Outlook need an app password or OAuth2"
+        ) from exc
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ImapError(f"login to {account.host} failed: {exc}") from exc
+
+
+# -- folders ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder as listed by the server; ``name`` is decoded from modified UTF-7."""
+
+    name: str
+    flags: tuple[str, ...]
+
+    @property
+    def selectable(self) -> bool:
+        return not {"\\noselect", "\\nonexistent"} & {f.lower() for f in self.flags}
+
+
+def list_folders(client: IMAPClient) -> list[Folder]:
+    return [
+        Folder(str(name), tuple(_text(f) for f in flags))
+        for flags, _delimiter, name in client.list_folders()
+    ]
+
+
+def choose_folders(
+    available: Sequence[Folder], wanted: Sequence[str] = (), *, all_folders: bool = False
+) -> list[str]:
+    """The folders to import: ``wanted`` (checked), everything, or INBOX plus the sent folders.
+
+    >>> choose_folders([Folder("INBOX", ()), Folder("Sent", ("\\\\Sent",))])
+    ['INBOX', 'Sent']
+    """
+    selectable = [f for f in available if f.selectable]
+    names = [f.name for f in selectable]
+    if all_folders:
+        return sorted(names, key=lambda n: (n.upper() != "INBOX", n))
+    if wanted:
+        by_lower = {n.lower(): n for n in names}
+        chosen = []
+        for name in wanted:
+            found = name if name in names else by_lower.get(name.lower())
+            if found is None:
+                raise ImapError(
+                    f"there is no folder {name!r} on the server; its folders are: "
+                    + ", ".join(names)
+                )
+            chosen.append(found)
+        return list(dict.fromkeys(chosen))
+    chosen = [n for n in names if n.upper() == "INBOX"]
+    sent = [f.name for f in selectable if "\\sent" in {x.lower() for x in f.flags}]
+    if not sent:
+        sent = [n for n in names if n.split("/")[-1].split(".")[-1] in SENT_NAMES]
+    return list(dict.fromkeys(chosen + sent))
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+
+@dataclass
+class FolderReport:
+    """What happened to one folder. ``stopped`` is set when the import of it did not finish."""
+
+    folder: str
+    container: str
+    uidvalidity: int | None = None
+    to_fetch: int = 0
+    fetched: int = 0
+    bytes: int = 0
+    added: int = 0
+    duplicates: int = 0
+    failed: int = 0
+    vanished: int = 0
+    reconnects: int = 0
+    import_id: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stopped: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "folder": self.folder,
+            "container": self.container,
+            "uidvalidity": self.uidvalidity,
+            "to_fetch": self.to_fetch,
+            "fetched": self.fetched,
+            "bytes": self.bytes,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "vanished": self.vanished,
+            "reconnects": self.reconnects,
+            "import_id": self.import_id,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "stopped": self.stopped,
+        }
+
+
+@dataclass
+class ImapImportReport:
+    account: str
+    folders: list[FolderReport] = field(default_factory=list)
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.folders)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(f.duplicates for f in self.folders)
+
+    @property
+    def failed(self) -> int:
+        return sum(f.failed for f in self.folders)
+
+    @property
+    def complete(self) -> bool:
+        return all(f.stopped is None for f in self.folders)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "account": self.account,
+            "added": self.added,
+            "duplicates": self.duplicates,
+            "failed": self.failed,
+            "complete": self.complete,
+            "folders": [f.as_json() for f in self.folders],
+        }
+
+
+class ImapProgress(Protocol):
+    """What the CLI shows while an import runs (all calls come from the calling thread)."""
+
+    def folder_started(self, folder: str, messages: int, size: int) -> None: ...
+
+    def advance(self, folder: str, messages: int, size: int) -> None: ...
+
+    def folder_finished(self, report: FolderReport) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+# -- fetching -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fetched:
+    uid: int
+    raw: bytes
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _GaveUp:
+    reason: str
+
+
+_DONE = object()
+ConnectFn = Callable[[ImapAccount, Credentials], IMAPClient]
+
+
+class _Session:
+    """One logged-in connection that can be replaced after a fault."""
+
+    def __init__(self, account: ImapAccount, credentials: Credentials, connect_fn: ConnectFn):
+        self.account = account
+        self.credentials = credentials
+        self.connect_fn = connect_fn
+        self.client: IMAPClient | None = None
+
+    def open(self) -> IMAPClient:
+        if self.client is None:
+            self.client = self.connect_fn(self.account, self.credentials)
+        return self.client
+
+    def drop(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.shutdown()
+            self.client = None
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.logout()
+        self.drop()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def batches_by_size(
+    sizes: Iterable[tuple[int, int]], *, max_bytes: int, max_messages: int
+) -> list[list[int]]:
+    """Group ``(uid, size)`` into UID batches of at most ``max_bytes`` (a bigger message goes
+    alone) and ``max_messages``.
+
+    >>> batches_by_size([(1, 10), (2, 10), (3, 50), (4, 1)], max_bytes=25, max_messages=10)
+    [[1, 2], [3], [4]]
+    """
+    out: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid, size in sizes:
+        if current and (total + size > max_bytes or len(current) >= max_messages):
+            out.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        out.append(current)
+    return out
+
+
+def _message_meta(folder: str, uidvalidity: int | None, uid: int, data: dict[bytes, Any]) -> Any:
+    meta: dict[str, Any] = {"folder": folder, "uid": uid, "uidvalidity": uidvalidity}
+    internal = data.get(b"INTERNALDATE")
+    if isinstance(internal, datetime):
+        meta["internaldate"] = internal.isoformat()
+    meta["flags"] = [_text(f) for f in data.get(b"FLAGS", ())]
+    if b"RFC822.SIZE" in data:
+        meta["size"] = int(data[b"RFC822.SIZE"])
+    if b"X-GM-MSGID" in data:
+        meta["gmail"] = {
+            "msgid": str(data[b"X-GM-MSGID"]),
+            "thrid": str(data.get(b"X-GM-THRID", "")),
+            "labels": [_text(label) for label in data.get(b"X-GM-LABELS", ())],
+        }
+    return meta
+
+
+class _Fetcher(threading.Thread):
+    """Fetch the batches of one folder into a bounded queue, reconnecting after faults."""
+
+    def __init__(
+        self,
+        session: _Session,
+        folder: str,
+        uidvalidity: int | None,
+        batches: list[list[int]],
+        items: list[str],
+        *,
+        retries: int,
+        backoff: float,
+        depth: int = 4,
+    ) -> None:
+        super().__init__(name=f"imap-fetch {folder}", daemon=True)
+        self.session = session
+        self.folder = folder
+        self.uidvalidity = uidvalidity
+        self.batches = batches
+        self.items = items
+        self.retries = retries
+        self.backoff = backoff
+        self.out: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self.stop = threading.Event()
+        self.reconnects = 0
+        self.vanished = 0
+
+    def _put(self, value: object) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.out.put(value, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        try:
+            for batch in self.batches:
+                fetched = self._fetch(batch)
+                if isinstance(fetched, _GaveUp):
+                    self._put(fetched)
+                    return
+                if not self._put(fetched):
+                    return
+            self._put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - reported to the consumer, never lost
+            self._put(_GaveUp(f"unexpected error while fetching: {type(exc).__name__}: {exc}"))
+
+    def _reopen(self) -> None:
+        self.session.drop()
+        client = self.session.open()
+        info = client.select_folder(self.folder, readonly=True)
+        now = info.get(b"UIDVALIDITY")
+        if self.uidvalidity is not None and now is not None and int(now) != self.uidvalidity:
+            raise ImapError(
+                f"the folder {self.folder} was renumbered on the server during the import "
+                f"(UIDVALIDITY {self.uidvalidity} became {now}): run the import again"
+            )
+
+    def _fetch(self, batch: list[int]) -> list[Fetched] | _GaveUp:
+        failures = 0
+        while True:
+            try:
+                if failures:
+                    self._reopen()
+                client = self.session.open()
+                response = client.fetch(batch, self.items)
+                break
+            except ImapError as exc:
+                return _GaveUp(str(exc))
+            except TRANSIENT as exc:
+                failures += 1
+                self.session.drop()
+                if failures > self.retries or self.stop.is_set():
+                    return _GaveUp(
+                        f"the connection to {self.session.account.host} kept failing "
+                        f"({type(exc).__name__}: {exc}); gave up after {failures} attempts. "
+                        "What was fetched before is saved: run the import again to resume"
+                    )
+                self.reconnects += 1
+                if self.stop.wait(self.backoff * 2 ** (failures - 1)):
+                    return _GaveUp("stopped")
+        out = []
+        for uid in batch:
+            data = response.get(uid)
+            raw = data.get(b"BODY[]") if data else None
+            if raw is None:
+                # Expunged between the search and the fetch: nothing to keep.
+                self.vanished += 1
+                continue
+            out.append(
+                Fetched(uid, bytes(raw), _message_meta(self.folder, self.uidvalidity, uid, data))
+            )
+        return out
+
+
+# -- the import ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    folder: str
+    uidvalidity: int | None
+    uids_with_sizes: list[tuple[int, int]]
+    warnings: list[str]
+    highest_uid: int
+
+
+def _plan_folder(
+    client: IMAPClient, folder: str, state: dict[str, Any], since: date | None
+) -> _Plan:
+    info = client.select_folder(folder, readonly=True)
+    raw_validity = info.get(b"UIDVALIDITY")
+    uidvalidity = int(raw_validity) if raw_validity is not None else None
+    warnings: list[str] = []
+    start = 1
+    if uidvalidity is None:
+        warnings.append(
+            f"{folder}: the server gives no UIDVALIDITY, so the whole folder is read every "
+            "time; duplicates are recognised by their SHA-256 and stored once"
+        )
+    elif state.get("uidvalidity") not in (None, uidvalidity):
+        warnings.append(
+            f"{folder}: UIDVALIDITY changed from {state['uidvalidity']} to {uidvalidity} (the "
+            "folder was recreated or renumbered on the server); reading it all again. Messages "
+            "already archived are kept and not duplicated"
+        )
+    elif state.get("uidvalidity") == uidvalidity and _covers(state.get("since"), since):
+        start = int(state.get("last_uid", 0)) + 1
+    exists = int(info.get(b"EXISTS", 0))
+    uids: list[int] = []
+    if exists:
+        criteria: list[Any] = ["UID", f"{start}:*"]
+        if since is not None:
+            criteria += ["SINCE", since]
+        # "N:*" always matches the highest UID, even below N: filter.
+        uids = sorted(u for u in client.search(criteria) if u >= start)
+    sizes: list[tuple[int, int]] = []
+    for i in range(0, len(uids), 1000):
+        chunk = uids[i : i + 1000]
+        response = client.fetch(chunk, ["RFC822.SIZE"])
+        sizes += [(u, int(response[u][b"RFC822.SIZE"])) for u in chunk if u in response]
+    highest = max(uids[-1] if uids else 0, start - 1)
+    return _Plan(folder, uidvalidity, sizes, warnings, highest)
+
+
+def _covers(stored_since: str | None, since: date | None) -> bool:
+    """Did the stored scan (from ``stored_since``, None = everything) cover ``since``?"""
+    if stored_since is None:
+        return True
+    return since is not None and since.isoformat() >= stored_since
+
+
+def import_imap(
+    archive: Archive,
+    account: ImapAccount,
+    credentials: Credentials,
+    *,
+    folders: Sequence[str] = (),
+    all_folders: bool = False,
+    since: date | None = None,
+    batch_bytes: int = 8 << 20,
+    batch_messages: int = 500,
+    ingest_batch: int = 500,
+    retries: int = 5,
+    backoff: float = 1.0,
+    workers: int | None = None,
+    progress: ImapProgress | None = None,
+    connect_fn: ConnectFn = connect,
+) -> ImapImportReport:
+    """Import the chosen folders of an account; return a report per folder.
+
+    Raises :class:`ImapError` only when the account cannot be used at all (connection, TLS,
+    login, unknown folder); a folder that fails half way is reported in its
+    :class:`FolderReport` (``stopped``) and the other folders still run.
+    """
+    report = ImapImportReport(account=f"{account.user}@{account.host.lower()}")
+    session = _Session(account, credentials, connect_fn)
+    try:
+        client = session.open()
+        try:
+            chosen = choose_folders(list_folders(client), folders, all_folders=all_folders)
+            gmail = b"X-GM-EXT-1" in client.capabilities()
+        except TRANSIENT as exc:
+            raise ImapError(f"lost the connection to {account.host}: {exc}") from exc
+        items = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS", "RFC822.SIZE"]
+        if gmail:
+            items += ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
+        for folder in chosen:
+            folder_report = _import_folder(
+                archive,
+                session,
+                account,
+                folder,
+                items,
+                since,
+                batch_bytes=batch_bytes,
+                batch_messages=batch_messages,
+                ingest_batch=ingest_batch,
+                retries=retries,
+                backoff=backoff,
+                workers=workers,
+                progress=progress,
+            )
+            report.folders.append(folder_report)
+            if progress:
+                progress.folder_finished(folder_report)
+    finally:
+        session.close()
+    return report
+
+
+def _import_folder(
+    archive: Archive,
+    session: _Session,
+    account: ImapAccount,
+    folder: str,
+    items: list[str],
+    since: date | None,
+    *,
+    batch_bytes: int,
+    batch_messages: int,
+    ingest_batch: int,
+    retries: int,
+    backoff: float,
+    workers: int | None,
+    progress: ImapProgress | None,
+) -> FolderReport:
+    container = account.container(folder)
+    result = FolderReport(folder=folder, container=container)
+    state = archive.source_state(CONNECTOR, container)
+    plan: _Plan | None = None
+    for attempt in range(retries + 1):
+        try:
+            plan = _plan_folder(session.open(), folder, state, since)
+            break
+        except ImapError as exc:
+            result.stopped = str(exc)
+            return result
+        except TRANSIENT as exc:
+            session.drop()
+            if attempt == retries:
+                result.stopped = f"could not read the folder list of UIDs: {exc}"
+                return result
+            result.reconnects += 1
+            time.sleep(backoff * 2**attempt)
+        except imaplib.IMAP4.error as exc:
+            result.stopped = f"the server refused to open {folder}: {exc}"
+            return result
+    assert plan is not None
+    result.uidvalidity = plan.uidvalidity
+    result.warnings += plan.warnings
+    for warning in plan.warnings:
+        if progress:
+            progress.warn(warning)
+    result.to_fetch = len(plan.uids_with_sizes)
+    if progress:
+        progress.folder_started(folder, result.to_fetch, sum(s for _, s in plan.uids_with_sizes))
+    new_state: dict[str, Any] = {
+        "uidvalidity": plan.uidvalidity,
+        "since": since.isoformat() if since else None,
+    }
+    if not plan.uids_with_sizes:
+        if plan.uidvalidity is not None:
+            archive.set_source_state(
+                CONNECTOR, container, {**new_state, "last_uid": plan.highest_uid}
+            )
+        return result
+    batches = batches_by_size(
+        plan.uids_with_sizes, max_bytes=batch_bytes, max_messages=batch_messages
+    )
+    fetcher = _Fetcher(
+        session, folder, plan.uidvalidity, batches, items, retries=retries, backoff=backoff
+    )
+    yielded: list[int] = []
+    committed = 0
+    gave_up: list[str] = []
+    metas: deque[dict[str, Any]] = deque()
+
+    def raw_messages() -> Iterator[tuple[bytes, SourceRef]]:
+        while True:
+            got = fetcher.out.get()
+            if got is _DONE:
+                return
+            if isinstance(got, _GaveUp):
+                gave_up.append(got.reason)
+                return
+            assert isinstance(got, list)
+            size = 0
+            for message in got:
+                metas.append(message.meta)
+                size += len(message.raw)
+                locator = f"UID {message.uid}" + (
+                    f" UIDVALIDITY {plan.uidvalidity}" if plan.uidvalidity is not None else ""
+                )
+                yield message.raw, SourceRef(CONNECTOR, container, locator)
+            result.fetched += len(got)
+            result.bytes += size
+            if progress:
+                progress.advance(folder, len(got), size)
+
+    def annotated(parsed: Iterable[Capture | ImportProblem]) -> Iterator[Capture | ImportProblem]:
+        for capture in parsed:
+            meta = metas.popleft()
+            yielded.append(int(meta["uid"]))
+            yield _with_imap_details(capture, meta) if isinstance(capture, Capture) else capture
+
+    def on_commit(count: int) -> None:
+        nonlocal committed
+        committed += count
+        if plan.uidvalidity is not None and committed:
+            last = yielded[committed - 1]
+            archive.set_source_state(CONNECTOR, container, {**new_state, "last_uid": last})
+
+    fetcher.start()
+    try:
+        ingest_report = archive.ingest(
+            annotated(parse_many(raw_messages(), workers=workers)),
+            connector=CONNECTOR,
+            container=container,
+            batch_size=ingest_batch,
+            progress=on_commit,
+        )
+    finally:
+        fetcher.stop.set()
+        fetcher.join(30)
+    result.import_id = ingest_report.import_id
+    result.added = ingest_report.added
+    result.duplicates = ingest_report.duplicates
+    result.failed = ingest_report.failed
+    result.errors = [{"source": e.source, "reason": e.reason} for e in ingest_report.errors]
+    result.reconnects += fetcher.reconnects
+    result.vanished = fetcher.vanished
+    if gave_up:
+        result.stopped = gave_up[0]
+    elif plan.uidvalidity is not None:
+        # Everything up to the highest UID planned is in (vanished messages included).
+        archive.set_source_state(CONNECTOR, container, {**new_state, "last_uid": plan.highest_uid})
+    return result
+
+
+def _with_imap_details(capture: Capture, meta: dict[str, Any]) -> Capture:
+    """Keep folder, UID, INTERNALDATE, flags and Gmail labels with the parsed item."""
+    if capture.item is None:
+        return capture
+    item = capture.item
+    flags = tuple(dict.fromkeys([*item.flags, *meta.get("flags", [])]))
+    labels = meta.get("gmail", {}).get("labels")
+    details = {**item.details, "imap": meta}
+    if labels is not None:
+        details["labels"] = labels
+    return replace(capture, item=replace(item, flags=flags, details=details))
