@@ -9,6 +9,7 @@ import typer
 
 from .. import importing
 from ..connectors.email import count_files, count_mbox
+from . import phone
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -98,3 +99,8 @@ def import_maildir(
                 arch, path, progress=advance, workers=workers, batch_size=batch_size
             )
     report_import(report, str(path), as_json=json_)
+
+
+# Phone exports (SMS, MMS, calls, chats) live in their own module; "phone" is an alias.
+app.command("sms")(phone.import_sms)
+app.command("phone")(phone.import_sms)
