@@ -1,0 +1,162 @@
+"""Files on disk (photos, screenshots, recordings, anything) as Captures.
+
+``evidence import file FILE|DIR…`` ends here; ``evidence import pdf`` uses the same machinery
+through :mod:`.pdf`. For each file, in order:
+
+1. the parent process hashes it (streamed, never read whole) and sniffs its media type from
+   its first bytes (:func:`~evidence_archiver.extract.files.sniff_media_type`);
+2. a sandboxed worker reads what it can (:func:`~evidence_archiver.extract.documents.
+   extract_document`): PDF text and tables, image EXIF and OCR, audio duration; two workers
+   run at once on two cores, and a file that hangs, crashes or exhausts memory is reported
+   with the reason while the rest go on;
+3. the file becomes one Capture: the original byte for byte, an Item (``kind="document"`` for
+   a PDF, ``"file"`` otherwise) and, for a file that could not be read, ``parse_error``: the
+   original is archived all the same, with its text marked missing.
+
+Nothing here writes to the archive; the caller passes the captures to ``Archive.ingest``.
+Deduplication is by SHA-256, so importing a folder twice adds nothing.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceError
+from ..extract.documents import Extracted, ExtractJob, extract_many
+from ..extract.files import sniff_media_type
+from ..extract.ocr import OcrOptions
+from ..extract.sandbox import Limits
+from ..hashing import blob_from_file
+from ..model import Blob, Capture, ImportProblem, Item, ItemKind, SourceRef
+
+CONNECTOR = "files"
+DEFAULT_OCR = OcrOptions()
+UNKNOWN_TYPES = ("application/octet-stream", "text/plain")
+SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    """A file to import and how to name where it came from."""
+
+    path: Path
+    container: str
+    locator: str
+
+
+def find_files(paths: Iterable[Path], suffixes: tuple[str, ...] = ()) -> Iterator[FoundFile]:
+    """Expand directories (recursively, sorted, hidden entries skipped) into files.
+
+    A file named explicitly is always taken; inside a directory only names ending in one of
+    ``suffixes`` (case-insensitive) are, when suffixes are given.
+    """
+    for given in paths:
+        path = Path(given).expanduser()
+        if path.is_file():
+            yield FoundFile(path, str(path), path.name)
+        elif path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
+                    continue
+                if suffixes and not child.name.lower().endswith(suffixes):
+                    continue
+                yield FoundFile(child, str(path), rel.as_posix())
+        else:
+            raise SourceError(f"{path} does not exist (or is not a file or a folder)")
+
+
+def _file_times(path: Path) -> dict[str, Any]:
+    stat = path.stat()
+    return {"modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat()}
+
+
+def _capture(
+    found: FoundFile,
+    blob: Blob,
+    connector: str,
+    extracted: Extracted | None,
+    failure: str | None,
+    file_info: dict[str, Any],
+) -> Capture:
+    source = SourceRef(connector, found.container, found.locator)
+    kind: ItemKind = "document" if blob.media_type == "application/pdf" else "file"
+    if extracted is None:
+        # The worker hung, crashed or ran out of memory: keep the original, say why.
+        item = Item(
+            kind=kind,
+            title=found.path.name,
+            details={"file": file_info, "error": failure, "text_missing": True},
+        )
+        return Capture(source, blob, item, parse_error=failure)
+    details = {"file": file_info, **extracted.details}
+    item = Item(
+        kind=extracted.kind,
+        occurred_at=extracted.occurred_at,
+        title=extracted.title or found.path.name,
+        body=extracted.body,
+        details=details,
+    )
+    return Capture(source, blob, item, parse_error=extracted.error)
+
+
+def file_captures(
+    paths: Iterable[Path],
+    *,
+    connector: str = CONNECTOR,
+    suffixes: tuple[str, ...] = (),
+    password: str | None = None,
+    ocr: OcrOptions | None = DEFAULT_OCR,
+    limits: Limits | None = None,
+    assume_media_type: str | None = None,
+) -> Iterator[Capture | ImportProblem]:
+    """One Capture per file under ``paths``, read in sandboxed parallel workers.
+
+    ``ocr`` (default: ``chi_sim+eng``) is used for scanned PDF pages and images; pass
+    ``ocr=None`` to skip OCR. ``password`` opens encrypted PDFs. ``assume_media_type`` is
+    used when the content matches no known type (``import pdf`` assumes a PDF, so a damaged
+    one is reported as "not a readable PDF" rather than stored as unknown bytes).
+    """
+    ocr_options = ocr
+    paths = [Path(p).expanduser() for p in paths]
+    for path in paths:
+        if not path.exists():
+            raise SourceError(f"{path} does not exist: check the path and try again")
+    pending: deque[tuple[FoundFile, Blob, dict[str, Any]]] = deque()
+    problems: list[ImportProblem] = []
+
+    def jobs() -> Iterator[ExtractJob]:
+        for found in find_files(paths, suffixes):
+            try:
+                with found.path.open("rb") as f:
+                    head = f.read(SNIFF_BYTES)
+                media_type = sniff_media_type(head, found.path.name)
+                if assume_media_type and media_type in UNKNOWN_TYPES:
+                    media_type = assume_media_type
+                blob = blob_from_file(found.path, media_type)
+                info = {"name": found.path.name, "size": blob.size, **_file_times(found.path)}
+            except OSError as exc:
+                problems.append(
+                    ImportProblem(
+                        SourceRef(connector, found.container, found.locator),
+                        f"cannot read the file: {exc.strerror or exc}",
+                    )
+                )
+                continue
+            pending.append((found, blob, {"media_type": media_type, **info}))
+            yield ExtractJob(
+                found.path.name, media_type, path=found.path, password=password, ocr=ocr_options
+            )
+
+    for outcome in extract_many(jobs(), limits):
+        # Problems met while listing come out as soon as they are known.
+        while problems:
+            yield problems.pop(0)
+        found, blob, info = pending.popleft()
+        yield _capture(found, blob, connector, outcome.value, outcome.failure, info)
+    yield from problems

@@ -1,0 +1,180 @@
+"""Media type from content, and what photos, screenshots and recordings tell about themselves.
+
+* :func:`sniff_media_type` looks at the first bytes (``filetype``'s signatures, a PDF header
+  anywhere in the first KiB, UTF-8 text) and falls back to the file name only when the content
+  says nothing: a ``.pdf`` that is really a JPEG is stored as a JPEG.
+* :func:`image_facts` reads size, format and the EXIF fields that matter as evidence: when the
+  picture was taken (with its offset when the camera wrote one) and by which device.
+* :func:`audio_facts` reads duration and format (mutagen), and :func:`recording_hint` the time
+  and phone number that call-recorder apps put in file names
+  (``Call recording +8613812345678_20240305_142210.m4a``, ``20240305142210_13812345678.amr``),
+  so a recording can be matched with the call-log entry.
+* :func:`thumbnail_png` makes the small picture a bundle shows (derived, rebuilt on demand).
+
+Times without a zone in the file (EXIF without ``OffsetTimeOriginal``, file names) are kept as
+local wall-clock text and never turned into an instant by guessing a zone.
+"""
+
+from __future__ import annotations
+
+import io
+import mimetypes
+import re
+from datetime import datetime
+from typing import Any
+
+import filetype  # type: ignore[import-untyped]
+
+from ..people import normalize_phone
+
+PDF_MEDIA_TYPE = "application/pdf"
+OCTET_STREAM = "application/octet-stream"
+THUMBNAIL_SIZE = 320
+
+# EXIF tag numbers (EXIF 2.32): the main IFD and the Exif sub-IFD.
+_EXIF_IFD = 0x8769
+_MAKE, _MODEL, _SOFTWARE, _DATETIME = 271, 272, 305, 306
+_DATETIME_ORIGINAL, _OFFSET_TIME_ORIGINAL = 36867, 36881
+
+
+def sniff_media_type(head: bytes, filename: str = "") -> str:
+    """The media type of a file from its first bytes (``head``: at least 8 KiB if available)."""
+    if b"%PDF-" in head[:1024]:
+        return PDF_MEDIA_TYPE
+    kind = filetype.guess(head) if head else None
+    if kind is not None:
+        return str(kind.mime)
+    guessed, _ = mimetypes.guess_type(filename)
+    if head and b"\x00" not in head[:8192]:
+        try:
+            head[:8192].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # A cut in the middle of a multi-byte character at the end is still text.
+            if exc.start < len(head[:8192]) - 4:
+                return guessed or OCTET_STREAM
+        if guessed and (guessed.startswith("text/") or guessed.endswith(("json", "xml"))):
+            return guessed
+        return "text/plain"
+    return guessed or OCTET_STREAM
+
+
+def _exif_time(raw: Any) -> str | None:
+    """EXIF ``2024:03:05 14:22:10`` -> ``2024-03-05T14:22:10`` (still local wall-clock time)."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        stamp = datetime.strptime(raw.strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007
+    except ValueError:
+        return None
+    return stamp.isoformat()
+
+
+def image_facts(data: bytes) -> dict[str, Any]:
+    """``{"format": "PNG", "width": 750, "height": 1334, "taken_at": "2024-03-05T14:22:10+08:00",
+    "taken_at_local": "2024-03-05T14:22:10", "device": "Apple iPhone 12", "software": ...}``.
+
+    ``taken_at`` is present only when the file also records the offset.
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        facts: dict[str, Any] = {
+            "format": image.format or "",
+            "width": image.width,
+            "height": image.height,
+        }
+        exif = image.getexif()
+    if not exif:
+        return facts
+    sub = exif.get_ifd(_EXIF_IFD)
+    local = _exif_time(sub.get(_DATETIME_ORIGINAL)) or _exif_time(exif.get(_DATETIME))
+    if local:
+        facts["taken_at_local"] = local
+        offset = sub.get(_OFFSET_TIME_ORIGINAL)
+        if isinstance(offset, str) and re.fullmatch(r"[+-]\d{2}:\d{2}", offset.strip()):
+            facts["taken_at"] = local + offset.strip()
+    device = " ".join(
+        str(v).strip().rstrip("\x00") for v in (exif.get(_MAKE), exif.get(_MODEL)) if v
+    )
+    if device:
+        facts["device"] = device
+    software = exif.get(_SOFTWARE)
+    if software:
+        facts["software"] = str(software).strip().rstrip("\x00")
+    return facts
+
+
+def image_as_png(data: bytes) -> bytes:
+    """The image re-encoded as PNG (what Tesseract reads most reliably)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="PNG")
+    return out.getvalue()
+
+
+def thumbnail_png(data: bytes, size: int = THUMBNAIL_SIZE) -> bytes:
+    """A PNG at most ``size`` pixels wide and high, for a bundle's pages."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        image.thumbnail((size, size))
+        out = io.BytesIO()
+        image.convert("RGB").save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def audio_facts(data: bytes) -> dict[str, Any]:
+    """``{"format": "MP4", "duration_seconds": 125.3, "bitrate": 64000, ...}``, or ``{}``."""
+    import mutagen
+
+    try:
+        audio = mutagen.File(io.BytesIO(data))
+    except Exception:  # mutagen raises its own error types for damaged files
+        return {}
+    if audio is None:
+        return {}
+    info = audio.info
+    facts: dict[str, Any] = {"format": type(audio).__name__}
+    length = getattr(info, "length", None)
+    if length:
+        facts["duration_seconds"] = round(float(length), 2)
+    for name in ("bitrate", "sample_rate", "channels"):
+        value = getattr(info, name, None)
+        if value:
+            facts[name] = int(value)
+    return facts
+
+
+_NAME_TIME = re.compile(
+    r"(?<!\d)(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})[ _T-]?(\d{2})[-_.:]?(\d{2})[-_.:]?(\d{2})(?!\d)"
+)
+_NAME_PHONE = re.compile(r"(?<![\d])(\+?\d[\d ()-]{5,18}\d)(?![\d])")
+
+
+def recording_hint(filename: str) -> dict[str, str]:
+    """Time and number in a call recording's file name.
+
+    ``"Call recording +8613812345678_20240305_142210.m4a"`` ->
+    ``{"local_time": "2024-03-05T14:22:10", "number": "+8613812345678"}``.
+    """
+    hint: dict[str, str] = {}
+    stem = filename.rsplit(".", 1)[0]
+    time_match = _NAME_TIME.search(stem)
+    if time_match:
+        try:
+            year, month, day, hour, minute, second = (int(g) for g in time_match.groups())
+            local = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
+        except ValueError:
+            local = None
+        if local is not None:
+            hint["local_time"] = local.isoformat()
+            stem = stem[: time_match.start()] + " " + stem[time_match.end() :]
+    for candidate in _NAME_PHONE.findall(stem):
+        digits = re.sub(r"\D", "", candidate)
+        number = normalize_phone(candidate) if 5 <= len(digits) <= 15 else None
+        if number:
+            hint["number"] = number
+            break
+    return hint
