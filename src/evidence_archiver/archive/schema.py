@@ -12,6 +12,7 @@ are made from the ``items`` row instead.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
@@ -198,7 +199,50 @@ def _v1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+def _v2_search_index(db: sqlite_utils.Database) -> None:
+    """Search index without the Porter stemmer, with CJK runs closed by their last character.
+
+    Porter stems a prefix query too (``pay*`` became ``pai*`` and missed "payment"); the new
+    CJK form lets phrases cross from Chinese into digits (第3期) and single characters be found
+    (see ``text_index``). The table is rebuilt from the items, with the same values ingest
+    writes, so that a later delete of a row finds exactly what was indexed.
+    """
+    from ..model import Attachment, Blob, Item
+    from .store import Archive  # the one place that decides what an item's index row holds
+
+    db.execute("DROP TABLE items_fts")
+    db.execute(
+        f"CREATE VIRTUAL TABLE items_fts USING fts5({', '.join(FTS_COLUMNS)}, "
+        "content='', tokenize='unicode61 remove_diacritics 2')"
+    )
+    conn = db.conn
+    attachments: dict[int, list[Attachment]] = {}
+    for item_id, filename, media_type, text in conn.execute(
+        "SELECT item_id, filename, media_type, text FROM attachments ORDER BY item_id, position"
+    ):
+        attachments.setdefault(item_id, []).append(
+            Attachment(Blob("", 0, media_type), filename, media_type, text=text or "")
+        )
+    rows = conn.execute(
+        "SELECT id, sender, sender_name, recipients, title, body FROM items ORDER BY id"
+    )
+    for item_id, sender, sender_name, recipients, title, body in rows:
+        item = Item(
+            kind="file",
+            sender=sender or "",
+            sender_name=sender_name or "",
+            recipients=tuple(json.loads(recipients or "[]")),
+            title=title or "",
+            body=body or "",
+        )
+        conn.execute(
+            "INSERT INTO items_fts (rowid, title, body, people, attachments) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (item_id, *Archive._fts_values(item, attachments.get(item_id, []))),
+        )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2_search_index]
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -1,21 +1,27 @@
 """Full-text search over items, with filters and highlighted snippets.
 
 The FTS5 table is contentless (it indexes the bigram form of the text, see ``text_index``), so
-snippets are cut from the item's own title and body in Python, for the page of results only.
-Results are ranked by BM25 with the title weighted above the body; the filters narrow the FTS
-match with plain SQL on indexed columns.
+snippets are cut in Python from the item's own text, for the page of results only: from the
+body when the match is there, else from an attachment's text, else from the title. The text is
+shown as it was written (full-width punctuation and all); matching for the highlight is done on
+a normalised copy whose positions map back to the original.
+
+Results are ranked by BM25 with the title weighted above the body. Filters are plain SQL on the
+item row (kind, sender, dates) or a primary-key probe (case, tag) for each match, so they cost
+little whatever their selectivity; a query made only of exclusions (``-escrow``) lists the
+newest items without the excluded words.
 """
 
 from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from datetime import datetime
 from typing import Any
 
+from ..errors import UsageError
 from .records import SearchHit
-from .text_index import compile_query
+from .text_index import CompiledQuery, compile_query, normalize, strip_accents
 from .timeutil import as_sent, format_utc
 
 SNIPPET_WIDTH = 160
@@ -34,7 +40,8 @@ def _filters(
     args: list[Any] = []
     if case_id is not None:
         where.append(
-            "i.id IN (SELECT item_id FROM case_items WHERE case_id = ? AND state = 'linked')"
+            "EXISTS (SELECT 1 FROM case_items ci WHERE ci.case_id = ? AND ci.item_id = i.id "
+            "AND ci.state = 'linked')"
         )
         args.append(case_id)
     if kind:
@@ -51,7 +58,7 @@ def _filters(
         where.append("i.occurred_at <= ?")
         args.append(format_utc(until))
     if tag:
-        where.append("i.id IN (SELECT item_id FROM tags WHERE tag = ?)")
+        where.append("EXISTS (SELECT 1 FROM tags t WHERE t.item_id = i.id AND t.tag = ?)")
         args.append(tag)
     return where, args
 
@@ -69,58 +76,185 @@ def search(
     limit: int = 20,
     offset: int = 0,
 ) -> list[SearchHit]:
+    """A page of items matching ``query`` (see :func:`text_index.compile_query`), best first.
+
+    Raises :class:`UsageError` for a query with nothing to search for.
+    """
     compiled = compile_query(query)
+    if since and until and since > until:
+        raise UsageError("--since is after --until: nothing can match; swap the two dates")
     where, args = _filters(case_id, kind, sender, since, until, tag)
     if compiled.exclude:
         where.append("i.id NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
         args.append(compiled.exclude)
+    columns = "i.id, i.kind, i.occurred_at, i.occurred_offset, i.title, i.sender, i.body"
     if compiled.match:
         sql = (
-            "SELECT i.id, i.kind, i.occurred_at, i.occurred_offset, i.title, i.sender, i.body "
+            f"SELECT {columns} "
             f"FROM (SELECT rowid, {_BM25} AS rank FROM items_fts WHERE items_fts MATCH ?) m "
             "JOIN items i ON i.id = m.rowid"
             + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY m.rank, i.occurred_at DESC LIMIT ? OFFSET ?"
+            + " ORDER BY m.rank, i.occurred_at DESC, i.id LIMIT ? OFFSET ?"
         )
         params: list[Any] = [compiled.match, *args, limit, offset]
     else:
         sql = (
-            "SELECT i.id, i.kind, i.occurred_at, i.occurred_offset, i.title, i.sender, i.body "
-            "FROM items i WHERE "
+            f"SELECT {columns} FROM items i WHERE "
             + " AND ".join(where)
-            + " ORDER BY i.occurred_at DESC LIMIT ? OFFSET ?"
+            + " ORDER BY i.occurred_at DESC, i.id DESC LIMIT ? OFFSET ?"
         )
         params = [*args, limit, offset]
-    hits = []
-    for item_id, kind_, occurred, offset_min, title, sender_, body in conn.execute(sql, params):
-        hits.append(
-            SearchHit(
-                id=item_id,
-                kind=kind_,
-                occurred_at=as_sent(occurred, offset_min) if occurred else None,
-                title=title or "",
-                sender=sender_ or "",
-                snippet=snippet(body or title or "", compiled.words),
-            )
+    rows = _run(conn, sql, params, query)
+    matcher = _matcher(compiled)
+    attachments = _attachment_texts(conn, [r[0] for r in rows], rows, matcher)
+    return [
+        SearchHit(
+            id=item_id,
+            kind=kind_,
+            occurred_at=as_sent(occurred, offset_min) if occurred else None,
+            title=title or "",
+            sender=sender_ or "",
+            snippet=_best_snippet(matcher, body or "", attachments.get(item_id, []), title or ""),
         )
-    return hits
+        for item_id, kind_, occurred, offset_min, title, sender_, body in rows
+    ]
+
+
+def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
+    """Every item id the query matches, in id order, unranked (recall checks, bulk work)."""
+    compiled = compile_query(query)
+    where: list[str] = []
+    args: list[Any] = []
+    if compiled.match:
+        where.append("id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+        args.append(compiled.match)
+    if compiled.exclude:
+        where.append("id NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+        args.append(compiled.exclude)
+    sql = f"SELECT id FROM items WHERE {' AND '.join(where)} ORDER BY id"
+    return [int(r[0]) for r in _run(conn, sql, args, query)]
+
+
+def _run(conn: sqlite3.Connection, sql: str, params: list[Any], query: str) -> list[Any]:
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError as exc:
+        # compile_query only emits quoted phrases and operators; this is a last line of defence
+        # so that a query can never surface as a database error.
+        if "fts5" not in str(exc):
+            raise
+        raise UsageError(
+            f"cannot search for {query.strip()[:80]!r} ({exc}); try plain words or a "
+            '"quoted phrase"'
+        ) from exc
+
+
+def _matcher(compiled: CompiledQuery) -> re.Pattern[str] | None:
+    if not compiled.patterns:
+        return None
+    # Longest first, so that a phrase wins over a word inside it.
+    ordered = sorted(compiled.patterns, key=len, reverse=True)
+    return re.compile("|".join(f"(?:{p})" for p in ordered), re.IGNORECASE)
+
+
+def _attachment_texts(
+    conn: sqlite3.Connection,
+    ids: list[int],
+    rows: list[Any],
+    matcher: re.Pattern[str] | None,
+) -> dict[int, list[tuple[str, str]]]:
+    """Attachment ``(filename, text)`` of the hits whose body has no match, to cut from."""
+    if matcher is None:
+        return {}
+    wanted = [r[0] for r in rows if not _find(matcher, r[6] or "")]
+    if not wanted:
+        return {}
+    out: dict[int, list[tuple[str, str]]] = {}
+    marks = ",".join("?" * len(wanted))
+    for item_id, filename, text in conn.execute(
+        f"SELECT item_id, filename, text FROM attachments WHERE item_id IN ({marks}) "
+        "ORDER BY item_id, position",
+        wanted,
+    ):
+        out.setdefault(item_id, []).append((filename or "", text or ""))
+    return out
+
+
+def _best_snippet(
+    matcher: re.Pattern[str] | None,
+    body: str,
+    attachments: list[tuple[str, str]],
+    title: str,
+) -> str:
+    if matcher is not None:
+        if _find(matcher, body):
+            return _cut(body, matcher)
+        for filename, text in attachments:
+            if _find(matcher, f"{filename} {text}"):
+                return f"[{filename}] " + _cut(text or filename, matcher)
+        if _find(matcher, title):
+            return _cut(title, matcher)
+    return _cut(body or title, None)
 
 
 def snippet(text: str, words: tuple[str, ...], width: int = SNIPPET_WIDTH) -> str:
-    """A window of ``text`` around the first matched word, matches wrapped in ``**``.
+    """A window of ``text`` around the first match of the query ``words``, matches in ``**``.
 
     >>> snippet("Your loan is overdue. Please pay.", ("overdue",))
     'Your loan is **overdue**. Please pay.'
     """
-    text = " ".join(unicodedata.normalize("NFKC", text).split())
-    patterns = [re.escape(w).replace(r"\ ", r"\W+") for w in words if w]
-    if not patterns:
-        return text[:width]
-    matcher = re.compile("|".join(sorted(patterns, key=len, reverse=True)), re.IGNORECASE)
-    first = matcher.search(text)
+    return _cut(text, _matcher(compile_query(" ".join(f'"{w}"' for w in words))), width)
+
+
+def _find(matcher: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+    """Spans of the matches in ``text``, as positions in ``text`` itself.
+
+    The pattern is written for normalised, accent-free text; most text already is, so it is
+    tried as it stands first, and only when that finds nothing is a normalised copy made with
+    a map from each of its characters back to the original.
+    """
+    if not text:
+        return []
+    spans = [m.span() for m in matcher.finditer(text) if m.end() > m.start()]
+    if spans or text.isascii():
+        return spans
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isascii():
+            chars.append(ch)
+            origin.append(i)
+            continue
+        for c in strip_accents(normalize(ch)):
+            chars.append(c)
+            origin.append(i)
+    flat = "".join(chars)
+    return [
+        (origin[m.start()], origin[m.end() - 1] + 1)
+        for m in matcher.finditer(flat)
+        if m.end() > m.start()
+    ]
+
+
+def _cut(text: str, matcher: re.Pattern[str] | None, width: int = SNIPPET_WIDTH) -> str:
+    spans = _find(matcher, text) if matcher is not None else []
     start = 0
-    if first and first.start() > width // 3:
-        start = first.start() - width // 3
-    window = text[start : start + width]
-    marked = matcher.sub(lambda m: f"**{m.group(0)}**", window)
-    return ("…" if start else "") + marked + ("…" if start + width < len(text) else "")
+    if spans and spans[0][0] > width // 3:
+        start = spans[0][0] - width // 3
+        # Start at a word boundary when one is near, not in the middle of a word.
+        space = text.rfind(" ", max(0, start - 12), start)
+        if space != -1:
+            start = space + 1
+    end = min(len(text), start + width)
+    out: list[str] = []
+    pos = start
+    for s, e in spans:
+        if s < pos or s >= end:
+            continue
+        e = min(e, end)
+        out.append(text[pos:s])
+        out.append(f"**{text[s:e]}**")
+        pos = e
+    out.append(text[pos:end])
+    window = " ".join("".join(out).split())
+    return ("…" if start else "") + window + ("…" if end < len(text) else "")

@@ -1,15 +1,27 @@
 """Text as the search index sees it, and user queries turned into safe FTS5 expressions.
 
 SQLite's ``unicode61`` tokenizer keeps a run of Han characters as one token, so 逾期 inside
-"您的贷款已逾期三天" would never match. Like Lucene's CJK analyzer, we rewrite every run of CJK
-characters as overlapping bigrams ("已逾 逾期 期三 三天") before it is indexed, and rewrite each
-query term the same way into an FTS5 phrase of bigrams. A term of two or more characters is then
-found wherever it occurs, mixed freely with English.
+"您的贷款已逾期三天" would never match. Like Lucene's CJK analyzer, :func:`index_text` rewrites
+every run of CJK letters as overlapping bigrams before it is indexed, and ends the run with its
+last character on its own::
+
+    您的贷款已逾期三天  ->  您的 的贷 贷款 款已 已逾 逾期 期三 三天 天
+
+A query term is rewritten the same way into an FTS5 phrase, so a term of two or more characters
+is found wherever it occurs, mixed freely with English. The lone last character says "the run
+ends here", which keeps phrases that cross from Chinese into digits or Latin letters exact
+(第3期 is ``第 3 期*``: 第 ends a run, 3 follows, then a run starting with 期), and lets a single
+character be searched as a prefix (期 is ``期*``: every bigram starting with 期, and 期 ending a
+run, i.e. every place the character occurs).
+
+The index has no stemmer: a word matches that word (case and accents ignored), and ``word*``
+matches every word beginning with it. (The Porter stemmer also stems the prefix, so ``pay*``
+became ``pai*`` and missed "payment"; exact, predictable matching is worth more here.)
 
 A user's query never reaches FTS5 as written. :func:`compile_query` reads a small, forgiving
 language (words, "phrases", prefix*, OR, AND, NOT, -word) and emits only quoted strings joined by
-the operators it recognised, so quotes, dashes, ``NEAR(``, a lone ``*`` or a NUL byte cannot break
-the statement or inject syntax.
+the operators it recognised, so quotes, dashes, ``NEAR(``, ``col:``, a lone ``*`` or a NUL byte
+cannot break the statement or inject syntax.
 """
 
 from __future__ import annotations
@@ -20,77 +32,149 @@ from dataclasses import dataclass
 
 from ..errors import UsageError
 
-# Han ideographs (with extensions and compatibility forms), kana and Hangul: scripts written
-# without spaces between words.
+# Letters and numbers of the scripts written without spaces between words: Han (with its
+# extensions and compatibility forms, 々 and 〇), kana and Hangul. Punctuation of these blocks
+# (。、「」・) is left out on purpose: it separates words like any other punctuation.
 _CJK = (
-    "\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
+    "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3041-\u3096\u309d-\u309f"
+    "\u30a1-\u30fa\u30fc-\u30ff\u3105-\u312f\u3192-\u3195\u31a0-\u31bf\u31f0-\u31ff"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff\U00020000-\U0003134f"
 )
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _IS_CJK = re.compile(f"[{_CJK}]")
-# What unicode61 treats as token characters, roughly: letters, digits, marks.
-_WORD = re.compile(r"[^\W_]+|[" + _CJK + "]+", re.UNICODE)
+# What unicode61 treats as token characters: letters and digits of every script (roughly).
+_WORD = re.compile(r"[^\W_]+")
+_SCRIPT_PARTS = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
+# A letter or digit that is not CJK: what must not touch a word for it to stand alone.
+_NON_CJK_WORD = f"[^\\W_{_CJK}]"
+# Longest query term kept (in characters); longer ones are cut, nobody types more.
+MAX_TERM = 200
+MAX_TERMS = 64
 
 
-def _bigrams(run: str) -> str:
+def _run_tokens(run: str, *, final: bool) -> str:
+    """Index form of one CJK run: its bigrams then its last character (unless ``final``)."""
     if len(run) == 1:
         return run
-    return " ".join(run[i : i + 2] for i in range(len(run) - 1))
+    grams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
+    return grams if final else f"{grams} {run[-1]}"
+
+
+def normalize(text: str) -> str:
+    """The form both the index and queries are made from (NFKC: full-width ＡＢＣ is ABC)."""
+    return unicodedata.normalize("NFKC", text)
 
 
 def index_text(text: str) -> str:
-    """Rewrite text for the index: NFKC-normalised, CJK runs as space-separated bigrams.
+    """Rewrite text for the index: NFKC-normalised, CJK runs as bigrams plus their last character.
 
     >>> index_text("请办理延期还款 extension").split()
-    ['请办', '办理', '理延', '延期', '期还', '还款', 'extension']
+    ['请办', '办理', '理延', '延期', '期还', '还款', '款', 'extension']
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = normalize(text)
     if not _IS_CJK.search(text):
         return text
-    return _CJK_RUN.sub(lambda m: f" {_bigrams(m.group(0))} ", text)
+    return _CJK_RUN.sub(lambda m: f" {_run_tokens(m.group(0), final=False)} ", text)
 
 
 def term_tokens(term: str) -> list[str]:
-    """The index tokens a query term stands for, in order ("555-0100" -> ["555", "0100"])."""
+    """The words and CJK runs of a query term, in order ("555-0100" -> ["555", "0100"]).
+
+    A word that mixes scripts ("还款plan") is split where the script changes.
+    """
     tokens: list[str] = []
-    for match in _WORD.finditer(unicodedata.normalize("NFKC", term)):
-        piece = match.group(0)
-        # A word may mix scripts ("还款plan"); split it where the script changes.
-        for part in re.split(f"([{_CJK}]+)", piece):
-            if not part:
-                continue
-            if _IS_CJK.match(part):
-                tokens.extend(_bigrams(part).split(" "))
-            else:
-                tokens.append(part.lower())
+    for match in _WORD.finditer(normalize(term)):
+        tokens.extend(_SCRIPT_PARTS.findall(match.group(0)))
     return tokens
 
 
 @dataclass(frozen=True)
 class Term:
-    tokens: tuple[str, ...]
-    prefix: bool = False
-    negated: bool = False
+    """One query term: the words as typed (normalised), the FTS5 phrase it becomes and the
+    regex that highlights it in snippets."""
+
+    text: str
+    phrase: str
+    prefix: bool
+    negated: bool
+    pattern: str
 
     def fts(self) -> str:
-        phrase = " ".join(self.tokens).replace('"', '""')
-        return f'"{phrase}"' + (" *" if self.prefix else "")
+        return '"' + self.phrase.replace('"', '""') + '"' + (" *" if self.prefix else "")
+
+
+def make_term(text: str, *, prefix: bool = False, negated: bool = False) -> Term | None:
+    """The term for ``text`` as typed (without its ``-`` or ``*``); None if it has no word.
+
+    The phrase keeps the text as typed, for FTS5 to split into words exactly as it split the
+    indexed text; only CJK runs are rewritten, the last one without its closing character
+    when nothing follows it (so 逾期 still matches inside 已逾期三天).
+    """
+    text = normalize(text[:MAX_TERM]).strip()
+    tokens = term_tokens(text)
+    if not tokens:
+        return None
+    last = tokens[-1]
+    ends_cjk = bool(_IS_CJK.match(last))
+    if ends_cjk:
+        # A prefix of a CJK run means nothing (its bigrams match anywhere already), except for
+        # a lone character: it must match the start of any bigram, so it is a prefix.
+        prefix = len(last) == 1
+    final_start = list(_CJK_RUN.finditer(text))[-1].start() if ends_cjk else -1
+
+    def rewrite(run: re.Match[str]) -> str:
+        return f" {_run_tokens(run.group(0), final=run.start() == final_start)} "
+
+    phrase = _CJK_RUN.sub(rewrite, text).strip()
+    return Term(text, phrase, prefix, negated, _highlight_pattern(tokens, text, prefix, ends_cjk))
+
+
+def _highlight_pattern(tokens: list[str], text: str, prefix: bool, ends_cjk: bool) -> str:
+    """A regex finding the term in normalised, accent-free text, for snippets.
+
+    Words must stand alone (``pay`` does not light up inside "repayment"); parts in different
+    scripts may touch ("还款plan") or be split by punctuation, as the index allows.
+    """
+    words = []
+    for match in _WORD.finditer(strip_accents(text)):
+        parts = [re.escape(p) for p in _SCRIPT_PARTS.findall(match.group(0))]
+        words.append(r"[\W_]*".join(parts))
+    pattern = r"[\W_]+".join(words)
+    if not _IS_CJK.match(tokens[0]):
+        pattern = f"(?<!{_NON_CJK_WORD})" + pattern
+    if prefix and not ends_cjk:
+        pattern += f"{_NON_CJK_WORD}*"
+    elif not ends_cjk:
+        pattern += f"(?!{_NON_CJK_WORD})"
+    return pattern
+
+
+def strip_accents(text: str) -> str:
+    """``café`` -> ``cafe``, as the index's ``remove_diacritics`` sees it."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 @dataclass(frozen=True)
 class CompiledQuery:
     """``match`` is the FTS5 expression of the positive part ("" when there is none);
     ``exclude`` the expression whose matches must be left out ("" when nothing is excluded).
-    ``words`` are the plain terms, for highlighting snippets."""
+    ``words`` are the positive terms as typed and ``patterns`` the regexes that highlight them
+    in snippets (see :func:`evidence_archiver.archive.search.snippet`)."""
 
     match: str
     exclude: str
     words: tuple[str, ...]
+    patterns: tuple[str, ...] = ()
 
 
-_QUERY_PIECE = re.compile(r'"([^"]*)"?|(\S+)')
+_QUERY_PIECE = re.compile(r'"([^"]*)"?|([^\s"]+)')
 
 
 def _split_query(query: str) -> list[tuple[str, bool]]:
@@ -104,9 +188,10 @@ def _split_query(query: str) -> list[tuple[str, bool]]:
 def compile_query(query: str) -> CompiledQuery:
     """Turn a user's query into a safe FTS5 expression.
 
-    Terms next to each other must all match; ``OR`` between terms offers alternatives; ``NOT x``
-    or ``-x`` leaves out items containing x. Words are matched by the same rules as the index,
-    so ``延期还款`` finds the four characters in a row and ``O'Brien`` finds "O'Brien".
+    Terms next to each other must all match; ``OR`` between terms offers alternatives (``a b OR
+    c`` is "a and b, or c"); ``NOT x`` or ``-x`` leaves out items containing x; ``"a b"`` is a
+    phrase and ``word*`` a prefix. Words are matched by the same rules as the index, so
+    ``延期还款`` finds the four characters in a row and ``O'Brien`` finds "O'Brien".
 
     >>> compile_query('展期 OR extension').match
     '("展期") OR ("extension")'
@@ -116,13 +201,14 @@ def compile_query(query: str) -> CompiledQuery:
     query = query.replace("\x00", " ")
     clauses: list[list[Term]] = [[]]
     negate_next = False
+    count = 0
     for raw, quoted in _split_query(query):
-        if not quoted and raw in ("OR", "|"):
+        if not quoted and raw in ("OR", "|", "||"):
             if clauses[-1]:
                 clauses.append([])
             negate_next = False
             continue
-        if not quoted and raw == "AND":
+        if not quoted and raw in ("AND", "&&", "+"):
             continue
         if not quoted and raw == "NOT":
             negate_next = True
@@ -138,17 +224,20 @@ def compile_query(query: str) -> CompiledQuery:
             if text.endswith("*"):
                 prefix = True
                 text = text.rstrip("*")
-        tokens = term_tokens(text)
-        if not tokens:
+        term = make_term(text, prefix=prefix, negated=negated)
+        if term is None:
             continue
-        # A prefix only makes sense on a word; on CJK bigrams it would match unrelated text.
-        prefix = prefix and not _IS_CJK.search(tokens[-1])
-        clauses[-1].append(Term(tuple(tokens), prefix, negated))
+        count += 1
+        if count > MAX_TERMS:
+            raise UsageError(
+                f"the query has more than {MAX_TERMS} terms; search for fewer words at a time"
+            )
+        clauses[-1].append(term)
     clauses = [c for c in clauses if c]
     if not clauses:
         raise UsageError(
-            f"nothing to search for in {query.strip()!r}: give at least one word "
-            "(Chinese terms need two or more characters for best results)"
+            f"nothing to search for in {query.strip()[:80]!r}: give at least one word or "
+            "Chinese term"
         )
     positives: list[str] = []
     negatives: list[str] = []
@@ -164,19 +253,12 @@ def compile_query(query: str) -> CompiledQuery:
         else:
             raise UsageError(
                 "a term with NOT or '-' needs a word beside it to exclude it from, "
-                f"e.g. 'extension -{clause[0].tokens[0]}'"
+                f"e.g. 'extension -{clause[0].phrase.split()[0]}'"
             )
-    words = tuple(
-        dict.fromkeys(
-            " ".join(t.tokens) if not _IS_CJK.search(t.tokens[0]) else _join_bigrams(t.tokens)
-            for c in clauses
-            for t in c
-            if not t.negated
-        )
+    kept = [t for c in clauses for t in c if not t.negated]
+    return CompiledQuery(
+        " OR ".join(positives),
+        " OR ".join(negatives),
+        tuple(dict.fromkeys(t.text for t in kept)),
+        tuple(dict.fromkeys(t.pattern for t in kept)),
     )
-    return CompiledQuery(" OR ".join(positives), " OR ".join(negatives), words)
-
-
-def _join_bigrams(tokens: tuple[str, ...]) -> str:
-    """Undo the bigram split for highlighting: ("延期", "期还") -> "延期还"."""
-    return tokens[0] + "".join(t[-1] for t in tokens[1:])
