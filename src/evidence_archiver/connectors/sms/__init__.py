@@ -48,8 +48,10 @@ class PhoneExport:
         format: str | None = None,
         region: str | None = None,
         column_map: Mapping[str, str] | None = None,
+        zone: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.zone = zone
         if format is not None and format not in FORMATS:
             raise UsageError(f"unknown phone export format {format!r}: use one of {FORMATS}")
         self.format = format or detect_format(self.path)
@@ -72,6 +74,18 @@ class PhoneExport:
             reader = SmsBackupReader(path, region=region, spool=self.spool, notes=self.notes)
             self._captures = reader.captures
             self._closers.append(reader.close)
+        elif fmt in ("whatsapp", "signal"):
+            from .chat_text import ChatTextReader
+
+            chat = ChatTextReader(
+                path,
+                flavour=fmt,
+                region=region,
+                zone=self.zone,
+                spool=self.spool,
+                notes=self.notes,
+            )
+            self._captures = chat.captures
         else:
             raise UsageError(f"reading {fmt} exports is not supported yet")
 
@@ -105,15 +119,20 @@ def import_phone_export(
     format: str | None = None,
     region: str | None = None,
     column_map: Mapping[str, str] | None = None,
+    zone: str | None = None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[ImportReport, ReadNotes]:
     """Import one phone export into ``archive``; return the ingest report and reader notes.
 
-    Idempotent: a second run (or a newer backup overlapping this one) adds only messages not yet
-    archived and counts the rest as ``duplicates``.
+    ``zone`` (an IANA name such as ``Asia/Shanghai``) is where chat exports' wall-clock times
+    were shown; by default ``EVIDENCE_TZ`` or this computer's zone. Idempotent: a second run
+    (or a newer backup overlapping this one) adds only messages not yet archived and counts
+    the rest as ``duplicates``.
     """
-    with PhoneExport(path, format=format, region=region, column_map=column_map) as export:
+    with PhoneExport(
+        path, format=format, region=region, column_map=column_map, zone=zone
+    ) as export:
         report = archive.ingest(
             export.captures(),
             connector=export.connector,

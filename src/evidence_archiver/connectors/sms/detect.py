@@ -37,7 +37,7 @@ WHATSAPP_LINE = re.compile(
     r"(?:[:.]\d{2})?(?:\s*[\u202f\s]?[APap]\.?\s?[Mm]\.?)?\]?\s*(?:-\s|[^\s])",
     re.MULTILINE,
 )
-SIGNAL_LINE = re.compile(r"^\[\d{4}-\d{2}-\d{2},? \d{2}:\d{2}(?::\d{2})?\] [^:]+:", re.MULTILINE)
+SIGNAL_LINE = re.compile(r"^\[\d{4}-\d{2}-\d{2},? \d{2}:\d{2}(?::\d{2})?\] [^:\n]+:", re.MULTILINE)
 
 
 def _head(path: Path) -> bytes:
