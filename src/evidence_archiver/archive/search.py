@@ -144,8 +144,7 @@ def _run(conn: sqlite3.Connection, sql: str, params: list[Any], query: str) -> l
         if "fts5" not in str(exc):
             raise
         raise UsageError(
-            f"cannot search for {query.strip()[:80]!r} ({exc}); try plain words or a "
-            '"quoted phrase"'
+            f'cannot search for {query.strip()[:80]!r}; try plain words or a "quoted phrase"'
         ) from exc
 
 
