@@ -11,8 +11,9 @@ import pytest
 
 from evidence_archiver import Archive
 
-# The real Dovecot server and the misbehaving proxy used by the IMAP tests.
-pytest_plugins = ["dovecot"]
+# The real Dovecot server and the misbehaving proxy used by the IMAP tests; the local RFC 3161
+# timestamp authority and the sample case used by the export tests.
+pytest_plugins = ["dovecot", "tsa"]
 
 PROJECT = Path(__file__).resolve().parent.parent
 FIXTURES = PROJECT / "fixtures"

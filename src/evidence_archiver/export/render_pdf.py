@@ -1,0 +1,286 @@
+"""``bundle.pdf``: the court-style bundle, made with fpdf2 and, for PDF exhibits, pypdf.
+
+Layout: a cover page (case, counterparties, period, counts, export time, timestamp note); an
+index of exhibits with a link to each and PDF bookmarks (the outline); then every exhibit in
+time order, each starting with its number, date, parties, title, original file name and
+SHA-256, followed by its text. Emails and documents start on a new page; short messages (SMS,
+chat, calls) follow one another. Every page is numbered "n / N" from the cover.
+
+The original pages of PDF exhibits are included as they are: fpdf2 lays out a numbered
+placeholder page for each original page, and pypdf then draws the original page onto it,
+scaled into the margins (vector content, text stays selectable). A PDF that cannot be read
+(encrypted, broken) or is very large gets a note pointing to the file in ``originals/``.
+
+Fonts: one CJK TrueType font found on the system renders Chinese and English alike and is
+embedded as a subset. :func:`find_cjk_font` says how to install one when none is found.
+Reproducible: fixed creation date (the export time), file ID from the content.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.outline import OutlineSection
+
+from ..archive import Archive
+from ..errors import EvidenceError
+from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, OriginalFile
+from .render_html import when
+
+CJK_FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/System/Library/Fonts/STHeiti Light.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simsun.ttc",
+]
+FALLBACK_LATIN = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"]
+MAX_EMBED_BYTES = 20 << 20  # larger PDFs are referred to, not copied into bundle.pdf
+MAX_BODY_CHARS = 20000
+MARGIN = 15.0
+ROW_H = 5.5
+
+
+class FontMissing(EvidenceError):
+    """No font that can show Chinese is installed."""
+
+
+def find_cjk_font() -> Path:
+    """A TrueType font with Chinese glyphs (``EVIDENCE_CJK_FONT`` overrides the search)."""
+    env = os.environ.get("EVIDENCE_CJK_FONT")
+    if env:
+        if Path(env).is_file():
+            return Path(env)
+        raise FontMissing(f"EVIDENCE_CJK_FONT points at {env}, which is not a font file")
+    for candidate in CJK_FONT_CANDIDATES:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        out = subprocess.run(
+            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, check=False, timeout=30
+        ).stdout
+        files = sorted(
+            line.split(":")[0].strip()
+            for line in out.splitlines()
+            if line.split(":")[0].strip().lower().endswith((".ttf", ".ttc"))
+        )
+        if files:
+            return Path(files[0])
+    raise FontMissing(
+        "bundle.pdf needs a font that can show Chinese, and none was found. Install one "
+        "(Debian/Ubuntu: sudo apt install fonts-wqy-zenhei; Fedora: sudo dnf install "
+        "wqy-zenhei-fonts; macOS and Windows have one already), or set EVIDENCE_CJK_FONT to a "
+        ".ttf/.ttc file, or export without the PDF (--no-pdf)"
+    )
+
+
+@dataclass
+class _Embed:
+    page: int  # page number in bundle.pdf (1-based)
+    source: OriginalFile
+    index: int  # page index in the original
+
+
+class _BundlePDF(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("cjk", size=8)
+        self.cell(0, 6, f"{self.page_no()} / {{nb}}", align="C")
+
+
+def _pdf_pages(archive: Archive, f: OriginalFile) -> int | None:
+    """The number of pages of a PDF original, or None when it cannot be included."""
+    if f.size > MAX_EMBED_BYTES:
+        return None
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(archive.read_original(f.sha256)))
+        if reader.is_encrypted:
+            return None
+        return len(reader.pages)
+    except Exception:  # pypdf raises many types on a broken file; it is then referred to
+        return None
+
+
+def write_bundle_pdf(
+    path: Path,
+    *,
+    archive: Archive,
+    exhibits: Sequence[Exhibit],
+    summary_rows: Sequence[tuple[str, str]],
+    labels: Labels,
+    now: datetime,
+    timestamp_note: str = "",
+) -> int:
+    """Write ``bundle.pdf`` to ``path``; return its page count."""
+    font = find_cjk_font()
+    pdf = _BundlePDF(format="A4")
+    pdf.set_creation_date(now)
+    pdf.set_producer("evidence-archiver")
+    pdf.set_title(f"{labels('bundle')}: {summary_rows[0][1] if summary_rows else ''}")
+    pdf.set_auto_page_break(True, margin=18)
+    pdf.set_margins(MARGIN, MARGIN, MARGIN)
+    pdf.add_font("cjk", fname=str(font), collection_font_number=0)
+    fallbacks = [p for p in FALLBACK_LATIN if Path(p).is_file()]
+    if fallbacks:
+        pdf.add_font("latin", fname=fallbacks[0])
+        pdf.set_fallback_fonts(["latin"])
+    pdf.alias_nb_pages()
+
+    # Cover.
+    pdf.add_page()
+    pdf.set_font("cjk", size=22)
+    pdf.multi_cell(0, 12, labels("bundle"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("cjk", size=11)
+    for label, value in summary_rows:
+        pdf.multi_cell(0, 7, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.multi_cell(0, 7, timestamp_note, new_x="LMARGIN", new_y="NEXT")
+
+    # Index, reserved now and drawn at the end when every exhibit's page is known.
+    usable = pdf.h - MARGIN - 18 - 14
+    per_page = max(1, int(usable // ROW_H))
+    toc_pages = max(1, math.ceil(len(exhibits) / per_page))
+    pdf.add_page()
+    pdf.insert_toc_placeholder(
+        lambda p, outline: _render_toc(p, outline, labels, per_page), toc_pages
+    )
+
+    embeds: list[_Embed] = []
+    previous_flowed = False
+    fresh_page = True  # the index placeholder ends with a page break
+    for e in exhibits:
+        r = e.record
+        flows = r.kind in CONVERSATION_KINDS or r.kind == "call"
+        if not (flows and previous_flowed):
+            if not fresh_page:
+                pdf.add_page()
+        elif pdf.y > pdf.h - 60:
+            pdf.add_page()
+        else:
+            pdf.ln(3)
+            pdf.line(MARGIN, pdf.y, pdf.w - MARGIN, pdf.y)
+            pdf.ln(2)
+        previous_flowed = flows
+        fresh_page = False
+        pdf.set_x(MARGIN)
+        title = r.title or labels.kind(r.kind)
+        pdf.start_section(_toc_name(e, labels), level=0)
+        pdf.set_font("cjk", size=14)
+        pdf.multi_cell(0, 8, f"{e.number} · {title}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=9)
+        for label, value in _meta(e, labels):
+            pdf.multi_cell(0, 5, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(2)
+        pdf.set_font("cjk", size=10)
+        body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
+        if body:
+            pdf.multi_cell(0, 5, body, new_x="LMARGIN", new_y="NEXT")
+        pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
+        for f in pdfs:
+            if f.media_type != "application/pdf":
+                continue
+            count = _pdf_pages(archive, f)
+            name = f.path.rsplit("/", 1)[-1]
+            if count is None:
+                pdf.set_font("cjk", size=9)
+                pdf.multi_cell(
+                    0, 5, f"{labels('original')}: originals/{name}", new_x="LMARGIN", new_y="NEXT"
+                )
+                continue
+            for index in range(count):
+                pdf.add_page()
+                pdf.set_font("cjk", size=8)
+                pdf.cell(
+                    0, 5, f"{e.number} · {labels('pages_of_original')} {index + 1}/{count} · {name}"
+                )
+                embeds.append(_Embed(pdf.page_no(), f, index))
+            previous_flowed = False
+
+    pdf.output(str(path))
+    if embeds:
+        _merge_originals(path, archive, embeds)
+    return pdf.pages_count
+
+
+def _toc_name(e: Exhibit, labels: Labels) -> str:
+    r = e.record
+    title = " ".join((r.title or labels.kind(r.kind)).split())
+    date = r.occurred_at.date().isoformat() if r.occurred_at else labels("no_date")
+    return f"{e.number} {date} {title}"[:120]
+
+
+def _meta(e: Exhibit, labels: Labels) -> list[tuple[str, str]]:
+    r = e.record
+    rows = [
+        (labels("date"), when(r.occurred_at, labels)),
+        (labels("kind"), labels.kind(r.kind)),
+        (labels("from"), " ".join(x for x in (r.sender_name, r.sender) if x)),
+        (labels("to"), ", ".join(r.recipients)),
+    ]
+    for f, label in ((e.original, labels("original")), (e.container, labels("container"))):
+        if f is not None:
+            rows.append((label, f.path[5:]))
+            rows.append((labels("sha256"), f.sha256))
+    for n, (_, f) in enumerate(e.attachments, 1):
+        rows.append((f"{labels('attachments')} {n}", f"{f.path[5:]}  SHA-256 {f.sha256}"))
+    if r.tags:
+        rows.append((labels("tags"), ", ".join(r.tags)))
+    return [(k, v) for k, v in rows if v]
+
+
+def _render_toc(pdf: FPDF, outline: list[OutlineSection], labels: Labels, per_page: int) -> None:
+    pdf.set_font("cjk", size=14)
+    pdf.cell(0, 10, labels("contents"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=9)
+    width = pdf.w - 2 * MARGIN - 16
+    for n, section in enumerate(outline):
+        if n and n % per_page == 0:
+            pdf.add_page()
+        link = pdf.add_link(page=section.page_number)
+        name = section.name
+        while name and pdf.get_string_width(name) > width:
+            name = name[:-2]
+        pdf.cell(width, ROW_H, name, link=link)
+        pdf.cell(16, ROW_H, str(section.page_number), align="R", link=link,
+                 new_x="LMARGIN", new_y="NEXT")  # fmt: skip
+
+
+def _merge_originals(path: Path, archive: Archive, embeds: list[_Embed]) -> None:
+    from pypdf import PdfReader, PdfWriter, Transformation
+
+    writer = PdfWriter(clone_from=str(path))
+    readers: dict[str, Any] = {}
+    for embed in embeds:
+        sha = embed.source.sha256
+        if sha not in readers:
+            readers[sha] = PdfReader(io.BytesIO(archive.read_original(sha)))
+        page = readers[sha].pages[embed.index]
+        target = writer.pages[embed.page - 1]
+        tw, th = float(target.mediabox.width), float(target.mediabox.height)
+        sw, sh = float(page.mediabox.width), float(page.mediabox.height)
+        margin_x, top, bottom = 28.0, 34.0, 40.0
+        scale = min((tw - 2 * margin_x) / sw, (th - top - bottom) / sh)
+        x = (tw - sw * scale) / 2 - float(page.mediabox.left) * scale
+        y = bottom + (th - top - bottom - sh * scale) / 2 - float(page.mediabox.bottom) * scale
+        target.merge_transformed_page(page, Transformation().scale(scale).translate(x, y))
+    with path.open("wb") as out:
+        writer.write(out)
