@@ -406,6 +406,41 @@ class Archive:
             conn.execute("UPDATE attachments SET text = ? WHERE id = ?", (text, attachment_id))
             self._fts_insert(item_id)
 
+    def attachments_without_text(self) -> list[tuple[int, AttachmentRecord]]:
+        """``(item_id, attachment)`` for every attachment whose text is still empty."""
+        return [
+            (a[0], AttachmentRecord(a[1], a[2], a[3], a[4], a[5], a[6] or 0, bool(a[7]), a[8], ""))
+            for a in self.conn.execute(
+                "SELECT item_id, id, position, original_sha256, filename, media_type, size, "
+                "inline, content_id FROM attachments WHERE COALESCE(text, '') = '' ORDER BY id"
+            )
+        ]
+
+    def set_derived_text(
+        self, item_id: int, *, body: str, details: dict[str, Any], parse_error: str | None
+    ) -> None:
+        """Replace an item's derived body and details (re-extraction of its original, e.g. a
+        PDF opened later with its password, or OCR'd once Tesseract is installed), re-index it
+        and record the change in the custody log. The original itself never changes."""
+        with self.transaction() as conn:
+            self._require_item(item_id)
+            self._fts_delete(item_id)
+            conn.execute(
+                "UPDATE items SET body = ?, details = ?, parse_status = ?, parse_error = ? "
+                "WHERE id = ?",
+                (
+                    body,
+                    json.dumps(details, ensure_ascii=False, sort_keys=True, default=str),
+                    "failed" if parse_error else "ok",
+                    parse_error,
+                    item_id,
+                ),
+            )
+            self._fts_insert(item_id)
+            self.custody.append(
+                self.clock(), "re-extracted", f"item:{item_id}", {"parse_error": parse_error}
+            )
+
     def _fts_row(self, item_id: int) -> tuple[str, str, str, str]:
         record = self.item(item_id)
         item = Item(

@@ -1,0 +1,152 @@
+"""Re-extract text from originals already in the archive (``evidence reindex``).
+
+Two kinds of material get text after the fact:
+
+* **attachments** stored with empty text: an email's PDF attachment archived before the PDF
+  extractor existed, or an attachment whose extraction failed. Their text is filled with
+  :meth:`Archive.set_attachment_text`, which re-indexes the item, so the email is found by
+  what its PDF says;
+* **documents and images whose text is missing**: a PDF archived without its password, or a
+  scanned page / screenshot archived before Tesseract was installed. They are read again from
+  the original and their derived body and details replaced (:meth:`Archive.set_derived_text`),
+  only when the new reading is better than the old one.
+
+Extraction runs in the same sandboxed workers as an import (both cores, time and memory
+limits), and nothing about an original ever changes. Running it twice does no more work than
+what is still missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .archive import Archive
+from .archive.records import ItemRecord
+from .extract.documents import Extracted, ExtractJob, extract_many, is_pdf
+from .extract.ocr import OcrOptions
+from .extract.sandbox import Limits
+
+DEFAULT_OCR = OcrOptions()
+
+
+@dataclass
+class ReindexReport:
+    """What a reindex run did. ``as_json()`` gives the counts and the failures."""
+
+    attachments_updated: int = 0
+    documents_updated: int = 0
+    unchanged: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "attachments_updated": self.attachments_updated,
+            "documents_updated": self.documents_updated,
+            "unchanged": self.unchanged,
+            "failed": len(self.failures),
+            "errors": [{"source": s, "reason": r} for s, r in self.failures],
+        }
+
+
+def _attachment_wanted(media_type: str, ocr: OcrOptions | None) -> bool:
+    media_type = media_type.lower()
+    return is_pdf(media_type) or (ocr is not None and media_type.startswith("image/"))
+
+
+def _needs_rereading(record: ItemRecord, ocr: OcrOptions | None) -> bool:
+    """A document or image whose text is missing and that a new reading may recover."""
+    if not record.original_sha256:
+        return False
+    details = record.details
+    if record.kind == "document" and details.get("text_missing"):
+        return True
+    status = (details.get("ocr") or {}).get("status")
+    return ocr is not None and status in ("unavailable", "skipped", "failed")
+
+
+def _better(old: ItemRecord, new: Extracted) -> bool:
+    if new.error:
+        return False
+    if old.parse_error:
+        return True
+    return (new.details.get("ocr") or {}).get("status") == "done"
+
+
+def reindex(
+    archive: Archive,
+    *,
+    password: str | None = None,
+    ocr: OcrOptions | None = DEFAULT_OCR,
+    limits: Limits | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ReindexReport:
+    """Fill in missing text of attachments, documents and images; return what changed."""
+    report = ReindexReport()
+    attachments = [
+        (item_id, a)
+        for item_id, a in archive.attachments_without_text()
+        if _attachment_wanted(a.media_type, ocr)
+    ]
+
+    def attachment_jobs() -> Iterator[ExtractJob]:
+        for _, a in attachments:
+            yield ExtractJob(
+                a.filename or "attachment",
+                a.media_type,
+                data=archive.read_original(a.sha256),
+                password=password,
+                ocr=ocr,
+            )
+
+    for (item_id, a), outcome in zip(
+        attachments, extract_many(attachment_jobs(), limits), strict=True
+    ):
+        where = f"item {item_id} attachment {a.filename or a.id}"
+        value = outcome.value
+        if value is None or value.error:
+            report.failures.append((where, outcome.failure or (value and value.error) or "?"))
+        elif value.body.strip():
+            archive.set_attachment_text(a.id, value.body)
+            report.attachments_updated += 1
+        else:
+            report.unchanged += 1
+        if progress:
+            progress(1)
+
+    records = [
+        r
+        for kind in ("document", "file")
+        for r in archive.timeline(kind=kind)
+        if _needs_rereading(r, ocr)
+    ]
+
+    def document_jobs() -> Iterator[ExtractJob]:
+        for r in records:
+            file_info = r.details.get("file") or {}
+            yield ExtractJob(
+                str(file_info.get("name") or r.title or "document"),
+                str(file_info.get("media_type") or "application/pdf"),
+                data=archive.read_original(r.original_sha256 or ""),
+                password=password,
+                ocr=ocr,
+            )
+
+    for record, outcome in zip(records, extract_many(document_jobs(), limits), strict=True):
+        where = f"item {record.id} ({record.title})"
+        value = outcome.value
+        if value is None:
+            report.failures.append((where, outcome.failure or "?"))
+        elif _better(record, value):
+            details = {"file": record.details.get("file", {}), **value.details}
+            archive.set_derived_text(record.id, body=value.body, details=details, parse_error=None)
+            report.documents_updated += 1
+        else:
+            if value.error:
+                report.failures.append((where, value.error))
+            else:
+                report.unchanged += 1
+        if progress:
+            progress(1)
+    return report
