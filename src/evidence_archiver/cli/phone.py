@@ -45,6 +45,15 @@ RegionOption = Annotated[
         show_default=False,
     ),
 ]
+ZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone the phone showed chat times in, e.g. Asia/Shanghai (chat exports carry "
+        "no zone; default: EVIDENCE_TZ, else this computer's).",
+        show_default=False,
+    ),
+]
 MapOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -80,6 +89,7 @@ def import_sms(
     format_: FormatOption = None,
     region: RegionOption = None,
     map_: MapOption = None,
+    tz: ZoneOption = None,
 ) -> None:
     """Import texts (SMS, MMS), call logs and chat exports from a phone.
 
@@ -100,6 +110,7 @@ def import_sms(
                         format=format_,
                         region=region.upper() if region else None,
                         column_map=column_map or None,
+                        zone=tz,
                         progress=advance,
                     )
             except EvidenceError as exc:

@@ -74,6 +74,12 @@ class PhoneExport:
             reader = SmsBackupReader(path, region=region, spool=self.spool, notes=self.notes)
             self._captures = reader.captures
             self._closers.append(reader.close)
+        elif fmt == "google-voice":
+            from .google_voice import GoogleVoiceReader
+
+            voice = GoogleVoiceReader(path, region=region, spool=self.spool, notes=self.notes)
+            self._captures = voice.captures
+            self._closers.append(voice.close)
         elif fmt in ("whatsapp", "signal"):
             from .chat_text import ChatTextReader
 
