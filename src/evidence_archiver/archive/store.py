@@ -94,6 +94,9 @@ class Archive:
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
             self.conn.execute("PRAGMA busy_timeout=30000")
+            # A larger page cache keeps the B-tree and FTS pages an import touches in memory
+            # as the archive grows (the default 2 MB thrashes past a few thousand items).
+            self.conn.execute("PRAGMA cache_size=-65536")
             migrate(self.conn)
         except sqlite3.DatabaseError as exc:
             raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc

@@ -36,6 +36,7 @@ _PARSER = BytesParser(policy=compat32)
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]+')
 _MSGID = re.compile(r"<[^<>\s]+>")
 _ENCODED_WORD_GAP = re.compile(r"(\?=)\s+(=\?)")
+_SURROGATES = re.compile("[\udc80-\udcff]")
 
 
 @dataclass
@@ -63,7 +64,7 @@ def decode_header_value(value: Any) -> str:
         return ""
     if not isinstance(value, str):
         value = str(value)
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not value.isascii() and _SURROGATES.search(value):
         value = decode_text(_raw_header_bytes(value), None).text
     if "=?" not in value:
         return _unfold(value)
@@ -112,20 +113,25 @@ def safe_filename(name: str | None, media_type: str, position: int) -> str:
     return name
 
 
-def _headers(msg: Message, name: str) -> list[str]:
-    """Every value of a header as written, 8-bit bytes included (``get_all`` would hand back
-    ``Header`` objects that have already replaced them)."""
-    wanted = name.lower()
-    return [str(v) for k, v in msg.raw_items() if k.lower() == wanted]
+HeaderMap = dict[str, list[str]]
 
 
-def _header(msg: Message, name: str) -> str | None:
-    values = _headers(msg, name)
+def _header_map(msg: Message) -> HeaderMap:
+    """Every header value as written, 8-bit bytes included (``get_all`` would hand back
+    ``Header`` objects that have already replaced them), by lower-cased name."""
+    found: HeaderMap = {}
+    for key, value in msg.raw_items():
+        found.setdefault(key.lower(), []).append(str(value))
+    return found
+
+
+def _header(headers: HeaderMap, name: str) -> str | None:
+    values = headers.get(name.lower())
     return values[0] if values else None
 
 
-def _addresses(msg: Message, *names: str) -> list[tuple[str, str]]:
-    values = [decode_header_value(v) for n in names for v in _headers(msg, n)]
+def _addresses(headers: HeaderMap, *names: str) -> list[tuple[str, str]]:
+    values = [decode_header_value(v) for n in names for v in headers.get(n.lower(), [])]
     found = []
     for display, addr in email.utils.getaddresses(values):
         addr = addr.strip()
@@ -169,11 +175,10 @@ def _filename(part: Message) -> str | None:
     return decode_header_value(name)
 
 
-def _is_attachment(part: Message, filename: str | None) -> bool:
-    disposition = (_header(part, "Content-Disposition") or "").split(";")[0].strip().lower()
-    if disposition == "attachment" or filename:
+def _is_attachment(media_type: str, disposition: str, filename: str | None) -> bool:
+    if disposition.split(";")[0].strip() == "attachment" or filename:
         return True
-    return part.get_content_maintype() not in ("text", "multipart")
+    return not media_type.startswith(("text/", "multipart/"))
 
 
 def parse_email(raw: bytes) -> ParsedEmail:
@@ -187,20 +192,23 @@ def parse_email(raw: bytes) -> ParsedEmail:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[Attachment] = []
+    headers = _header_map(msg)
     for part in msg.walk():
-        defects.extend(type(d).__name__ for d in part.defects)
+        if part.defects:
+            defects.extend(type(d).__name__ for d in part.defects)
         if part.is_multipart():
             continue
-        if part.get_content_type() == "message/rfc822" or isinstance(part.get_payload(), list):
-            continue
-        filename = _filename(part)
         media_type = part.get_content_type()
-        if _is_attachment(part, filename):
+        if media_type == "message/rfc822" or isinstance(part.get_payload(), list):
+            continue
+        part_headers = _header_map(part) if part is not msg else headers
+        filename = _filename(part)
+        disposition = (_header(part_headers, "Content-Disposition") or "").lower()
+        if _is_attachment(media_type, disposition, filename):
             data = part.get_payload(decode=True)
             if not isinstance(data, bytes):
                 data = b""
-            content_id = _header(part, "Content-ID")
-            disposition = (_header(part, "Content-Disposition") or "").lower()
+            content_id = _header(part_headers, "Content-ID")
             attachments.append(
                 Attachment(
                     blob=blob_from_bytes(data, media_type),
@@ -222,7 +230,8 @@ def parse_email(raw: bytes) -> ParsedEmail:
             inner = part.get_payload()
             if isinstance(inner, list) and inner and isinstance(inner[0], Message):
                 data = inner[0].as_bytes(unixfrom=False)
-                subject = decode_header_value(_header(inner[0], "Subject")) or "message"
+                inner_subject = _header(_header_map(inner[0]), "Subject")
+                subject = decode_header_value(inner_subject) or "message"
                 attachments.append(
                     Attachment(
                         blob=blob_from_bytes(data, "message/rfc822"),
@@ -236,15 +245,15 @@ def parse_email(raw: bytes) -> ParsedEmail:
     html_only = not body and bool(html)
     if html_only:
         body = "\n\n".join(html_to_text(h) for h in html)
-    occurred, date_problem = parse_date(_header(msg, "Date"))
+    occurred, date_problem = parse_date(_header(headers, "Date"))
     if date_problem:
         notes.append(date_problem)
-    senders = _addresses(msg, "From") or _addresses(msg, "Sender")
+    senders = _addresses(headers, "From") or _addresses(headers, "Sender")
     sender_name, sender = senders[0] if senders else ("", "")
-    recipients = tuple(dict.fromkeys(a for _, a in _addresses(msg, "To", "Cc", "Bcc")))
-    message_id = _first_msgid(_header(msg, "Message-ID"))
-    references = _MSGID.findall(decode_header_value(_header(msg, "References")))
-    in_reply_to = _first_msgid(_header(msg, "In-Reply-To"))
+    recipients = tuple(dict.fromkeys(a for _, a in _addresses(headers, "To", "Cc", "Bcc")))
+    message_id = _first_msgid(_header(headers, "Message-ID"))
+    references = _MSGID.findall(decode_header_value(_header(headers, "References")))
+    in_reply_to = _first_msgid(_header(headers, "In-Reply-To"))
     thread_key = references[0] if references else (in_reply_to or message_id)
     flags = []
     if defects:
@@ -256,10 +265,10 @@ def parse_email(raw: bytes) -> ParsedEmail:
     if occurred is None:
         flags.append("no_date")
     details: dict[str, Any] = {
-        "from": decode_header_value(_header(msg, "From")),
-        "to": ", ".join(decode_header_value(v) for v in _headers(msg, "To")),
-        "cc": ", ".join(decode_header_value(v) for v in _headers(msg, "Cc")),
-        "date_header": decode_header_value(_header(msg, "Date")),
+        "from": decode_header_value(_header(headers, "From")),
+        "to": ", ".join(decode_header_value(v) for v in headers.get("to", [])),
+        "cc": ", ".join(decode_header_value(v) for v in headers.get("cc", [])),
+        "date_header": decode_header_value(_header(headers, "Date")),
         "content_type": msg.get_content_type(),
     }
     if in_reply_to:
@@ -276,7 +285,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         sender=sender,
         sender_name=sender_name,
         recipients=recipients,
-        title=decode_header_value(_header(msg, "Subject")),
+        title=decode_header_value(_header(headers, "Subject")),
         body=body,
         thread_key=thread_key,
         message_id=message_id,
