@@ -27,10 +27,34 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-LOREM = (
-    "Please find the statement for your account below. The instalment due this month has not "
-    "been received. If you have already paid, please ignore this message. "
-).split()
+LOREM = [
+    "Please",
+    "find",
+    "the",
+    "statement",
+    "for",
+    "your",
+    "account",
+    "below.",
+    "The",
+    "instalment",
+    "due",
+    "this",
+    "month",
+    "has",
+    "not",
+    "been",
+    "received.",
+    "If",
+    "you",
+    "have",
+    "already",
+    "paid,",
+    "please",
+    "ignore",
+    "this",
+    "message.",
+]
 HANZI = "您的贷款已逾期请尽快还款我司同意延期申请展期三个月不收取逾期费用上报征信还款计划见附件客服"
 
 
