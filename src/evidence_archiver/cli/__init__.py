@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import annotate, archive_cmds, browse, case, demo_cmd, importing
+from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing
 from . import export as export_cmds
 from .common import EXIT_ERROR, State, err_console
 
@@ -58,6 +58,7 @@ app.command("show")(browse.show)
 app.command("tag")(annotate.tag)
 app.command("note")(annotate.note)
 app.command("demo")(demo_cmd.demo)
+app.command("reindex")(documents.reindex)
 app.command("export")(export_cmds.export)
 app.command("verify")(export_cmds.verify)
 app.command("timestamp")(export_cmds.timestamp)

@@ -9,7 +9,7 @@ import typer
 
 from .. import importing
 from ..connectors.email import count_files, count_mbox
-from . import phone
+from . import documents, phone
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -104,3 +104,7 @@ def import_maildir(
 # Phone exports (SMS, MMS, calls, chats) live in their own module; "phone" is an alias.
 app.command("sms")(phone.import_sms)
 app.command("phone")(phone.import_sms)
+
+# Documents (PDFs, screenshots, recordings, any file) live in cli/documents.py.
+app.command("pdf")(documents.import_pdf)
+app.command("file")(documents.import_file)

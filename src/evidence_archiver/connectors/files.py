@@ -49,14 +49,19 @@ class FoundFile:
     locator: str
 
 
-def find_files(paths: Iterable[Path], suffixes: tuple[str, ...] = ()) -> Iterator[FoundFile]:
+def find_files(
+    paths: Iterable[Path], suffixes: tuple[str, ...] = (), skip: frozenset[Path] = frozenset()
+) -> Iterator[FoundFile]:
     """Expand directories (recursively, sorted, hidden entries skipped) into files.
 
     A file named explicitly is always taken; inside a directory only names ending in one of
-    ``suffixes`` (case-insensitive) are, when suffixes are given.
+    ``suffixes`` (case-insensitive) are, when suffixes are given. Files in ``skip`` (resolved
+    paths: the archive's own database files) are never taken.
     """
     for given in paths:
         path = Path(given).expanduser()
+        if path.resolve() in skip:
+            continue
         if path.is_file():
             yield FoundFile(path, str(path), path.name)
         elif path.is_dir():
@@ -65,6 +70,8 @@ def find_files(paths: Iterable[Path], suffixes: tuple[str, ...] = ()) -> Iterato
                 if any(part.startswith(".") for part in rel.parts) or not child.is_file():
                     continue
                 if suffixes and not child.name.lower().endswith(suffixes):
+                    continue
+                if skip and child.resolve() in skip:
                     continue
                 yield FoundFile(child, str(path), rel.as_posix())
         else:
@@ -114,13 +121,15 @@ def file_captures(
     ocr: OcrOptions | None = DEFAULT_OCR,
     limits: Limits | None = None,
     assume_media_type: str | None = None,
+    skip: frozenset[Path] = frozenset(),
 ) -> Iterator[Capture | ImportProblem]:
     """One Capture per file under ``paths``, read in sandboxed parallel workers.
 
     ``ocr`` (default: ``chi_sim+eng``) is used for scanned PDF pages and images; pass
     ``ocr=None`` to skip OCR. ``password`` opens encrypted PDFs. ``assume_media_type`` is
     used when the content matches no known type (``import pdf`` assumes a PDF, so a damaged
-    one is reported as "not a readable PDF" rather than stored as unknown bytes).
+    one is reported as "not a readable PDF" rather than stored as unknown bytes). ``skip``
+    names files never to import (the archive's own database when it sits in a given folder).
     """
     ocr_options = ocr
     paths = [Path(p).expanduser() for p in paths]
@@ -131,7 +140,7 @@ def file_captures(
     problems: list[ImportProblem] = []
 
     def jobs() -> Iterator[ExtractJob]:
-        for found in find_files(paths, suffixes):
+        for found in find_files(paths, suffixes, skip):
             try:
                 with found.path.open("rb") as f:
                     head = f.read(SNIFF_BYTES)

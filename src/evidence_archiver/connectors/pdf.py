@@ -39,6 +39,7 @@ def pdf_captures(
     password: str | None = None,
     ocr: OcrOptions | None = DEFAULT_OCR,
     limits: Limits | None = None,
+    skip: frozenset[Path] = frozenset(),
 ) -> Iterator[Capture | ImportProblem]:
     """One Capture per PDF under ``paths`` (see the module docstring for what it holds)."""
     return file_captures(
@@ -49,4 +50,5 @@ def pdf_captures(
         ocr=ocr,
         limits=limits,
         assume_media_type="application/pdf",
+        skip=skip,
     )

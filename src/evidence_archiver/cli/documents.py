@@ -1,0 +1,183 @@
+"""`evidence import pdf`, `evidence import file` and `evidence reindex`.
+
+Thin layers over :mod:`evidence_archiver.documents` and :mod:`evidence_archiver.reindex`:
+options are parsed here (password from ``--password-prompt`` or ``EVIDENCE_PDF_PASSWORD``,
+OCR languages, per-document limits), the library does the work, the summary is printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from .. import documents
+from ..extract.ocr import DEFAULT_LANG, OcrOptions
+from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
+from ..reindex import reindex as run_reindex
+from .common import (
+    EXIT_SOME_FAILED,
+    ArchiveOption,
+    JsonOption,
+    console,
+    handle_errors,
+    open_archive,
+    print_json,
+    progress_bar,
+    report_import,
+)
+
+PASSWORD_ENV = "EVIDENCE_PDF_PASSWORD"
+
+PathsArgument = Annotated[list[Path], typer.Argument(help="Files, or folders of them.")]
+PasswordPromptOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-prompt",
+        help=f"Ask for the password of encrypted PDFs (or set {PASSWORD_ENV}).",
+    ),
+]
+OcrLangOption = Annotated[
+    str,
+    typer.Option(
+        "--ocr-lang",
+        help="Tesseract languages for scanned pages and images, joined with +.",
+    ),
+]
+NoOcrOption = Annotated[bool, typer.Option("--no-ocr", help="Do not OCR scanned pages and images.")]
+TimeoutOption = Annotated[
+    float,
+    typer.Option("--timeout", min=1, help="Seconds one document may take before it is given up."),
+]
+MemoryOption = Annotated[
+    int,
+    typer.Option("--memory-mb", min=256, help="Memory one document may use, in MB."),
+]
+WorkersOption = Annotated[
+    int,
+    typer.Option(help="Extraction processes (default 0: one per core).", min=0),
+]
+
+
+def _password(prompt: bool) -> str | None:
+    if prompt:
+        return str(typer.prompt("PDF password", hide_input=True, default="", show_default=False))
+    return os.environ.get(PASSWORD_ENV) or None
+
+
+def _ocr(lang: str, no_ocr: bool) -> OcrOptions | None:
+    return None if no_ocr else OcrOptions(lang=lang)
+
+
+@handle_errors
+def import_pdf(
+    paths: PathsArgument,
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+    password_prompt: PasswordPromptOption = False,
+    ocr_lang: OcrLangOption = DEFAULT_LANG,
+    no_ocr: NoOcrOption = False,
+    timeout: TimeoutOption = DEFAULT_SECONDS,
+    memory_mb: MemoryOption = DEFAULT_MEMORY_MB,
+    workers: WorkersOption = 0,
+) -> None:
+    """Import PDF agreements, statements and receipts: text per page, tables, metadata.
+
+    Encrypted PDFs are kept and reported until you give the password. Scanned pages are
+    OCR'd when Tesseract is installed.
+
+    Example: evidence import pdf ~/Documents/loan-agreement.pdf ~/Documents/statements/
+    """
+    password = _password(password_prompt)
+    limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
+    with open_archive(archive, create=True) as arch:
+        total = documents.count_documents(paths, pdf_only=True)
+        with progress_bar("Reading PDFs", total, enabled=not json_) as advance:
+            report = documents.import_pdfs(
+                arch,
+                paths,
+                password=password,
+                ocr=_ocr(ocr_lang, no_ocr),
+                limits=limits,
+                progress=advance,
+            )
+    report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
+
+
+@handle_errors
+def import_file(
+    paths: PathsArgument,
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+    password_prompt: PasswordPromptOption = False,
+    ocr_lang: OcrLangOption = DEFAULT_LANG,
+    no_ocr: NoOcrOption = False,
+    timeout: TimeoutOption = DEFAULT_SECONDS,
+    memory_mb: MemoryOption = DEFAULT_MEMORY_MB,
+    workers: WorkersOption = 0,
+) -> None:
+    """Import any files: screenshots and photos (EXIF, OCR), call recordings, PDFs, others.
+
+    The type is read from each file's content, not its name.
+
+    Example: evidence import file ~/Pictures/wechat-screenshots/ "Call recording 0305.m4a"
+    """
+    password = _password(password_prompt)
+    limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
+    with open_archive(archive, create=True) as arch:
+        total = documents.count_documents(paths, pdf_only=False)
+        with progress_bar("Reading files", total, enabled=not json_) as advance:
+            report = documents.import_files(
+                arch,
+                paths,
+                password=password,
+                ocr=_ocr(ocr_lang, no_ocr),
+                limits=limits,
+                progress=advance,
+            )
+    report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
+
+
+@handle_errors
+def reindex(
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+    password_prompt: PasswordPromptOption = False,
+    ocr_lang: OcrLangOption = DEFAULT_LANG,
+    no_ocr: NoOcrOption = False,
+    timeout: TimeoutOption = DEFAULT_SECONDS,
+    memory_mb: MemoryOption = DEFAULT_MEMORY_MB,
+    workers: WorkersOption = 0,
+) -> None:
+    """Read text again where it is missing: PDF attachments of emails, encrypted PDFs (with
+    the password now given), scanned pages and screenshots (once Tesseract is installed).
+
+    Originals never change; only their searchable text is filled in.
+
+    Example: EVIDENCE_PDF_PASSWORD=123456 evidence reindex
+    """
+    password = _password(password_prompt)
+    limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
+    with (
+        open_archive(archive) as arch,
+        progress_bar("Reading again", None, enabled=not json_) as advance,
+    ):
+        report = run_reindex(
+            arch, password=password, ocr=_ocr(ocr_lang, no_ocr), limits=limits, progress=advance
+        )
+    if json_:
+        print_json(report.as_json())
+    else:
+        console.print(
+            f"[green]Filled in text for {report.attachments_updated} attachment(s) and "
+            f"{report.documents_updated} document(s)[/]; {report.unchanged} had nothing new."
+        )
+        for source, reason in report.failures[:20]:
+            console.print(f"  • {escape(source)}: {escape(reason)}")
+        if len(report.failures) > 20:
+            console.print(f"  … and {len(report.failures) - 20} more")
+    if report.failures:
+        raise typer.Exit(EXIT_SOME_FAILED)
