@@ -147,13 +147,13 @@ def write_bundle_pdf(
     # Cover.
     pdf.add_page()
     pdf.set_font("cjk", size=22)
-    pdf.multi_cell(0, 12, labels("bundle"), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 12, labels("bundle"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("cjk", size=11)
     for label, value in summary_rows:
-        pdf.multi_cell(0, 7, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 7, f"{label}: {value}", align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.multi_cell(0, 7, timestamp_note, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, timestamp_note, align="L", new_x="LMARGIN", new_y="NEXT")
 
     # Index, reserved now and drawn at the end when every exhibit's page is known.
     usable = pdf.h - MARGIN - 18 - 14
@@ -185,15 +185,15 @@ def write_bundle_pdf(
         title = r.title or labels.kind(r.kind)
         pdf.start_section(_toc_name(e, labels), level=0)
         pdf.set_font("cjk", size=14)
-        pdf.multi_cell(0, 8, f"{e.number} · {title}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 8, f"{e.number} · {title}", align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("cjk", size=9)
         for label, value in _meta(e, labels):
-            pdf.multi_cell(0, 5, f"{label}: {value}", new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 5, f"{label}: {value}", align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(2)
         pdf.set_font("cjk", size=10)
         body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
         if body:
-            pdf.multi_cell(0, 5, body, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 5, body, align="L", new_x="LMARGIN", new_y="NEXT")
         pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
         for f in pdfs:
             if f.media_type != "application/pdf":
@@ -248,8 +248,9 @@ def _meta(e: Exhibit, labels: Labels) -> list[tuple[str, str]]:
 
 
 def _render_toc(pdf: FPDF, outline: list[OutlineSection], labels: Labels, per_page: int) -> None:
+    pdf.set_x(MARGIN)
     pdf.set_font("cjk", size=14)
-    pdf.cell(0, 10, labels("contents"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 10, labels("contents"), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=9)
     width = pdf.w - 2 * MARGIN - 16
     for n, section in enumerate(outline):
