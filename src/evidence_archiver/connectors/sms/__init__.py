@@ -92,6 +92,13 @@ class PhoneExport:
                 notes=self.notes,
             )
             self._captures = chat.captures
+        elif fmt == "csv":
+            from .csv_export import CsvReader
+
+            table = CsvReader(
+                path, region=region, column_map=column_map, zone=self.zone, notes=self.notes
+            )
+            self._captures = table.captures
         else:
             raise UsageError(f"reading {fmt} exports is not supported yet")
 
