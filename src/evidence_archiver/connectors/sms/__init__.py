@@ -74,6 +74,12 @@ class PhoneExport:
             reader = SmsBackupReader(path, region=region, spool=self.spool, notes=self.notes)
             self._captures = reader.captures
             self._closers.append(reader.close)
+        elif fmt == "sms-import-export":
+            from .sms_ie import SmsIeReader
+
+            ie = SmsIeReader(path, region=region, spool=self.spool, notes=self.notes)
+            self._captures = ie.captures
+            self._closers.append(ie.close)
         elif fmt == "google-voice":
             from .google_voice import GoogleVoiceReader
 

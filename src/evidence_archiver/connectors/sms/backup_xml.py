@@ -36,7 +36,7 @@ from xml.parsers import expat
 
 from ...errors import SourceError
 from ...hashing import blob_from_file
-from ...model import Attachment, Capture, ImportProblem, Item, SourceRef
+from ...model import Attachment, Capture, Direction, ImportProblem, Item, SourceRef
 from .common import (
     ReadNotes,
     Spool,
@@ -53,7 +53,7 @@ from .common import (
 CONNECTOR = "sms-backup-restore"
 CHUNK = 1 << 20
 
-SMS_TYPES = {
+SMS_TYPES: dict[str, tuple[Direction, tuple[str, ...]]] = {
     "1": ("in", ()),
     "2": ("out", ()),
     "3": ("out", ("draft",)),
@@ -61,14 +61,14 @@ SMS_TYPES = {
     "5": ("out", ("failed",)),
     "6": ("out", ("queued",)),
 }
-MMS_BOXES = {
+MMS_BOXES: dict[str, tuple[Direction, tuple[str, ...]]] = {
     "1": ("in", ()),
     "2": ("out", ()),
     "3": ("out", ("draft",)),
     "4": ("out", ("outbox",)),
 }
 # android.provider.CallLog.Calls.TYPE
-CALL_TYPES = {
+CALL_TYPES: dict[str, tuple[Direction, str, tuple[str, ...]]] = {
     "1": ("in", "incoming", ()),
     "2": ("out", "outgoing", ()),
     "3": ("in", "missed", ("missed",)),
@@ -470,7 +470,7 @@ class SmsBackupReader:
         item = Item(
             kind="sms",
             occurred_at=when,
-            direction=direction,  # type: ignore[arg-type]
+            direction=direction,
             sender=number if direction == "in" else "",
             sender_name=name if direction == "in" else "",
             recipients=(number,) if direction == "out" and number else (),
@@ -572,7 +572,7 @@ class SmsBackupReader:
         item = Item(
             kind="mms",
             occurred_at=when,
-            direction=direction,  # type: ignore[arg-type]
+            direction=direction,
             sender=sender,
             sender_name=name if direction == "in" else "",
             recipients=recipients,
@@ -625,7 +625,7 @@ class SmsBackupReader:
         item = Item(
             kind="call",
             occurred_at=when,
-            direction=direction,  # type: ignore[arg-type]
+            direction=direction,
             sender=number if direction != "out" else "",
             sender_name=name if direction != "out" else "",
             recipients=(number,) if direction == "out" and number else (),
