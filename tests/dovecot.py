@@ -346,7 +346,9 @@ class FaultProxy:
     - ``delay``: sleep this long before forwarding each server-to-client chunk.
 
     ``faulty_connections`` connections misbehave; later ones pass through untouched, so a
-    client that reconnects can finish. ``connections`` counts the connections accepted.
+    client that reconnects can finish, unless ``refuse_after`` is set: connections after that
+    many are closed as soon as they are accepted. ``connections`` counts the connections
+    accepted and ``from_client`` holds every byte the client sent.
     """
 
     def __init__(
@@ -358,6 +360,7 @@ class FaultProxy:
         strip_starttls: bool = False,
         delay: float = 0.0,
         faulty_connections: int = 1,
+        refuse_after: int | None = None,
     ) -> None:
         self.target_port = target_port
         self.cut_after = cut_after
@@ -365,7 +368,9 @@ class FaultProxy:
         self.strip_starttls = strip_starttls
         self.delay = delay
         self.faulty_connections = faulty_connections
+        self.refuse_after = refuse_after
         self.connections = 0
+        self.from_client = bytearray()
         self.listener = socket.create_server((HOST, 0))
         self.port = int(self.listener.getsockname()[1])
         self._stop = threading.Event()
@@ -397,6 +402,9 @@ class FaultProxy:
             except OSError:
                 return
             self.connections += 1
+            if self.refuse_after is not None and self.connections > self.refuse_after:
+                client.close()
+                continue
             faulty = self.connections <= self.faulty_connections
             upstream = socket.create_connection((HOST, self.target_port))
             self._sockets += [client, upstream]
@@ -419,6 +427,7 @@ class FaultProxy:
                     if stalled:
                         continue
                     if sock is client:
+                        self.from_client += data
                         upstream.sendall(data)
                         continue
                     if self.delay:

@@ -15,6 +15,7 @@ import typer
 from .. import __version__
 from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing
 from . import export as export_cmds
+from . import imap as imap_cmds
 from .common import EXIT_ERROR, State, err_console
 
 app = typer.Typer(
@@ -52,6 +53,7 @@ app.command("init")(archive_cmds.init)
 app.command("status")(archive_cmds.status)
 app.add_typer(case.app, name="case")
 app.add_typer(importing.app, name="import")
+app.add_typer(imap_cmds.app, name="imap")
 app.command("search")(browse.search)
 app.command("timeline")(browse.timeline)
 app.command("show")(browse.show)

@@ -9,7 +9,7 @@ import typer
 
 from .. import importing
 from ..connectors.email import count_files, count_mbox
-from . import documents, phone
+from . import documents, imap, phone
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -108,3 +108,6 @@ app.command("phone")(phone.import_sms)
 # Documents (PDFs, screenshots, recordings, any file) live in cli/documents.py.
 app.command("pdf")(documents.import_pdf)
 app.command("file")(documents.import_file)
+
+# IMAP (incremental, resumable) lives in cli/imap.py, with `evidence imap login`.
+app.command("imap")(imap.import_imap_command)

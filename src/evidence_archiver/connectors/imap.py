@@ -59,11 +59,23 @@ DEFAULT_PORTS: dict[Security, int] = {"tls": 993, "starttls": 143, "plaintext": 
 # Names servers without SPECIAL-USE give their sent folder (used only when no folder is flagged).
 SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "已发送", "已發送", "已发邮件")
 # Errors after which a fresh connection may succeed (dropped link, BYE, timeout, TLS EOF).
-TRANSIENT = (imaplib.IMAP4.abort, OSError, EOFError, imap_errors.ProtocolError)
+TRANSIENT: tuple[type[BaseException], ...] = (
+    imaplib.IMAP4.abort,
+    OSError,
+    EOFError,
+    imap_errors.ProtocolError,
+)
 
 
 class ImapError(SourceError):
     """The account or a folder cannot be read; the message says what to do."""
+
+
+class ImapConnectError(ImapError):
+    """The server could not be reached or dropped the link: trying again later may work."""
+
+
+RETRYABLE: tuple[type[BaseException], ...] = (ImapConnectError, *TRANSIENT)
 
 
 @dataclass(frozen=True)
@@ -120,7 +132,8 @@ def _tls_failure(account: ImapAccount, exc: ssl.SSLError) -> ImapError:
             f"refusing {where}: its TLS certificate cannot be verified "
             f"({exc.verify_message}); {hint}. Nothing was sent to it."
         )
-    return ImapError(f"TLS with {where} failed ({exc}); nothing was sent to it")
+    # Anything else (EOF or reset during the handshake) may be a passing network fault.
+    return ImapConnectError(f"TLS with {where} failed ({exc}); nothing was sent to it")
 
 
 def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
@@ -147,7 +160,7 @@ def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"cannot connect to {where}: {exc}") from exc
+        raise ImapConnectError(f"cannot connect to {where}: {exc}") from exc
     # INTERNALDATE as the server gave it (aware), not converted to naive local time.
     client.normalise_times = False
     try:
@@ -166,7 +179,7 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
     try:
         capabilities = client.capabilities()
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapError(f"cannot talk to {where}: {exc}") from exc
+        raise ImapConnectError(f"cannot talk to {where}: {exc}") from exc
     if b"STARTTLS" not in capabilities:
         raise ImapError(
             f"refusing {where}: it does not offer STARTTLS (or something between you and it "
@@ -177,7 +190,9 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
         client.starttls(context)
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
-    except (OSError, imaplib.IMAP4.error) as exc:
+    except (OSError, imaplib.IMAP4.abort) as exc:
+        raise ImapConnectError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+    except imaplib.IMAP4.error as exc:
         raise ImapError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
 
 
@@ -197,7 +212,9 @@ def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -
             f"{account.host} refused the login for {account.user}: check {how}. Gmail and "
             "Outlook need an app password or OAuth2"
         ) from exc
-    except (OSError, imaplib.IMAP4.error) as exc:
+    except (OSError, imaplib.IMAP4.abort) as exc:
+        raise ImapConnectError(f"login to {account.host} failed: {exc}") from exc
+    except imaplib.IMAP4.error as exc:
         raise ImapError(f"login to {account.host} failed: {exc}") from exc
 
 
@@ -503,9 +520,7 @@ class _Fetcher(threading.Thread):
                 client = self.session.open()
                 response = client.fetch(batch, self.items)
                 break
-            except ImapError as exc:
-                return _GaveUp(str(exc))
-            except TRANSIENT as exc:
+            except RETRYABLE as exc:
                 failures += 1
                 self.session.drop()
                 if failures > self.retries or self.stop.is_set():
@@ -517,6 +532,8 @@ class _Fetcher(threading.Thread):
                 self.reconnects += 1
                 if self.stop.wait(self.backoff * 2 ** (failures - 1)):
                     return _GaveUp("stopped")
+            except ImapError as exc:
+                return _GaveUp(str(exc))
         out = []
         for uid in batch:
             data = response.get(uid)
@@ -671,16 +688,16 @@ def _import_folder(
         try:
             plan = _plan_folder(session.open(), folder, state, since)
             break
-        except ImapError as exc:
-            result.stopped = str(exc)
-            return result
-        except TRANSIENT as exc:
+        except RETRYABLE as exc:
             session.drop()
             if attempt == retries:
                 result.stopped = f"could not read the folder list of UIDs: {exc}"
                 return result
             result.reconnects += 1
             time.sleep(backoff * 2**attempt)
+        except ImapError as exc:
+            result.stopped = str(exc)
+            return result
         except imaplib.IMAP4.error as exc:
             result.stopped = f"the server refused to open {folder}: {exc}"
             return result

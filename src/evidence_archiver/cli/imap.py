@@ -1,0 +1,276 @@
+"""`evidence import imap` and `evidence imap login|logout`: thin calls into connectors.imap.
+
+The password is never an option: it comes from the keyring (``evidence imap login`` puts it
+there), a hidden prompt when a person is at the terminal, or ``EVIDENCE_IMAP_PASSWORD`` (with a
+warning); ``EVIDENCE_IMAP_OAUTH2_TOKEN`` carries an OAuth2 access token for Gmail and Outlook.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from ..connectors import imap_auth
+from ..connectors.imap import (
+    FolderReport,
+    ImapAccount,
+    ImapImportReport,
+    Security,
+    connect,
+    import_imap,
+)
+from .common import (
+    EXIT_SOME_FAILED,
+    ArchiveOption,
+    JsonOption,
+    console,
+    err_console,
+    handle_errors,
+    open_archive,
+    print_json,
+)
+
+app = typer.Typer(help="Manage the IMAP password kept in the system keyring.", no_args_is_help=True)
+
+HostOption = Annotated[
+    str, typer.Option("--host", help="The IMAP server, e.g. imap.gmail.com or imap.qq.com.")
+]
+UserOption = Annotated[
+    str, typer.Option("--user", help="The account name, usually your e-mail address.")
+]
+PortOption = Annotated[
+    int | None,
+    typer.Option("--port", help="Server port (default 993 for TLS, 143 with --starttls).", min=1),
+]
+StartTlsOption = Annotated[
+    bool,
+    typer.Option("--starttls", help="Connect to port 143 and require STARTTLS (never plain text)."),
+]
+CaFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file", help="Trust only this CA certificate (PEM), for a server with a private CA."
+    ),
+]
+PlaintextOption = Annotated[
+    bool,
+    typer.Option(
+        "--insecure-plaintext",
+        help="No encryption at all: allowed only for a server on this machine (127.0.0.1).",
+    ),
+]
+TimeoutOption = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for the server before retrying.", min=1)
+]
+
+
+def _security(starttls: bool, insecure_plaintext: bool) -> Security:
+    if starttls and insecure_plaintext:
+        raise typer.BadParameter("choose either --starttls or --insecure-plaintext")
+    if insecure_plaintext:
+        return "plaintext"
+    return "starttls" if starttls else "tls"
+
+
+def _prompt() -> Callable[[str], str] | None:
+    """A hidden prompt when a person is at the terminal, None in scripts and CI."""
+    if not sys.stdin.isatty():
+        return None
+    return lambda question: str(typer.prompt(question, hide_input=True, default=""))
+
+
+def _warn(message: str) -> None:
+    err_console.print(f"[yellow]Warning:[/] {escape(message)}")
+
+
+class _Bars:
+    """One progress bar per folder: messages, MB, rate and time left (on stderr)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        self.counts: dict[str, list[int]] = {}
+
+    def folder_started(self, folder: str, messages: int, size: int) -> None:
+        self.counts[folder] = [0, messages]
+        self.tasks[folder] = self.progress.add_task(
+            folder, total=size or None, messages=f"0/{messages}"
+        )
+
+    def advance(self, folder: str, messages: int, size: int) -> None:
+        counts = self.counts[folder]
+        counts[0] += messages
+        self.progress.update(self.tasks[folder], advance=size, messages=f"{counts[0]}/{counts[1]}")
+
+    def folder_finished(self, report: FolderReport) -> None:
+        task = self.tasks.get(report.folder)
+        if task is not None:
+            self.progress.update(task, completed=report.bytes, total=report.bytes or 1)
+
+    def warn(self, message: str) -> None:
+        self.progress.console.print(f"[yellow]Warning:[/] {escape(message)}")
+
+
+def _summary(report: ImapImportReport) -> None:
+    table = Table(title=f"IMAP import from {escape(report.account)}", title_justify="left")
+    for column in ("folder", "new", "already archived", "failed", "notes"):
+        table.add_column(column, justify="right" if column in ("new", "failed") else "left")
+    for f in report.folders:
+        notes = []
+        if f.stopped:
+            notes.append(f"[red]stopped: {escape(f.stopped)}[/]")
+        notes += [f"[yellow]{escape(w)}[/]" for w in f.warnings]
+        if f.reconnects:
+            notes.append(f"reconnected {f.reconnects}×")
+        table.add_row(
+            escape(f.folder), str(f.added), str(f.duplicates), str(f.failed), "\n".join(notes)
+        )
+    console.print(table)
+    errors = [e for f in report.folders for e in f.errors]
+    for error in errors[:20]:
+        console.print(f"  • {escape(error['source'])}: {escape(error['reason'])}")
+    if len(errors) > 20:
+        console.print(f"  … and {len(errors) - 20} more: see 'evidence status'")
+    if not report.complete:
+        console.print(
+            "[yellow]Not every folder was finished.[/] Everything fetched is saved; run the same "
+            "command again to continue where it stopped."
+        )
+
+
+@handle_errors
+def import_imap_command(
+    host: HostOption,
+    user: UserOption,
+    port: PortOption = None,
+    starttls: StartTlsOption = False,
+    ca_file: CaFileOption = None,
+    insecure_plaintext: PlaintextOption = False,
+    folder: Annotated[
+        list[str] | None,
+        typer.Option("--folder", help="A folder to import (repeatable; default: INBOX and Sent)."),
+    ] = None,
+    all_folders: Annotated[
+        bool, typer.Option("--all-folders", help="Import every folder of the account.")
+    ] = False,
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            "--since", formats=["%Y-%m-%d"], help="Only messages received on or after this day."
+        ),
+    ] = None,
+    timeout: TimeoutOption = 60.0,
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Parser processes (default: one per core; 0 parses in this process)."),
+    ] = None,
+) -> None:
+    """Import a mailbox over IMAP; run it again later to fetch only what is new.
+
+    The server is never changed (folders are opened read-only). The password comes from the
+    keyring ('evidence imap login'), a prompt, or EVIDENCE_IMAP_PASSWORD; for Gmail and
+    Outlook put an OAuth2 access token in EVIDENCE_IMAP_OAUTH2_TOKEN.
+
+    Example: evidence import imap --host imap.qq.com --user me@qq.com --since 2024-01-01
+    """
+    account = ImapAccount(
+        host=host,
+        user=user,
+        port=port,
+        security=_security(starttls, insecure_plaintext),
+        ca_file=ca_file,
+        timeout=timeout,
+    )
+    credentials = imap_auth.resolve_credentials(user, host, prompt=_prompt(), warn=_warn)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[messages]} messages"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with (
+        open_archive(archive, create=True) as arch,
+        Progress(*columns, console=err_console, disable=json_) as progress,
+    ):
+        report = import_imap(
+            arch,
+            account,
+            credentials,
+            folders=folder or (),
+            all_folders=all_folders,
+            since=since.date() if since else None,
+            workers=workers,
+            progress=_Bars(progress),
+        )
+    if json_:
+        print_json(report.as_json())
+    else:
+        _summary(report)
+    if report.failed or not report.complete:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command("login")
+@handle_errors
+def login(
+    host: HostOption,
+    user: UserOption,
+    port: PortOption = None,
+    starttls: StartTlsOption = False,
+    ca_file: CaFileOption = None,
+    check: Annotated[
+        bool, typer.Option("--check/--no-check", help="Log in once to test the password first.")
+    ] = True,
+    timeout: TimeoutOption = 30.0,
+) -> None:
+    """Store your IMAP password in the system keyring, so imports need not ask for it.
+
+    Example: evidence imap login --host imap.163.com --user me@163.com
+    """
+    password = str(typer.prompt(f"IMAP password for {user} on {host}", hide_input=True))
+    if check:
+        account = ImapAccount(
+            host=host,
+            user=user,
+            port=port,
+            security=_security(starttls, False),
+            ca_file=ca_file,
+            timeout=timeout,
+        )
+        client = connect(account, imap_auth.Password(password, "prompt"))
+        client.logout()
+    imap_auth.store_password(user, host, password)
+    console.print(f"[green]Password for {escape(user)} on {escape(host)} stored in the keyring.[/]")
+
+
+@app.command("logout")
+@handle_errors
+def logout(host: HostOption, user: UserOption) -> None:
+    """Remove the stored IMAP password from the system keyring.
+
+    Example: evidence imap logout --host imap.163.com --user me@163.com
+    """
+    if imap_auth.forget_password(user, host):
+        console.print(f"Password for {escape(user)} on {escape(host)} removed from the keyring.")
+    else:
+        console.print(f"No password was stored for {escape(user)} on {escape(host)}.")
