@@ -71,3 +71,14 @@ def test_import_file_takes_a_folder_of_mixed_files_without_the_archive_itself(
         invoke(archive_path, "import", "file", str(folder), "--no-ocr", "--json", "--workers", "1")
     )
     assert (out["added"], out["failed"]) == (2, 0)
+
+
+@pytest.mark.corpus
+def test_importing_again_with_the_password_opens_the_pdf_archived_without_it(
+    corpus: Path, archive_path: Path
+) -> None:
+    pdf = corpus / "pdf_pdfminer" / "samples_encryption_aes-256.pdf"
+    invoke(archive_path, "import", "pdf", str(pdf), code=1)
+    out = invoke(archive_path, "import", "pdf", str(pdf), EVIDENCE_PDF_PASSWORD="foo")
+    assert "Opened 1 encrypted PDF(s) already in the archive" in out
+    assert "Secret" in invoke(archive_path, "search", "Secret")

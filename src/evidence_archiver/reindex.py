@@ -55,10 +55,12 @@ def _attachment_wanted(media_type: str, ocr: OcrOptions | None) -> bool:
     return is_pdf(media_type) or (ocr is not None and media_type.startswith("image/"))
 
 
-def _needs_rereading(record: ItemRecord, ocr: OcrOptions | None) -> bool:
+def _needs_rereading(record: ItemRecord, ocr: OcrOptions | None, encrypted_only: bool) -> bool:
     """A document or image whose text is missing and that a new reading may recover."""
     if not record.original_sha256:
         return False
+    if encrypted_only:
+        return (record.parse_error or "").startswith("encrypted:")
     details = record.details
     if record.kind == "document" and details.get("text_missing"):
         return True
@@ -81,13 +83,18 @@ def reindex(
     ocr: OcrOptions | None = DEFAULT_OCR,
     limits: Limits | None = None,
     progress: Callable[[int], None] | None = None,
+    encrypted_only: bool = False,
 ) -> ReindexReport:
-    """Fill in missing text of attachments, documents and images; return what changed."""
+    """Fill in missing text of attachments, documents and images; return what changed.
+
+    ``encrypted_only`` re-reads only documents refused as encrypted (what ``import pdf`` does
+    when given a password, for PDFs that were archived before without one).
+    """
     report = ReindexReport()
     attachments = [
         (item_id, a)
         for item_id, a in archive.attachments_without_text()
-        if _attachment_wanted(a.media_type, ocr)
+        if _attachment_wanted(a.media_type, ocr) and not encrypted_only
     ]
 
     def attachment_jobs() -> Iterator[ExtractJob]:
@@ -119,7 +126,7 @@ def reindex(
         r
         for kind in ("document", "file")
         for r in archive.timeline(kind=kind)
-        if _needs_rereading(r, ocr)
+        if _needs_rereading(r, ocr, encrypted_only)
     ]
 
     def document_jobs() -> Iterator[ExtractJob]:

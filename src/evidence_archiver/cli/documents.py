@@ -104,6 +104,14 @@ def import_pdf(
                 limits=limits,
                 progress=advance,
             )
+        if password:
+            # PDFs archived earlier without their password are duplicates now: open them too.
+            reopened = run_reindex(arch, password=password, ocr=None, encrypted_only=True)
+            if reopened.documents_updated and not json_:
+                console.print(
+                    f"[green]Opened {reopened.documents_updated} encrypted PDF(s) already in "
+                    "the archive[/] with the password given."
+                )
     report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
 
 
