@@ -150,7 +150,7 @@ def test_garbage_is_kept_unparsed_with_a_reason() -> None:
     for raw, reason in [
         (b"\x00\x01\x02\xff" * 10, "not an e-mail"),
         (b"", "empty"),
-        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "Outlook .msg"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "not a readable OLE2"),
     ]:
         capture = capture_from_bytes(raw, SRC)
         assert capture.item is None
@@ -245,10 +245,9 @@ def test_every_corpus_email_is_imported_or_recorded_and_reimport_adds_nothing(
     first = import_eml(archive, sources, workers=0)
     files = [p for s in sources for p in s.rglob("*") if p.is_file()]
     assert first.added + first.failed + first.duplicates == len(files)
-    # PROVENANCE files and Outlook .msg files are kept, each with a reason.
-    reasons = " | ".join(e.reason for e in first.errors)
-    assert "Outlook .msg" in reasons
-    assert "not an e-mail" in reasons
+    # PROVENANCE files are kept, each with a reason; Outlook .msg files are read.
+    assert {e.source.rsplit(" ", 1)[-1] for e in first.errors} == {"PROVENANCE.txt"}
+    assert all("not an e-mail" in e.reason for e in first.errors)
     second = import_eml(archive, sources, workers=0)
     assert (second.added, second.failed) == (0, 0)
     assert second.duplicates == len(files)
@@ -282,3 +281,37 @@ def test_enron_mbox_and_notmuch_maildir(corpus: Path, archive: Archive) -> None:
     again = import_maildir(archive, root)
     assert again.added == 0
     assert again.duplicates == len(files)
+
+
+@pytest.mark.corpus
+def test_outlook_msg_files_are_read_with_dates_people_and_attachments(
+    corpus: Path, archive: Archive
+) -> None:
+    folder = corpus / "outlook-msg_msg-extractor"
+    report = import_eml(
+        archive,
+        [
+            folder / "example-msg-files_unicode.msg",
+            folder / "example-msg-files_strangeDate.msg",
+            corpus / "email_mail-parser" / "tests_mails_mail_outlook_1",
+        ],
+        workers=0,
+    )
+    assert (report.added, report.failed) == (3, 0)
+    unicode_msg = archive.item(1)
+    assert unicode_msg.title == "Test for TIF files"
+    assert unicode_msg.sender == "brizhou@gmail.com"
+    assert unicode_msg.occurred_at is not None
+    assert unicode_msg.occurred_at.isoformat() == "2013-11-18T10:26:24+02:00"
+    assert [a.filename for a in unicode_msg.attachments] == [
+        "import OleFileIO.tif",
+        "raised value error.tif",
+    ]
+    assert archive.read_original(unicode_msg.attachments[0].sha256)[:4] in (b"II*\x00", b"MM\x00*")
+    draft = archive.item(2)
+    assert draft.title == "MSG Test File"
+    assert draft.occurred_at is None
+    assert draft.details["msg_created_at"].startswith("2016-02-23")
+    newsletter = archive.item(3)
+    assert "Prüfung" in newsletter.title
+    assert len(newsletter.attachments) == 5

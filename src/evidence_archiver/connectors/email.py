@@ -25,6 +25,8 @@ from pathlib import Path
 
 from ..errors import SourceError
 from ..extract.email import NotAnEmail, parse_email
+from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
+from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
 from ..model import Blob, Capture, ImportProblem, SourceRef
 
@@ -55,16 +57,20 @@ def capture_from_bytes(
 ) -> Capture:
     """Parse one message into a Capture. Never raises: failures come back as ``parse_error``
     with the original kept. ``received_at`` (e.g. IMAP INTERNALDATE) goes into the details."""
-    blob = Blob(sha256=sha256_bytes(raw), size=len(raw), media_type=MEDIA_TYPE, data=raw)
+    is_outlook = raw.startswith(_OLE2_MAGIC)
+    blob = Blob(
+        sha256=sha256_bytes(raw),
+        size=len(raw),
+        media_type=OUTLOOK_MEDIA_TYPE if is_outlook else MEDIA_TYPE,
+        data=raw,
+    )
     reason: str | None
-    if raw.startswith(_OLE2_MAGIC):
-        reason = "an Outlook .msg file, not a MIME message: save it from Outlook as .eml"
-    elif not raw.strip():
+    if not raw.strip():
         reason = "empty file"
     else:
         try:
-            parsed = parse_email(raw)
-        except NotAnEmail as exc:
+            parsed = parse_outlook_msg(raw) if is_outlook else parse_email(raw)
+        except (NotAnEmail, NotAnOutlookMessage) as exc:
             reason = f"not an e-mail message ({exc})"
         except Exception as exc:  # noqa: BLE001 - any parser failure is recorded, never fatal
             reason = f"could not parse: {type(exc).__name__}: {exc}"
