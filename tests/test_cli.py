@@ -78,6 +78,15 @@ def test_the_issue_walkthrough_works_end_to_end(run) -> None:  # type: ignore[no
     shown = json.loads(run("show", first, "--json"))
     assert shown["tags"] == ["promise"]
     assert [e["action"] for e in shown["custody"]][:1] == ["acquired"]
+    assert (
+        json.loads(run("case", "add-rule", "lender-x-extension", "-k", "展期", "--json"))["linked"]
+        == 0
+    )
+    removed = run("case", "remove-rule", "lender-x-extension", "keyword", "展期", "--json")
+    assert json.loads(removed)["removed"] is True
+    shown_case = json.loads(run("case", "show", "lender-x-extension", "--json"))
+    assert [r["kind"] for r in shown_case["rules"]] == ["address", "domain"]
+    assert shown_case["items"] == 7
     status = json.loads(run("status", "--json"))
     assert status["total"] == 8
     assert status["items"] == {"email": 8}

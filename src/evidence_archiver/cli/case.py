@@ -176,3 +176,27 @@ def unlink(
         print_json({"slug": slug, "unlinked": changed})
         return
     console.print(f"Took {changed} item(s) out of {escape(slug)}.")
+
+
+@app.command("remove-rule")
+@handle_errors
+def remove_rule(
+    slug: Annotated[str, typer.Argument(help="The case's short name.")],
+    kind: Annotated[str, typer.Argument(help="address, domain, phone or keyword.")],
+    value: Annotated[str, typer.Argument(help="The rule's value, as 'case show' lists it.")],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+) -> None:
+    """Stop a rule from linking new items (items it linked stay in the case; unlink them by
+    hand if they do not belong).
+
+    Example: evidence case remove-rule lender-x-extension keyword 展期
+    """
+    with open_archive(archive) as arch:
+        removed = arch.remove_case_rule(slug, kind, value)
+    if json_:
+        print_json({"slug": slug, "removed": removed})
+        return
+    console.print(
+        f"Removed the rule {kind} {escape(value)}." if removed else "No such rule in this case."
+    )
