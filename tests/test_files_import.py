@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import shutil
 import wave
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,8 +18,11 @@ from conftest import FIXTURES, IN_CI
 from evidence_archiver import Archive, SourceError
 from evidence_archiver.connectors.files import file_captures
 from evidence_archiver.connectors.pdf import pdf_captures
+from evidence_archiver.documents import import_files
 from evidence_archiver.extract.files import recording_hint, sniff_media_type
 from evidence_archiver.extract.sandbox import Limits
+from evidence_archiver.model import Capture, Item, SourceRef
+from evidence_archiver.reindex import link_recordings
 
 DOCS = FIXTURES / "documents"
 LOAN = DOCS / "loan-agreement-2024-03-15.pdf"
@@ -129,6 +133,41 @@ def test_a_call_recording_keeps_duration_and_the_number_and_time_in_its_name(
         "number": "+8613812345678",
     }
     assert record.occurred_at is None  # a local time without a zone is not guessed
+
+
+def test_a_call_recording_is_matched_with_its_call_log_entry(
+    tmp_path: Path, archive: Archive
+) -> None:
+    call = Capture(
+        source=SourceRef("sms-backup", "calls.xml", "element 3"),
+        original=None,
+        item=Item(
+            kind="call",
+            occurred_at=datetime(2024, 3, 5, 14, 21, 40, tzinfo=CST),
+            direction="in",
+            sender="+8613812345678",
+            thread_key="phone:+8613812345678",
+        ),
+        dedup_key="call:+8613812345678:2024-03-05T06:21:40Z",
+    )
+    other = replace(
+        call,
+        item=replace(call.item, occurred_at=datetime(2024, 3, 5, 9, 0, tzinfo=CST)),  # type: ignore[arg-type]
+        dedup_key="call:+8613812345678:2024-03-05T01:00:00Z",
+    )
+    archive.ingest([call, other], connector="sms-backup", container="calls.xml")
+    path = tmp_path / "20240305142210_+8613812345678.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\x00\x00" * 800)
+    import_files(archive, [path], ocr=None, limits=LIMITS)
+    calls = {r.occurred_at: r.id for r in archive.timeline(kind="call")}
+    [recording] = archive.timeline(kind="file")
+    assert recording.thread_key == "phone:+8613812345678"
+    assert recording.details["recording"]["call_item_id"] == calls[call.item.occurred_at]  # type: ignore[union-attr]
+    assert link_recordings(archive) == 0  # already matched
 
 
 def test_recorder_app_names_give_number_and_time() -> None:

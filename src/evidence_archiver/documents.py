@@ -23,6 +23,7 @@ from .connectors.pdf import PDF_SUFFIXES, pdf_captures
 from .extract.ocr import OcrOptions
 from .extract.sandbox import Limits
 from .model import Capture, ImportProblem, ImportReport
+from .reindex import link_recordings
 
 Progress = Callable[[int], None]
 BATCH_SIZE = 25
@@ -82,13 +83,20 @@ def import_files(
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ImportReport:
-    """Import any files (photos, screenshots, recordings, PDFs…) and folders of them."""
+    """Import any files (photos, screenshots, recordings, PDFs…) and folders of them.
+
+    Call recordings are then matched with the call-log entries already archived
+    (:func:`~evidence_archiver.reindex.link_recordings`).
+    """
     captures = file_captures(
         paths, password=password, ocr=ocr, limits=limits, skip=archive_files(archive)
     )
-    return archive.ingest(
+    report = archive.ingest(
         _counted(captures, progress),
         connector=FILES_CONNECTOR,
         container=", ".join(str(p) for p in paths),
         batch_size=batch_size,
     )
+    if report.added:
+        link_recordings(archive)
+    return report

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from .archive import Archive
@@ -29,6 +30,8 @@ from .extract.ocr import OcrOptions
 from .extract.sandbox import Limits
 
 DEFAULT_OCR = OcrOptions()
+# A recorder app names the file when recording starts; the call log stamps the call's start.
+RECORDING_MATCH_WINDOW = timedelta(minutes=3)
 
 
 @dataclass
@@ -38,6 +41,7 @@ class ReindexReport:
     attachments_updated: int = 0
     documents_updated: int = 0
     unchanged: int = 0
+    recordings_linked: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
@@ -45,6 +49,7 @@ class ReindexReport:
             "attachments_updated": self.attachments_updated,
             "documents_updated": self.documents_updated,
             "unchanged": self.unchanged,
+            "recordings_linked": self.recordings_linked,
             "failed": len(self.failures),
             "errors": [{"source": s, "reason": r} for s, r in self.failures],
         }
@@ -156,4 +161,45 @@ def reindex(
                 report.unchanged += 1
         if progress:
             progress(1)
+    if not encrypted_only:
+        report.recordings_linked = link_recordings(archive)
     return report
+
+
+def link_recordings(archive: Archive) -> int:
+    """Match call recordings with call-log entries; return how many were newly matched.
+
+    A recording whose file name gave a number and a local time (see
+    :func:`~evidence_archiver.extract.files.recording_hint`) matches the call with that number
+    whose start, in the phone's own local time, is within three minutes of it. The match is
+    stored in the recording's details as ``recording.call_item_id`` (derived data: the
+    original is untouched).
+    """
+    calls: dict[str, list[ItemRecord]] = {}
+    for call in archive.timeline(kind="call"):
+        if call.thread_key and call.occurred_at is not None:
+            calls.setdefault(call.thread_key, []).append(call)
+    matched = 0
+    for record in archive.timeline(kind="file"):
+        hint = record.details.get("recording") or {}
+        if not hint.get("local_time") or not record.thread_key or "call_item_id" in hint:
+            continue
+        try:
+            local = datetime.fromisoformat(hint["local_time"])
+        except ValueError:
+            continue
+        best: tuple[timedelta, ItemRecord] | None = None
+        for call in calls.get(record.thread_key, []):
+            assert call.occurred_at is not None
+            gap = abs(call.occurred_at.replace(tzinfo=None) - local)
+            if gap <= RECORDING_MATCH_WINDOW and (best is None or gap < best[0]):
+                best = (gap, call)
+        if best is None:
+            continue
+        details = dict(record.details)
+        details["recording"] = {**hint, "call_item_id": best[1].id}
+        archive.set_derived_text(
+            record.id, body=record.body, details=details, parse_error=record.parse_error
+        )
+        matched += 1
+    return matched

@@ -33,6 +33,7 @@ from ..extract.ocr import OcrOptions
 from ..extract.sandbox import Limits
 from ..hashing import blob_from_file
 from ..model import Blob, Capture, ImportProblem, Item, ItemKind, SourceRef
+from .sms.common import thread_key
 
 CONNECTOR = "files"
 DEFAULT_OCR = OcrOptions()
@@ -102,11 +103,14 @@ def _capture(
         )
         return Capture(source, blob, item, parse_error=failure)
     details = {"file": file_info, **extracted.details}
+    number = (details.get("recording") or {}).get("number")
     item = Item(
         kind=extracted.kind,
         occurred_at=extracted.occurred_at,
         title=extracted.title or found.path.name,
         body=extracted.body,
+        # A call recording joins the conversation with its number, as calls and texts do.
+        thread_key=thread_key(number) if number else None,
         details=details,
     )
     return Capture(source, blob, item, parse_error=extracted.error)
