@@ -31,7 +31,7 @@ ORIGINAL = "data/originals/E-001-A2_receipt.jpg"
 
 @pytest.fixture
 def bundle(case_archive: Archive, tmp_path: Path) -> Path:
-    options = ExportOptions(case="lenderx", out=tmp_path / "bundle.zip", now=EXPORT_NOW)
+    options = ExportOptions(case="lenderx", out=tmp_path / "bundle.zip", now=EXPORT_NOW, pdf=False)
     return export_bundle(case_archive, options).path
 
 
@@ -43,6 +43,7 @@ def stamped(case_archive: Archive, tmp_path: Path, tsa: LocalTSA) -> Path:
         now=EXPORT_NOW,
         tsa_url=tsa.url,
         tsa_ca_file=tsa.ca_file,
+        pdf=False,  # the views are tested elsewhere; this keeps the tamper suite quick
     )
     return export_bundle(case_archive, options).path
 
@@ -148,7 +149,9 @@ def test_a_symlink_entry_is_reported(bundle: Path, tmp_path: Path) -> None:
 
 
 def test_a_symlink_in_a_folder_bundle_is_reported(case_archive: Archive, tmp_path: Path) -> None:
-    options = ExportOptions(case="lenderx", out=tmp_path / "dir", fmt="dir", now=EXPORT_NOW)
+    options = ExportOptions(
+        case="lenderx", out=tmp_path / "dir", fmt="dir", now=EXPORT_NOW, pdf=False
+    )
     folder = export_bundle(case_archive, options).path
     (folder / "data" / "link").symlink_to("/etc/passwd")
     assert "data/link" in problems_for(folder)
@@ -247,7 +250,9 @@ def test_timestamp_can_be_added_later_to_a_zip_and_a_folder(
     info = timestamp_bundle(bundle, tsa.url, ca_file=tsa.ca_file)
     assert info.checked_against_ca
     assert verify_bundle(bundle, tsa_ca_file=tsa.ca_file).ok
-    options = ExportOptions(case="lenderx", out=tmp_path / "dir", fmt="dir", now=EXPORT_NOW)
+    options = ExportOptions(
+        case="lenderx", out=tmp_path / "dir", fmt="dir", now=EXPORT_NOW, pdf=False
+    )
     folder = export_bundle(case_archive, options).path
     timestamp_bundle(folder, tsa.url)
     assert (folder / "timestamp" / "manifest.tsr").is_file()
@@ -274,7 +279,7 @@ def test_export_with_a_broken_tsa_keeps_the_bundle_and_says_how_to_retry(
     case_archive: Archive, tmp_path: Path, garbage_tsa: str
 ) -> None:
     options = ExportOptions(
-        case="lenderx", out=tmp_path / "b.zip", now=EXPORT_NOW, tsa_url=garbage_tsa
+        case="lenderx", out=tmp_path / "b.zip", now=EXPORT_NOW, tsa_url=garbage_tsa, pdf=False
     )
     with pytest.raises(TimestampError, match="evidence timestamp"):
         export_bundle(case_archive, options)

@@ -9,6 +9,7 @@ absent and fail it in CI, where .ci/run installs them.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import threading
@@ -93,8 +94,9 @@ def failing_tsa() -> Iterator[str]:
     yield from _serve(_Broken)
 
 
-def make_pdf(lines: list[str], pages: int = 2) -> bytes:
-    """A small real PDF (with a Chinese line when a CJK font is installed)."""
+@functools.cache
+def make_pdf(lines: tuple[str, ...], pages: int = 2) -> bytes:
+    """A small real PDF (with a Chinese line when a CJK font is installed); made once."""
     from evidence_archiver.export.render_pdf import FontMissing, find_cjk_font
 
     pdf = FPDF()
@@ -104,7 +106,7 @@ def make_pdf(lines: list[str], pages: int = 2) -> bytes:
         pdf.set_font("cjk", size=12)
     except FontMissing:
         pdf.set_font("helvetica", size=12)
-        lines = [line.encode("latin-1", "replace").decode("latin-1") for line in lines]
+        lines = tuple(line.encode("latin-1", "replace").decode("latin-1") for line in lines)
     for n in range(pages):
         pdf.add_page()
         for line in lines:
@@ -124,7 +126,7 @@ SMS_BACKUP = """<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>
 def sample_captures() -> list[Capture]:
     """Two emails (one with a PDF and a photo attached), three SMS from one backup, a call and
     a PDF document: the kinds a case holds."""
-    loan_pdf = make_pdf(["Loan agreement 借款合同", "Amount: 10,000"], pages=2)
+    loan_pdf = make_pdf(("Loan agreement 借款合同", "Amount: 10,000"), pages=2)
     photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
     raw1 = (
         "From: LenderX Service <service@lenderx.com>\r\nTo: me@example.com\r\n"
@@ -201,7 +203,7 @@ def sample_captures() -> list[Capture]:
                 container_sha256=backup.sha256,
             )
         )
-    statement = make_pdf(["Statement 账单", "Overdue 逾期: 500"], pages=1)
+    statement = make_pdf(("Statement 账单", "Overdue 逾期: 500"), pages=1)
     captures.append(
         Capture(
             source=SourceRef("pdf", "statement.pdf", ""),

@@ -453,6 +453,8 @@ def export_bundle(
             if progress:
                 progress("originals", done, total)
         _write_views(bag, exhibits, labels, options, progress, done, total)
+        if progress:
+            progress("index and data files", 0, 1)
         summary = _summary_rows(case, exhibits, labels, now, user_tz)
         note = labels("timestamp_requested" if options.tsa_url else "no_timestamp")
         _stream_text(
@@ -477,6 +479,9 @@ def export_bundle(
         if options.pdf:
             from .render_pdf import write_bundle_pdf
 
+            if progress:
+                progress("bundle.pdf", 0, 1)
+
             with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
                 pdf_path = Path(tmp) / "bundle.pdf"
                 write_bundle_pdf(
@@ -489,6 +494,8 @@ def export_bundle(
                     timestamp_note=note,
                 )
                 bag.add("data/bundle.pdf", lambda out: _copy_file(pdf_path, out), compress=False)
+        if progress:
+            progress("manifests", 0, 1)
         bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, len(events))
         tagmanifest = bag.finish(bag_info)
     except BaseException:
