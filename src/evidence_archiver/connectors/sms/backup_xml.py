@@ -207,7 +207,7 @@ class _Collector:
         self.root: str | None = None
         self.root_attrs: dict[str, str] = {}
         self.current: _Record | None = None
-        self.done: list[_Record] = []
+        self.done: deque[_Record] = deque()
         self.count = 0
         parser.StartElementHandler = self.start
         parser.EndElementHandler = self.end
@@ -356,7 +356,7 @@ class SmsBackupReader:
         try:
             while True:
                 while self._collector.done:
-                    record = self._collector.done.pop(0)
+                    record = self._collector.done.popleft()
                     records += 1
                     yield from self._convert(record, container, blob.sha256)
                 if self._eof:
@@ -461,9 +461,9 @@ class SmsBackupReader:
         if when is None:
             flags = (*flags, "no-date")
             details["date"] = a.get("date", "")
-        sent = epoch_to_datetime(a.get("date_sent"))
-        if sent is not None:
-            details["date_sent"] = sent.isoformat()
+        if clean(a.get("date_sent")) not in ("", "0"):
+            # Kept as written (milliseconds, or seconds for some MMS): converting costs time.
+            details["date_sent"] = a["date_sent"]
         if clean(a.get("readable_date")):
             details["readable_date"] = a["readable_date"]
         who = name or raw or "unknown number"
@@ -560,9 +560,9 @@ class SmsBackupReader:
         if when is None:
             flags = (*flags, "no-date")
             details["date"] = a.get("date", "")
-        sent = epoch_to_datetime(a.get("date_sent"))
-        if sent is not None:
-            details["date_sent"] = sent.isoformat()
+        if clean(a.get("date_sent")) not in ("", "0"):
+            # Kept as written (milliseconds, or seconds for some MMS): converting costs time.
+            details["date_sent"] = a["date_sent"]
         if clean(a.get("readable_date")):
             details["readable_date"] = a["readable_date"]
         if clean(a.get("m_id")):
