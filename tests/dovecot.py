@@ -35,7 +35,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -112,7 +112,7 @@ first_valid_uid = 1
 mail_location = maildir:{root}/mail/%u
 mail_fsync = never
 disable_plaintext_auth = yes
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 passdb {{
   driver = passwd-file
   args = {root}/passwd
@@ -343,7 +343,8 @@ class FaultProxy:
     - ``cut_after``: close both sides once this many server-to-client bytes have passed;
     - ``stall_after``: stop forwarding (but keep the sockets open) after that many bytes;
     - ``strip_starttls``: remove ``STARTTLS`` from what the server says (plain IMAP only);
-    - ``delay``: sleep this long before forwarding each server-to-client chunk.
+    - ``delay``: sleep this long before forwarding each server-to-client chunk;
+    - ``rewrite``: a function applied to each server-to-client chunk (plain IMAP only).
 
     ``faulty_connections`` connections misbehave; later ones pass through untouched, so a
     client that reconnects can finish, unless ``refuse_after`` is set: connections after that
@@ -361,6 +362,7 @@ class FaultProxy:
         delay: float = 0.0,
         faulty_connections: int = 1,
         refuse_after: int | None = None,
+        rewrite: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.target_port = target_port
         self.cut_after = cut_after
@@ -369,6 +371,7 @@ class FaultProxy:
         self.delay = delay
         self.faulty_connections = faulty_connections
         self.refuse_after = refuse_after
+        self.rewrite = rewrite
         self.connections = 0
         self.from_client = bytearray()
         self.listener = socket.create_server((HOST, 0))
@@ -432,6 +435,8 @@ class FaultProxy:
                         continue
                     if self.delay:
                         time.sleep(self.delay)
+                    if faulty and self.rewrite is not None:
+                        data = self.rewrite(data)
                     if faulty and self.strip_starttls:
                         data = data.replace(b" STARTTLS", b"")
                     if faulty and self.cut_after is not None and sent + len(data) > self.cut_after:

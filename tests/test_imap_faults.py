@@ -81,7 +81,7 @@ def test_server_that_stops_answering_times_out_and_resumes(
         started = time.monotonic()
         report = run(archive, imap_user, via(proxy, imap_user, timeout=1.5))
 
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
     inbox = report.folders[0]
     assert inbox.stopped is None
     assert inbox.reconnects >= 1
@@ -130,10 +130,10 @@ with Archive(db) as archive:
 def test_kill_9_then_rerun_keeps_every_message_exactly_once(
     archive_path: Path, imap_user: ImapUser
 ) -> None:
-    messages = load(imap_user, 80, big_every=10)
+    messages = load(imap_user, 120, big_every=10)
     env = {**os.environ, "EVIDENCE_IMAP_PASSWORD": imap_user.password}
     # The proxy slows the transfer down so that the kill lands in the middle of the import.
-    with FaultProxy(imap_user.server.imaps_port, delay=0.02, faulty_connections=0) as proxy:
+    with FaultProxy(imap_user.server.imaps_port, delay=0.05, faulty_connections=0) as proxy:
         child = subprocess.Popen(
             [sys.executable, "-c", KILL_SCRIPT, str(archive_path), imap_user.name,
              str(proxy.port), str(imap_user.server.ca_file)],
@@ -149,7 +149,7 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
             child.wait(10)
     assert child.returncode == -signal.SIGKILL
     kept = committed_items(archive_path)
-    assert 10 <= kept < 80
+    assert 10 <= kept < 120
 
     with Archive(archive_path) as archive:
         again = run(archive, imap_user, direct(imap_user), workers=2)

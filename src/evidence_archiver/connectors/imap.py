@@ -433,7 +433,16 @@ def batches_by_size(
     return out
 
 
-def _message_meta(folder: str, uidvalidity: int | None, uid: int, data: dict[bytes, Any]) -> Any:
+def message_meta(
+    folder: str, uidvalidity: int | None, uid: int, data: dict[bytes, Any]
+) -> dict[str, Any]:
+    """The IMAP facts about one message, from imapclient's FETCH response, as kept in the item:
+
+    ``{"folder": "INBOX", "uid": 5, "uidvalidity": 1795874481, "internaldate":
+    "2024-03-01T09:30:00+08:00", "flags": ["\\Seen"], "size": 4242, "gmail": {"msgid":
+    "1278455344230334865", "thrid": "…", "labels": ["\\Inbox", "Loans/LenderX"]}}``
+    (``gmail`` only when the server offers X-GM-EXT-1).
+    """
     meta: dict[str, Any] = {"folder": folder, "uid": uid, "uidvalidity": uidvalidity}
     internal = data.get(b"INTERNALDATE")
     if isinstance(internal, datetime):
@@ -543,7 +552,7 @@ class _Fetcher(threading.Thread):
                 self.vanished += 1
                 continue
             out.append(
-                Fetched(uid, bytes(raw), _message_meta(self.folder, self.uidvalidity, uid, data))
+                Fetched(uid, bytes(raw), message_meta(self.folder, self.uidvalidity, uid, data))
             )
         return out
 
@@ -757,7 +766,7 @@ def _import_folder(
         for capture in parsed:
             meta = metas.popleft()
             yielded.append(int(meta["uid"]))
-            yield _with_imap_details(capture, meta) if isinstance(capture, Capture) else capture
+            yield with_imap_details(capture, meta) if isinstance(capture, Capture) else capture
 
     def on_commit(count: int) -> None:
         nonlocal committed
@@ -793,7 +802,7 @@ def _import_folder(
     return result
 
 
-def _with_imap_details(capture: Capture, meta: dict[str, Any]) -> Capture:
+def with_imap_details(capture: Capture, meta: dict[str, Any]) -> Capture:
     """Keep folder, UID, INTERNALDATE, flags and Gmail labels with the parsed item."""
     if capture.item is None:
         return capture
