@@ -276,6 +276,11 @@ class DovecotServer:
             self.process.kill()
             self.process.wait(10)
 
+    def kick(self, user: str) -> None:
+        """Disconnect the user's sessions: Dovecot sends ``* BYE Server shutting down.``."""
+        doveadm = _need("doveadm", "/usr/bin", "/usr/sbin")
+        _run(doveadm, "-c", self.root / "dovecot.conf", "kick", user)
+
     def add_user(self) -> ImapUser:
         """A new, empty account from the pool written at start-up."""
         with self._lock:

@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,33 @@ def test_giving_up_keeps_what_was_fetched_and_the_next_run_finishes(
     assert again.folders[0].stopped is None
     # Only what was not committed is fetched again (at most one ingest batch overlaps).
     assert again.folders[0].fetched <= 60 - kept + 10
+    assert_each_exactly_once(archive, messages)
+
+
+def test_bye_from_the_server_mid_fetch_reconnects_and_resumes(
+    archive_path: Path, archive: Archive, imap_user: ImapUser
+) -> None:
+    messages = load(imap_user, 120, big_every=10)
+    kicked = threading.Event()
+
+    def kick_when_half_way() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and committed_items(archive_path) < 10:
+            time.sleep(0.02)
+        imap_user.server.kick(imap_user.name)
+        kicked.set()
+
+    kicker = threading.Thread(target=kick_when_half_way)
+    # Slowed down so that the BYE arrives while batches are still being fetched.
+    with FaultProxy(imap_user.server.imaps_port, delay=0.05, faulty_connections=0) as proxy:
+        kicker.start()
+        report = run(archive, imap_user, via(proxy, imap_user), batch_bytes=16 << 10)
+        kicker.join(60)
+
+    assert kicked.is_set()
+    inbox = report.folders[0]
+    assert inbox.stopped is None
+    assert inbox.reconnects >= 1
     assert_each_exactly_once(archive, messages)
 
 
