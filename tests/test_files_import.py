@@ -206,3 +206,16 @@ def test_reimporting_a_folder_adds_nothing(tmp_path: Path, archive: Archive) -> 
 def test_a_missing_path_is_a_source_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         list(file_captures([tmp_path / "nowhere"]))
+
+
+def test_a_pdf_over_the_time_limit_is_archived_with_the_reason(archive: Archive) -> None:
+    report = archive.ingest(
+        pdf_captures([LOAN], limits=Limits(seconds=0.01, workers=1)),
+        connector="pdf",
+        container="t",
+    )
+    assert report.failed == 1
+    [record] = archive.timeline()
+    assert record.parse_error == "took longer than the time limit of 0.01 s"
+    assert record.details["text_missing"] is True
+    assert archive.read_original(record.original_sha256 or "") == LOAN.read_bytes()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from evidence_archiver.extract.sandbox import Limits, run_isolated
+from evidence_archiver.extract.sandbox import Limits, SandboxError, run_isolated
 
 
 def behave(job: str) -> str:
@@ -98,3 +98,8 @@ def test_an_endless_job_stream_is_read_ahead_only_a_little() -> None:
     stream.close()
     assert [o.job for o in first] == ["job0", "job1", "job2"]
     assert len(pulled) <= 3 + 2 * 4
+
+
+def test_workers_that_cannot_start_stop_the_run_with_a_clear_error() -> None:
+    with pytest.raises(SandboxError, match="could not start"):
+        list(run_isolated(behave, ["a"], Limits(seconds=30, memory_mb=20, workers=1)))

@@ -40,13 +40,21 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
+from ..errors import EvidenceError
+
 J = TypeVar("J")
 R = TypeVar("R")
 
 DEFAULT_SECONDS = 60.0
 DEFAULT_MEMORY_MB = 1536
-PRELOAD = "evidence_archiver.extract.documents"
+STARTUP_SECONDS = 120.0
+# Imported by each worker before it says it is ready, so no job's time limit pays for them.
+PRELOAD = ("evidence_archiver.extract.documents", "pdfplumber", "pypdfium2", "PIL.Image")
 _HEADER = struct.Struct("!Q")
+
+
+class SandboxError(EvidenceError):
+    """The extraction workers cannot start at all (not a problem of one input)."""
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,9 @@ def _serve(memory_mb: int) -> None:
     requests = os.fdopen(0, "rb", buffering=0)
     # A parser's complaints are collected by the extractor itself; the terminal stays clean.
     logging.getLogger().setLevel(logging.CRITICAL)
-    with contextlib.suppress(MemoryError):  # reported per job below, with the limit
-        __import__(PRELOAD)
+    for module in PRELOAD:  # a worker that cannot even import exits here, before "ready"
+        __import__(module)
+    _write_message(channel, ("ready", None))
     while True:
         try:
             func, job = _read_message(requests)
@@ -159,7 +168,8 @@ class _Worker:
         self.requests: IO[bytes] = self.process.stdin
         self.replies: IO[bytes] = self.process.stdout
         self.seq: int | None = None
-        self.deadline = 0.0
+        self.ready = False  # set when the worker says it has started
+        self.deadline = time.monotonic() + STARTUP_SECONDS
 
     def give(self, seq: int, func: Callable[[Any], Any], job: Any, seconds: float) -> bool:
         """Send a job; False when the worker is already gone (it will be reported as dead)."""
@@ -202,6 +212,29 @@ class _Worker:
         return f"the extractor stopped on it (exit code {code}); the file may be damaged or hostile"
 
 
+def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
+    """Mark a worker ready once it says so; a worker that cannot start stops the whole run.
+
+    The time limit of a job starts only when a ready worker takes it, so the seconds an
+    interpreter needs to start on a busy machine never count against a document.
+    """
+    if readable:
+        try:
+            status, _ = _read_message(worker.replies)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            status = "dead"
+        if status == "ready":
+            worker.ready = True
+            return
+    elif time.monotonic() < worker.deadline:
+        return
+    worker.stop(now=True)
+    raise SandboxError(
+        "the extraction worker processes could not start "
+        f"(is the memory limit of {limits.memory_mb} MB too low? try --memory-mb 1536)"
+    )
+
+
 def run_isolated(
     func: Callable[[J], R],
     jobs: Iterable[J],
@@ -228,8 +261,10 @@ def run_isolated(
         while True:
             # Hand out jobs to idle workers, staying within the read-ahead window.
             for worker in workers:
-                if worker.seq is not None or exhausted or next_seq - next_out >= window:
+                if not worker.ready or worker.seq is not None:
                     continue
+                if exhausted or next_seq - next_out >= window:
+                    break
                 try:
                     job = next(job_iter)
                 except StopIteration:
@@ -241,14 +276,18 @@ def run_isolated(
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
-            busy = [w for w in workers if w.seq is not None]
-            if not busy:
-                if exhausted and next_out == next_seq:
-                    return
+            if exhausted and next_out == next_seq:
+                return
+            # Wait for a reply, a worker starting up, or the nearest deadline.
+            waiting = [w for w in workers if w.seq is not None or not w.ready]
+            if not waiting:
                 continue
-            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
-            ready = set(wait([w.replies.fileno() for w in busy], timeout=timeout))
+            timeout = max(0.0, min(w.deadline for w in waiting) - time.monotonic())
+            ready = set(wait([w.replies.fileno() for w in waiting], timeout=timeout))
             for index, worker in enumerate(workers):
+                if not worker.ready:
+                    _check_startup(worker, worker.replies.fileno() in ready, limits)
+                    continue
                 seq = worker.seq
                 if seq is None:
                     continue
