@@ -293,16 +293,39 @@ def test_a_record_without_a_readable_date_is_kept_undated(tmp_path: Path, archiv
     assert all(i.occurred_at is None and "no-date" in i.flags for i in archive.timeline())
 
 
-def test_damage_in_the_middle_keeps_what_came_before(tmp_path: Path, archive: Archive) -> None:
+def test_damage_in_the_middle_skips_only_the_damaged_record(
+    tmp_path: Path, archive: Archive
+) -> None:
     path = _write(
         tmp_path,
         "sms.xml",
-        _sms(1709704960000, "one") + _sms(1709704970000, "two") + '  <sms body="x" <oops/>\n',
+        _sms(1709704960000, "one")
+        + _sms(1709704970000, "two")
+        + '  <sms body="x" <oops/>\n'
+        + '  <mms date="1" msg_box="1">\n    <parts><part ct="text/plain" text="lost" />\n'
+        + _sms(1709704980000, "three &#55357;&#56397;")
+        + '  <sms date="1709704990000" body="broken &amp" />\n'
+        + _sms(1709705000000, "four"),
+        count=7,
     )
-    report, _ = import_phone_export(archive, path)
-    assert report.added == 2
-    assert report.failed == 1
-    assert "damaged at line 5" in report.errors[0].reason
+    report, notes = import_phone_export(archive, path)
+    assert report.added == 4
+    bodies = [i.body for i in archive.timeline()]
+    assert bodies == ["one", "two", "three \U0001f44d", "four"]
+    reasons = [e.reason for e in report.errors]
+    assert reasons == [
+        "this mms has no end tag (the file is damaged there) and was skipped",
+        "the file is damaged at line 5, column 17: not well-formed (invalid token): the record "
+        "there could not be read; reading went on at line 6",
+        "the file is damaged at line 9, column 46: not well-formed (invalid token): the record "
+        "there could not be read; reading went on at line 10",
+        "the backup header says it holds 7 messages but 4 were read",
+    ]
+    assert report.errors[0].source.endswith("element 3 (line 6)")
+    three = archive.timeline()[2]
+    assert three.source.locator == "element 4 (line 8)"
+    assert "emoji-repaired" in three.flags
+    assert notes.lines == ["repaired 1 emoji written as surrogate-pair references"]
 
 
 def test_epoch_times_are_told_apart_by_magnitude() -> None:

@@ -16,8 +16,11 @@ Design:
   character reference becomes U+FFFD. Each repaired message carries the flag
   ``emoji-repaired`` (or ``character-replaced``) and the count in ``details["repairs"]``.
 * **Damage is reported, not fatal.** A file cut short imports every complete record and says
-  where it ends; a header ``count`` that differs from what was read is reported; an MMS part
-  whose base64 is corrupt is dropped with a flag while the message text is kept.
+  where it ends. Damage in the middle (a broken record) is reported with its line and reading
+  goes on with a fresh parser at the next line that starts a record (the app writes one record
+  per line); an MMS that lost its end tag is reported and skipped. A header ``count`` that
+  differs from what was read is reported; an MMS part whose base64 is corrupt is dropped with a
+  flag while the message text is kept.
 * **Where it came from.** The file itself is the original (stored once, first); each message
   has ``locator="element N (line L)"`` (N counts records from 1) and a natural ``dedup_key``, so
   an overlapping newer backup adds only what is new.
@@ -52,6 +55,8 @@ from .common import (
 
 CONNECTOR = "sms-backup-restore"
 CHUNK = 1 << 20
+MAX_RESYNCS = 1000
+RECORD_STARTS = (b"<sms ", b"<mms ", b"<call ", b"<sms>", b"<mms>", b"<call>")
 
 SMS_TYPES: dict[str, tuple[Direction, tuple[str, ...]]] = {
     "1": ("in", ()),
@@ -194,6 +199,8 @@ class _Record:
     end: int = 0
     parts: list[dict[str, str]] = field(default_factory=list)
     addrs: list[dict[str, str]] = field(default_factory=list)
+    emoji: int = 0
+    replaced: int = 0
 
 
 class _Collector:
@@ -201,14 +208,30 @@ class _Collector:
 
     RECORD_TAGS = frozenset({"sms", "mms", "call"})
 
-    def __init__(self, parser: Any) -> None:
+    def __init__(
+        self,
+        parser: Any,
+        repair: CharRefRepair,
+        *,
+        line_base: int = 0,
+        resume: _Collector | None = None,
+    ) -> None:
         self.parser = parser
+        self.repair = repair
+        self.line_base = line_base
         self.depth = 0
         self.root: str | None = None
         self.root_attrs: dict[str, str] = {}
         self.current: _Record | None = None
         self.done: deque[_Record] = deque()
         self.count = 0
+        self.record_depth = 0
+        self.unclosed: list[_Record] = []
+        self.resumed = resume is not None
+        if resume is not None:
+            self.root, self.root_attrs = resume.root, resume.root_attrs
+            self.done, self.count = resume.done, resume.count
+            self.unclosed = resume.unclosed
         parser.StartElementHandler = self.start
         parser.EndElementHandler = self.end
         parser.StartDoctypeDeclHandler = self.doctype
@@ -242,6 +265,8 @@ class _Collector:
     def start(self, name: str, attrs: dict[str, str]) -> None:
         self.depth += 1
         if self.depth == 1:
+            if self.resumed:
+                return  # the root we opened again after skipping damage
             self.root = name
             self.root_attrs = attrs
             if name not in ("smses", "calls"):
@@ -250,13 +275,18 @@ class _Collector:
                     "<smses> (messages) or <calls> (call log)"
                 )
             return
-        if self.depth == 2 and name in self.RECORD_TAGS:
+        nested = self.current is not None and self.current.tag == "mms" and self.depth > 2
+        if name in self.RECORD_TAGS and (self.depth == 2 or nested):
+            if self.current is not None:
+                # A record starting inside an MMS: that MMS lost its end tag. Skip it, go on.
+                self.unclosed.append(self.current)
+            self.record_depth = self.depth
             self.count += 1
             self.current = _Record(
                 name,
                 attrs,
                 self.count,
-                self.parser.CurrentLineNumber,
+                self.parser.CurrentLineNumber + self.line_base,
                 self.parser.CurrentByteIndex,
             )
         elif self.current is not None:
@@ -266,9 +296,23 @@ class _Collector:
                 self.current.addrs.append(attrs)
 
     def end(self, name: str) -> None:
-        if self.depth == 2 and self.current is not None and name == self.current.tag:
-            self.current.end = self.parser.CurrentByteIndex
-            self.done.append(self.current)
+        if (
+            self.current is not None
+            and self.depth == self.record_depth
+            and name == self.current.tag
+        ):
+            record = self.current
+            record.end = self.parser.CurrentByteIndex
+            # The filter has seen every byte up to here: attribute its repairs now.
+            repairs = self.repair.repairs
+            while repairs and repairs[0].position < record.end:
+                repair = repairs.popleft()
+                if repair.position >= record.start:
+                    if repair.kind == "emoji":
+                        record.emoji += 1
+                    else:
+                        record.replaced += 1
+            self.done.append(record)
             self.current = None
         self.depth -= 1
 
@@ -293,10 +337,10 @@ class SmsBackupReader:
         self.spool = spool or Spool()
         self.notes = notes or ReadNotes()
         self.notes.format = CONNECTOR
-        self._parser = expat.ParserCreate()
-        self._parser.buffer_text = True
-        self._collector = _Collector(self._parser)
         self._repair = CharRefRepair()
+        self._parser = expat.ParserCreate()
+        self._collector = _Collector(self._parser, self._repair)
+        self._emoji = self._replaced = 0
         try:
             self._file = path.open("rb")
         except OSError as exc:
@@ -304,6 +348,8 @@ class SmsBackupReader:
         self._eof = False
         self._error: str | None = None
         self._truncated = False
+        self._damage: list[tuple[int, str, int | None]] = []
+        self._resume_at = (0, 0)  # byte offset and line number where the current parser began
         try:
             while self._collector.root is None and not self._eof:
                 self._feed_chunk()
@@ -333,8 +379,9 @@ class SmsBackupReader:
         try:
             self._parser.Parse(data, final)
         except expat.ExpatError as exc:
-            self._eof = True
             code = exc.code
+            line = exc.lineno + self._collector.line_base
+            where = f"line {line}, column {exc.offset + 1}: {expat.ErrorString(code)}"
             truncation_codes = {
                 expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
                 expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
@@ -342,10 +389,50 @@ class SmsBackupReader:
                 expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_CDATA_SECTION],
             }
             # Only once every byte was given can "unclosed" mean the file stops too early.
-            self._truncated = final and code in truncation_codes
-            self._error = f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(code)}"
+            if final and code in truncation_codes:
+                self._truncated = True
+                self._error = where
+                self._eof = True
+                return
+            if self._collector.root is None or len(self._damage) >= MAX_RESYNCS:
+                self._error = where
+                self._eof = True
+                return
+            resumed = self._resync(line)
+            self._damage.append((line, where, resumed))
+            if not resumed:
+                self._eof = True
+            return
         if final:
             self._eof = True
+
+    def _resync(self, damaged_line: int) -> int | None:
+        """Go on reading at the first record that starts after ``damaged_line``.
+
+        The app writes one record per line, so a line starting with ``<sms``, ``<mms`` or
+        ``<call`` is a safe place to start a fresh parser (inside a re-opened root element).
+        Returns that line's number, or None when no record follows.
+        """
+        offset, line = self._resume_at
+        with self.path.open("rb") as f:
+            f.seek(offset)
+            for raw in f:
+                line += 1
+                if line > damaged_line and raw.lstrip().startswith(RECORD_STARTS):
+                    break
+                offset += len(raw)
+            else:
+                return None
+        self._resume_at = (offset, line - 1)
+        self._file.seek(offset)
+        self._repair = CharRefRepair()
+        self._parser = expat.ParserCreate()
+        self._collector = _Collector(
+            self._parser, self._repair, line_base=line - 1, resume=self._collector
+        )
+        # The fresh parser needs the root element open again; it adds no line.
+        self._parser.Parse(self._repair.feed(f"<{self._collector.root}>".encode()), False)
+        return line
 
     def captures(self) -> Iterator[Capture | ImportProblem]:
         """The file (once, ``item=None``), then one capture per message or call, in file order."""
@@ -369,6 +456,21 @@ class SmsBackupReader:
 
     def _closing_problems(self, container: str, records: int) -> Iterator[ImportProblem]:
         what = "calls" if self.kind == "calls" else "messages"
+        for lost in self._collector.unclosed:
+            yield ImportProblem(
+                SourceRef(CONNECTOR, container, f"element {lost.index} (line {lost.line})"),
+                f"this {lost.tag} has no end tag (the file is damaged there) and was skipped",
+            )
+        for line, where, resumed in self._damage:
+            after = (
+                f"reading went on at line {resumed}"
+                if resumed
+                else "no record follows it, so nothing after it was read"
+            )
+            yield ImportProblem(
+                SourceRef(CONNECTOR, container, f"line {line}"),
+                f"the file is damaged at {where}: the record there could not be read; {after}",
+            )
         if self._error is not None:
             if self._truncated:
                 reason = (
@@ -387,23 +489,11 @@ class SmsBackupReader:
                 SourceRef(CONNECTOR, container, "header"),
                 f"the backup header says it holds {int(declared)} {what} but {records} were read",
             )
-        repaired, replaced = self._repair.emoji, self._repair.replaced
+        repaired, replaced = self._emoji, self._replaced
         if repaired:
             self.notes.add(f"repaired {repaired} emoji written as surrogate-pair references")
         if replaced:
             self.notes.add(f"replaced {replaced} invalid character references with U+FFFD")
-
-    def _repairs_in(self, record: _Record) -> tuple[int, int]:
-        emoji = replaced = 0
-        for repair in self._repair.repairs:
-            if repair.position >= record.end:
-                break
-            if repair.position >= record.start:
-                if repair.kind == "emoji":
-                    emoji += 1
-                else:
-                    replaced += 1
-        return emoji, replaced
 
     def _convert(
         self, record: _Record, container: str, container_sha: str
@@ -420,15 +510,14 @@ class SmsBackupReader:
             yield ImportProblem(source, f"could not read this {record.tag}: {exc}")
             return
         item, attachments, key, problems = made
-        emoji, replaced = self._repairs_in(record)
+        emoji, replaced = record.emoji, record.replaced
+        self._emoji += emoji
+        self._replaced += replaced
         if emoji or replaced:
             flags = item.flags + (("emoji-repaired",) if emoji else ())
             flags += ("character-replaced",) if replaced else ()
             details = dict(item.details, repairs=emoji + replaced)
             item = Item(**{**item.__dict__, "flags": flags, "details": details})
-        # Repairs up to this record are no longer needed (records come in file order).
-        while self._repair.repairs and self._repair.repairs[0].position < record.end:
-            self._repair.repairs.popleft()
         yield Capture(
             source,
             original=None,
