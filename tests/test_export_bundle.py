@@ -184,3 +184,20 @@ def test_verify_txt_explains_sha256sum_and_openssl_in_both_languages(
     assert "sha256sum -c manifest-sha256.txt" in text
     assert "openssl ts -verify" in text
     assert "核验" in text
+
+
+def test_renderings_show_each_kind_readably(case_archive: Archive, tmp_path: Path) -> None:
+    bag_dir = unzip(export(case_archive, tmp_path / "b.zip"), tmp_path / "x")
+    items = bag_dir / "data" / "items"
+    email = (items / "E-001.html").read_text(encoding="utf-8")
+    assert "还款提醒" in email
+    assert "service@lenderx.com" in email
+    assert 'href="../originals/E-001-A1_%E5%90%88%E5%90%8C%20agreement.pdf"' in email
+    conversation = (items / "thread-001.html").read_text(encoding="utf-8")
+    assert conversation.index("您的借款已逾期") < conversation.index("我申请延期还款")
+    assert 'class="msg out"' in conversation
+    call = (items / "E-006.html").read_text(encoding="utf-8")
+    assert "65" in call
+    document = (items / "E-007.html").read_text(encoding="utf-8")
+    assert "<th>金额 amount</th>" in document
+    assert "<td>2024-03-05</td>" in document

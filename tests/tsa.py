@@ -213,7 +213,13 @@ def sample_captures() -> list[Capture]:
                 occurred_at=datetime(2024, 3, 5, tzinfo=CST),
                 title="账单 March statement",
                 body="Statement 账单\nOverdue 逾期: 500",
-                details={"pages": 1, "tables": [["date", "amount"], ["2024-03-05", "500"]]},
+                details={
+                    "pages": ["Statement 账单\nOverdue 逾期: 500"],
+                    "tables": [
+                        {"page": 1, "rows": [["日期 date", "金额 amount"], ["2024-03-05", "500"]]}
+                    ],
+                    "metadata": {"page_count": 1},
+                },  # fmt: skip
             ),
         )
     )

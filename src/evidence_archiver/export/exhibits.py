@@ -164,6 +164,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "call": ("Call", "通话"),
     "duration": ("duration", "时长"),
     "details": ("Details", "详细信息"),
+    "tables": ("Tables", "表格"),
     "body": ("Text", "正文"),
     "timestamp": ("Trusted timestamp", "可信时间戳"),
     "no_timestamp": (

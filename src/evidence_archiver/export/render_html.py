@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, relative
 
@@ -66,8 +67,13 @@ def _page(title: str, body: str, lang: str) -> str:
     )
 
 
+def href(from_path: str, to_path: str) -> str:
+    """A relative link, percent-encoded (names may hold spaces and Chinese characters)."""
+    return escape(quote(relative(from_path, to_path), safe="/"))
+
+
 def _link(from_path: str, to_path: str, text: str) -> str:
-    return f'<a href="{escape(relative(from_path, to_path))}">{escape(text)}</a>'
+    return f'<a href="{href(from_path, to_path)}">{escape(text)}</a>'
 
 
 def _meta_rows(rows: Iterable[tuple[str, str]]) -> str:
@@ -95,6 +101,28 @@ def _details(value: Any) -> str:
     if isinstance(value, str) and "\n" in value:
         return f"<pre>{escape(value)}</pre>"
     return escape(str(value))
+
+
+def _tables(tables: list[Any], labels: Labels) -> str:
+    """Tables found in a PDF (``{"page": 2, "rows": [[…], …]}``), first row as the header."""
+    out = []
+    for table in tables:
+        if not isinstance(table, dict) or not isinstance(table.get("rows"), list):
+            out.append(_details(table))
+            continue
+        rows = [row for row in table["rows"] if isinstance(row, list)]
+        head = rows[0] if rows else []
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(str(c or ''))}</td>" for c in row) + "</tr>"
+            for row in rows[1:]
+        )
+        caption = f"{labels('page')} {table.get('page', '')}"
+        out.append(
+            f"<table><caption>{escape(caption)}</caption><thead><tr>"
+            + "".join(f"<th>{escape(str(c or ''))}</th>" for c in head)
+            + f"</tr></thead><tbody>{body}</tbody></table>"
+        )
+    return "".join(out)
 
 
 def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
@@ -143,7 +171,7 @@ def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
         rows.append(
             (
                 labels("conversation"),
-                f'<a href="{escape(relative(here, "data/" + exhibit.thread))}#{exhibit.number}">'
+                f'<a href="{href(here, "data/" + exhibit.thread)}#{exhibit.number}">'
                 f"{escape(labels('conversation'))}</a>",
             )
         )
@@ -182,8 +210,13 @@ def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
                 + "</li>"
             )
         parts.append(f"<h2>{escape(labels('attachments'))}</h2><ul>{''.join(items)}</ul>")
-    if r.details and r.kind != "call":
-        parts.append(f"<h2>{escape(labels('details'))}</h2>{_details(r.details)}")
+    tables = r.details.get("tables")
+    if isinstance(tables, list) and tables:
+        parts.append(f"<h2>{escape(labels('tables'))}</h2>{_tables(tables, labels)}")
+    # The page texts are the body already, shown above; the rest is shown as it is.
+    rest = {k: v for k, v in r.details.items() if k not in ("pages", "tables")}
+    if rest and r.kind != "call":
+        parts.append(f"<h2>{escape(labels('details'))}</h2>{_details(rest)}")
     if r.notes:
         notes = "".join(
             f"<li>{escape(n.at.isoformat(timespec='seconds'))}: {escape(n.text)}</li>"
