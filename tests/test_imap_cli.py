@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dovecot import HOST, ImapUser, make_message
+from evidence_archiver import Archive
 from evidence_archiver.cli import app
 from evidence_archiver.connectors.imap_auth import (
     OAUTH2_ENV,
@@ -189,3 +190,35 @@ def test_credential_order_is_token_then_keyring_then_prompt_then_environment(
 def test_password_is_hidden_from_repr() -> None:
     assert "s3cret" not in repr(Password("s3cret", "prompt"))
     assert "ya29" not in repr(OAuth2Token("ya29.token"))
+
+
+def test_case_option_links_every_message_found(archive_path: Path, imap_user: ImapUser) -> None:
+    with Archive(archive_path) as archive:
+        archive.create_case("Lender X extension", slug="lender-x")
+    shared = make_message(1)
+    imap_user.append("INBOX", [shared, make_message(2)])
+    imap_user.append("Loans", [shared])
+    env = {"EVIDENCE_ARCHIVE": str(archive_path), PASSWORD_ENV: imap_user.password}
+
+    result = CliRunner().invoke(
+        app, cli_args(imap_user, "--all-folders", "--case", "lender-x"), env=env
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["linked"] == 2
+    with Archive(archive_path) as archive:
+        assert len(archive.timeline("lender-x")) == 2
+
+
+def test_unknown_case_fails_before_anything_is_fetched(
+    archive_path: Path, imap_user: ImapUser
+) -> None:
+    imap_user.append("INBOX", [make_message(1)])
+    env = {"EVIDENCE_ARCHIVE": str(archive_path), PASSWORD_ENV: imap_user.password}
+
+    result = CliRunner().invoke(app, cli_args(imap_user, "--case", "nope"), env=env)
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    with Archive(archive_path) as archive:
+        assert archive.status()["total"] == 0

@@ -688,6 +688,16 @@ class Archive:
                 conn, self.custody, self._case_id(slug), kind, value, self.clock()
             )
 
+    def items_seen_in_import(self, import_id: int) -> list[int]:
+        """Ids of the items an import added or first found in a new place (``--case``)."""
+        return [
+            int(i)
+            for (i,) in self.conn.execute(
+                "SELECT DISTINCT item_id FROM item_sightings WHERE import_id = ? ORDER BY item_id",
+                (import_id,),
+            )
+        ]
+
     def link(self, slug: str, item_ids: Iterable[int]) -> int:
         with self.transaction() as conn:
             case_id = self._case_id(slug)

@@ -129,8 +129,8 @@ class _Bars:
 
 def _summary(report: ImapImportReport) -> None:
     table = Table(title=f"IMAP import from {escape(report.account)}", title_justify="left")
-    for column in ("folder", "new", "already archived", "failed", "notes"):
-        table.add_column(column, justify="right" if column in ("new", "failed") else "left")
+    for column in ("folder", "new", "already archived", "failed", "linked", "notes"):
+        table.add_column(column, justify="left" if column in ("folder", "notes") else "right")
     for f in report.folders:
         notes = []
         if f.stopped:
@@ -139,7 +139,12 @@ def _summary(report: ImapImportReport) -> None:
         if f.reconnects:
             notes.append(f"reconnected {f.reconnects}×")
         table.add_row(
-            escape(f.folder), str(f.added), str(f.duplicates), str(f.failed), "\n".join(notes)
+            escape(f.folder),
+            str(f.added),
+            str(f.duplicates),
+            str(f.failed),
+            str(f.linked),
+            "\n".join(notes),
         )
     console.print(table)
     errors = [e for f in report.folders for e in f.errors]
@@ -174,6 +179,10 @@ def import_imap_command(
         typer.Option(
             "--since", formats=["%Y-%m-%d"], help="Only messages received on or after this day."
         ),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option("--case", help="Link every message found to this case (its slug)."),
     ] = None,
     timeout: TimeoutOption = 60.0,
     archive: ArchiveOption = None,
@@ -219,6 +228,7 @@ def import_imap_command(
             folders=folder or (),
             all_folders=all_folders,
             since=since.date() if since else None,
+            case=case,
             workers=workers,
             progress=_Bars(progress),
         )

@@ -288,6 +288,7 @@ class FolderReport:
     duplicates: int = 0
     failed: int = 0
     vanished: int = 0
+    linked: int = 0
     reconnects: int = 0
     import_id: int | None = None
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -306,6 +307,7 @@ class FolderReport:
             "duplicates": self.duplicates,
             "failed": self.failed,
             "vanished": self.vanished,
+            "linked": self.linked,
             "reconnects": self.reconnects,
             "import_id": self.import_id,
             "errors": self.errors,
@@ -332,6 +334,10 @@ class ImapImportReport:
         return sum(f.failed for f in self.folders)
 
     @property
+    def linked(self) -> int:
+        return sum(f.linked for f in self.folders)
+
+    @property
     def complete(self) -> bool:
         return all(f.stopped is None for f in self.folders)
 
@@ -341,6 +347,7 @@ class ImapImportReport:
             "added": self.added,
             "duplicates": self.duplicates,
             "failed": self.failed,
+            "linked": self.linked,
             "complete": self.complete,
             "folders": [f.as_json() for f in self.folders],
         }
@@ -622,6 +629,7 @@ def import_imap(
     folders: Sequence[str] = (),
     all_folders: bool = False,
     since: date | None = None,
+    case: str | None = None,
     batch_bytes: int = 8 << 20,
     batch_messages: int = 500,
     ingest_batch: int = 500,
@@ -635,10 +643,15 @@ def import_imap(
 
     Raises :class:`ImapError` only when the account cannot be used at all (connection, TLS,
     login, unknown folder); a folder that fails half way is reported in its
-    :class:`FolderReport` (``stopped``) and the other folders still run.
+    :class:`FolderReport` (``stopped``) and the other folders still run. With ``case``, every
+    message this run found (new, or already archived but seen in a new folder) is linked to
+    that case, besides what the case's own rules link.
     """
+    if case is not None:
+        archive.case(case)  # an unknown case is an error before anything is fetched
     report = ImapImportReport(account=f"{account.user}@{account.host.lower()}")
     session = _Session(account, credentials, connect_fn)
+    linked: set[int] = set()  # one message in several folders is linked (and counted) once
     try:
         client = session.open()
         try:
@@ -666,6 +679,11 @@ def import_imap(
                 progress=progress,
             )
             report.folders.append(folder_report)
+            if case is not None and folder_report.import_id is not None:
+                seen = set(archive.items_seen_in_import(folder_report.import_id)) - linked
+                if seen:
+                    folder_report.linked += archive.link(case, sorted(seen))
+                    linked |= seen
             if progress:
                 progress.folder_finished(folder_report)
     finally:
@@ -791,6 +809,7 @@ def _import_folder(
     result.added = ingest_report.added
     result.duplicates = ingest_report.duplicates
     result.failed = ingest_report.failed
+    result.linked = ingest_report.linked
     result.errors = [{"source": e.source, "reason": e.reason} for e in ingest_report.errors]
     result.reconnects += fetcher.reconnects
     result.vanished = fetcher.vanished
