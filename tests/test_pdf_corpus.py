@@ -153,7 +153,11 @@ def test_tables_are_extracted_as_rows(
 
 def test_metadata_is_kept(imported: tuple[Archive, dict[str, ItemRecord], float]) -> None:
     _, by_name, _ = imported
-    meta = by_name["tests_pdfs_scotus-transcript-p1.pdf"].details["metadata"]
+    record = by_name["tests_pdfs_scotus-transcript-p1.pdf"]
+    meta = record.details["metadata"]
+    assert meta["title"] == "10811.exe"
+    # A title a program made up ("10811.exe") is no title for a person: the file name is.
+    assert record.title == "tests_pdfs_scotus-transcript-p1.pdf"
     assert meta["producer"] == "Acrobat Distiller 6.0 (Windows)"
     assert meta["author"] == "Supreme"
     assert meta["creation_date"] == "2009-01-13T15:23:05-05:00"

@@ -13,6 +13,7 @@ Text that OCR produced is *derived*: it is introduced by a line saying so, and r
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,21 @@ def is_pdf(media_type: str) -> bool:
     return media_type.lower() in (pdf_extract.PDF_MEDIA_TYPE, "application/x-pdf")
 
 
+_MACHINE_TITLE = re.compile(
+    r"(^Microsoft (Word|Excel|PowerPoint) - )|(\.(docx?|xlsx?|pptx?|pdf|exe|txt|rtf|odt|html?)$)"
+    r"|^(untitled|document\d*)$",
+    re.IGNORECASE,
+)
+
+
+def _title(metadata_title: str, filename: str) -> str:
+    """The PDF's own title when a person wrote it; the file name when a program did."""
+    title = metadata_title.strip()
+    if not title or _MACHINE_TITLE.search(title):
+        return filename
+    return title
+
+
 def _from_pdf(job: ExtractJob) -> Extracted:
     result = pdf_extract.extract_pdf(job.read(), password=job.password, ocr=job.ocr)
     if result.scanned_pages and not result.ocr:
@@ -82,7 +98,7 @@ def _from_pdf(job: ExtractJob) -> Extracted:
     metadata = result.metadata
     return Extracted(
         kind="document",
-        title=str(metadata.get("title") or job.filename),
+        title=_title(str(metadata.get("title") or ""), job.filename),
         body=pdf_extract.body_text(result),
         details=pdf_extract.details_of(result),
         occurred_at=_aware(metadata.get("creation_date")),
@@ -131,8 +147,9 @@ def _from_image(job: ExtractJob, data: bytes) -> Extracted:
     )
 
 
-def _from_audio(job: ExtractJob, data: bytes) -> Extracted:
-    details: dict[str, Any] = {"audio": file_facts.audio_facts(data)}
+def _from_audio(job: ExtractJob) -> Extracted:
+    source = job.data if job.data is not None else job.path
+    details: dict[str, Any] = {"audio": file_facts.audio_facts(source) if source else {}}
     hint = file_facts.recording_hint(job.filename)
     if hint:
         details["recording"] = hint
@@ -158,7 +175,7 @@ def extract_document(job: ExtractJob) -> Extracted:
     if media_type.startswith("image/"):
         return _from_image(job, job.read())
     if media_type.startswith("audio/"):
-        return _from_audio(job, job.read())
+        return _from_audio(job)
     if media_type.startswith("text/"):
         return _from_text(job, job.read())
     return Extracted(kind="file", title=job.filename)

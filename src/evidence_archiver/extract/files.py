@@ -21,6 +21,7 @@ import io
 import mimetypes
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import filetype  # type: ignore[import-untyped]
@@ -125,12 +126,15 @@ def thumbnail_png(data: bytes, size: int = THUMBNAIL_SIZE) -> bytes:
     return out.getvalue()
 
 
-def audio_facts(data: bytes) -> dict[str, Any]:
-    """``{"format": "MP4", "duration_seconds": 125.3, "bitrate": 64000, ...}``, or ``{}``."""
+def audio_facts(source: bytes | Path) -> dict[str, Any]:
+    """``{"format": "MP4", "duration_seconds": 125.3, "bitrate": 64000, ...}``, or ``{}``.
+
+    Given a path, only the headers are read (a long recording is never loaded whole).
+    """
     import mutagen
 
     try:
-        audio = mutagen.File(io.BytesIO(data))
+        audio = mutagen.File(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Exception:  # mutagen raises its own error types for damaged files
         return {}
     if audio is None:
