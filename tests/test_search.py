@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from evidence_archiver import Archive, UsageError
 from evidence_archiver.archive import schema
+from evidence_archiver.archive import search as search_module
 from evidence_archiver.archive.search import matching_ids
 from evidence_archiver.hashing import blob_from_bytes
 from evidence_archiver.model import Attachment, Capture, Item, SourceRef
@@ -647,3 +648,30 @@ def test_recall_holds_for_every_chinese_substring_of_the_archive(recall_archive:
         if set(matching_ids(recall_archive.conn, t)) != like_scan(recall_archive, t)
     }
     assert not misses
+
+
+# -- ranking is bounded on very large result sets -----------------------------------------------
+
+
+def test_ranking_covers_every_match_up_to_the_window_and_the_newest_beyond(
+    archive: Archive,
+) -> None:
+    docs = [Doc(title="逾期通知", body="逾期 逾期 逾期")] + [
+        Doc(
+            title=f"message {i}",
+            body=f"第{i}条：很长的一段话，其中提到一次逾期，还有许多别的内容。",
+        )
+        for i in range(5)
+    ]
+    archive.ingest([capture(f"w{i}", d) for i, d in enumerate(docs)], connector="t", container="t")
+    ids = [h.id for h in archive.search("逾期", limit=100)]
+    best = ids[0]
+    assert len(ids) == 6
+    assert archive.item(best).title == "逾期通知"  # the title and three mentions win
+    newest_three = sorted(ids)[-3:]
+    page = search_module.search(archive.conn, "逾期", limit=2, rank_window=3)
+    assert {h.id for h in page} <= set(newest_three)
+    assert best not in {h.id for h in page}
+    # A page reaching past the window widens it: every match is reachable by paging.
+    deep = search_module.search(archive.conn, "逾期", limit=6, rank_window=3)
+    assert {h.id for h in deep} == set(ids)
