@@ -21,11 +21,13 @@ from __future__ import annotations
 import re
 import sqlite3
 import unicodedata
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..errors import UsageError
 from .records import SearchHit
+from .schema import FILTER_INDEX
 from .text_index import CompiledQuery, compile_query, normalize, strip_accents
 from .timeutil import as_sent, format_utc
 
@@ -36,6 +38,20 @@ RANK_WINDOW = 10_000
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
+@dataclass
+class _Filters:
+    """Filters as SQL pieces: ``{id}`` stands for the item id of the driving table."""
+
+    joins: list[str] = field(default_factory=list)
+    join_args: list[Any] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    where_args: list[Any] = field(default_factory=list)
+    needs_items: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.joins or self.where)
+
+
 def _filters(
     case_id: int | None,
     kind: str | None,
@@ -43,32 +59,37 @@ def _filters(
     since: datetime | None,
     until: datetime | None,
     tag: str | None,
-) -> tuple[list[str], list[Any]]:
-    where: list[str] = []
-    args: list[Any] = []
+    exclude: str,
+) -> _Filters:
+    f = _Filters()
+    # Case and tag are joins on their primary keys, not correlated subqueries: one probe per
+    # match, and no item row read for them.
     if case_id is not None:
-        where.append(
-            "EXISTS (SELECT 1 FROM case_items ci WHERE ci.case_id = ? AND ci.item_id = i.id "
-            "AND ci.state = 'linked')"
+        f.joins.append(
+            "JOIN case_items ci ON ci.case_id = ? AND ci.item_id = {id} AND ci.state = 'linked'"
         )
-        args.append(case_id)
-    if kind:
-        where.append("i.kind = ?")
-        args.append(kind)
-    if sender:
-        where.append("(i.sender LIKE ? ESCAPE '\\' OR i.sender_name LIKE ? ESCAPE '\\')")
-        pattern = "%" + sender.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        args.extend([pattern, pattern])
-    if since:
-        where.append("i.occurred_at >= ?")
-        args.append(format_utc(since))
-    if until:
-        where.append("i.occurred_at <= ?")
-        args.append(format_utc(until))
+        f.join_args.append(case_id)
     if tag:
-        where.append("EXISTS (SELECT 1 FROM tags t WHERE t.item_id = i.id AND t.tag = ?)")
-        args.append(tag)
-    return where, args
+        f.joins.append("JOIN tags t ON t.item_id = {id} AND t.tag = ?")
+        f.join_args.append(tag)
+    if kind:
+        f.where.append("i.kind = ?")
+        f.where_args.append(kind)
+    if sender:
+        f.where.append("(i.sender LIKE ? ESCAPE '\\' OR i.sender_name LIKE ? ESCAPE '\\')")
+        pattern = "%" + sender.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        f.where_args.extend([pattern, pattern])
+    if since:
+        f.where.append("i.occurred_at >= ?")
+        f.where_args.append(format_utc(since))
+    if until:
+        f.where.append("i.occurred_at <= ?")
+        f.where_args.append(format_utc(until))
+    f.needs_items = bool(f.where)
+    if exclude:
+        f.where.append("{id} NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
+        f.where_args.append(exclude)
+    return f
 
 
 def search(
@@ -94,19 +115,19 @@ def search(
     compiled = compile_query(query)
     if since and until and since > until:
         raise UsageError("--since is after --until: nothing can match; swap the two dates")
-    where, args = _filters(case_id, kind, sender, since, until, tag)
-    if compiled.exclude:
-        where.append("i.id NOT IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)")
-        args.append(compiled.exclude)
+    filters = _filters(case_id, kind, sender, since, until, tag, compiled.exclude)
     if compiled.match:
-        ids = _ranked_page(conn, compiled.match, where, args, limit, offset, rank_window, query)
+        ids = _ranked_page(conn, compiled.match, filters, limit, offset, rank_window, query)
     else:
+        # Only exclusions: the newest items without them, walking the date index backwards.
+        joins = " ".join(j.format(id="i.id") for j in filters.joins)
+        where = " AND ".join(w.format(id="i.id") for w in filters.where)
         sql = (
-            "SELECT i.id FROM items i WHERE "
-            + " AND ".join(where)
-            + " ORDER BY i.occurred_at DESC, i.id DESC LIMIT ? OFFSET ?"
+            f"SELECT i.id FROM items i {joins} WHERE {where} "
+            "ORDER BY i.occurred_at DESC, i.id DESC LIMIT ? OFFSET ?"
         )
-        ids = [int(r[0]) for r in _run(conn, sql, [*args, limit, offset], query)]
+        params = [*filters.join_args, *filters.where_args, limit, offset]
+        ids = [int(r[0]) for r in _run(conn, sql, params, query)]
     if not ids:
         return []
     marks = ",".join("?" * len(ids))
@@ -137,8 +158,7 @@ def search(
 def _ranked_page(
     conn: sqlite3.Connection,
     match: str,
-    where: list[str],
-    args: list[Any],
+    filters: _Filters,
     limit: int,
     offset: int,
     window: int,
@@ -146,34 +166,34 @@ def _ranked_page(
 ) -> list[int]:
     """Ids of one page of matches, best first, touching as little as possible.
 
-    Without filters the index alone is read; with them each match reads only the short head
-    of its item row (CROSS JOIN keeps the index as the outer loop, so that --kind sms does
-    not make SQLite walk a quarter of the items and probe the index for each). Bodies are
-    read for the page only, by the caller. Walking the matches newest first to the
-    ``window``-th one is cheap (no scoring); when there is such a match, only the matches from
-    it on are scored.
+    Without filters only the index is read: walking the matches newest first to the
+    ``window``-th one is cheap (no scoring), and when there is such a match only the matches
+    from it on are scored. With filters every match is probed once (the case or tag primary
+    key, or the compact filter index on items; CROSS JOIN keeps the index as the outer loop,
+    so that --kind sms never makes SQLite walk a quarter of the items) and the ones that pass
+    are scored. Bodies are read for the page only, by the caller.
     """
-    if where:
-        base = (
-            "FROM items_fts CROSS JOIN items i ON i.id = items_fts.rowid "
-            "WHERE items_fts MATCH ? AND " + " AND ".join(where)
+    rowid = "items_fts.rowid"
+    joins = []
+    if filters.needs_items:
+        joins.append(f"CROSS JOIN items i INDEXED BY {FILTER_INDEX} ON i.id = {rowid}")
+    joins += ["CROSS " + j.format(id=rowid) for j in filters.joins]
+    where = "".join(" AND " + w.format(id=rowid) for w in filters.where)
+    base = f"FROM items_fts {' '.join(joins)} WHERE items_fts MATCH ?{where}"
+    params: list[Any] = [*filters.join_args, match, *filters.where_args]
+    if not filters:
+        edge = _run(
+            conn,
+            f"SELECT {rowid} {base} ORDER BY {rowid} DESC LIMIT 1 OFFSET ?",
+            [*params, max(window, offset + limit) - 1],
+            query,
         )
-    else:
-        base = "FROM items_fts WHERE items_fts MATCH ?"
-    params: list[Any] = [match, *args]
-    window = max(window, offset + limit)
-    edge = _run(
-        conn,
-        f"SELECT items_fts.rowid {base} ORDER BY items_fts.rowid DESC LIMIT 1 OFFSET ?",
-        [*params, window - 1],
-        query,
-    )
-    if edge:
-        base += " AND items_fts.rowid >= ?"
-        params.append(edge[0][0])
+        if edge:
+            base += f" AND {rowid} >= ?"
+            params.append(edge[0][0])
     rows = _run(
         conn,
-        f"SELECT items_fts.rowid {base} ORDER BY {_BM25}, items_fts.rowid DESC LIMIT ? OFFSET ?",
+        f"SELECT {rowid} {base} ORDER BY {_BM25}, {rowid} DESC LIMIT ? OFFSET ?",
         [*params, limit, offset],
         query,
     )
