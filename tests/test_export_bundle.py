@@ -201,3 +201,21 @@ def test_renderings_show_each_kind_readably(case_archive: Archive, tmp_path: Pat
     document = (items / "E-007.html").read_text(encoding="utf-8")
     assert "<th>金额 amount</th>" in document
     assert "<td>2024-03-05</td>" in document
+
+
+def test_a_large_case_gets_the_court_bundle_in_volumes(
+    case_archive: Archive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence_archiver.export import bundle as bundle_mod
+
+    monkeypatch.setattr(bundle_mod, "VOLUME_SIZE", 3)
+    folder = export(case_archive, tmp_path / "bag", fmt="dir")
+    names = sorted(p.name for p in (folder / "data").glob("bundle*.pdf"))
+    assert names == ["bundle-2.pdf", "bundle-3.pdf", "bundle.pdf"]
+    cover = subprocess.run(
+        [require_tool("pdftotext"), "-l", "1", str(folder / "data" / "bundle-2.pdf"), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "2 / 3" in cover
+    assert "bundle-3.pdf: E-007" in cover
+    assert verify_bundle(folder).ok

@@ -24,6 +24,7 @@ crash never leaves something that looks like a finished bundle.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import shutil
@@ -54,6 +55,7 @@ from .exhibits import (
     safe_name,
 )
 
+VOLUME_SIZE = 2000
 BOOKKEEPING_ACTIONS = frozenset({"exported", "timestamped"})
 Progress = Callable[[str, int, int], None]
 
@@ -482,18 +484,21 @@ def export_bundle(
             if progress:
                 progress("bundle.pdf", 0, 1)
 
-            with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
-                pdf_path = Path(tmp) / "bundle.pdf"
-                write_bundle_pdf(
-                    pdf_path,
-                    archive=archive,
-                    exhibits=exhibits,
-                    summary_rows=summary,
-                    labels=labels,
-                    now=now,
-                    timestamp_note=note,
-                )
-                bag.add("data/bundle.pdf", lambda out: _copy_file(pdf_path, out), compress=False)
+            volumes = pdf_volumes(exhibits)
+            for number, (name, members) in enumerate(volumes, 1):
+                with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
+                    pdf_path = Path(tmp) / "bundle.pdf"
+                    write_bundle_pdf(
+                        pdf_path,
+                        archive=archive,
+                        exhibits=members,
+                        summary_rows=summary,
+                        labels=labels,
+                        now=now,
+                        timestamp_note=note,
+                        volume_note=_volume_note(volumes, number, labels),
+                    )
+                    bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
         if progress:
             progress("manifests", 0, 1)
         bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, len(events))
@@ -532,6 +537,31 @@ def export_bundle(
     else:
         _record_export(archive, case.slug, result, options)
     return result
+
+
+def pdf_volumes(exhibits: Sequence[Exhibit]) -> list[tuple[str, Sequence[Exhibit]]]:
+    """The court bundle in volumes of at most :data:`VOLUME_SIZE` exhibits.
+
+    A PDF library holds a whole document in memory, so one PDF for a case of any size would
+    break the memory bound of the export; courts split large bundles into volumes anyway. A
+    case of up to VOLUME_SIZE exhibits gets just ``bundle.pdf``.
+    """
+    parts = [exhibits[i : i + VOLUME_SIZE] for i in range(0, len(exhibits), VOLUME_SIZE)]
+    return [
+        ("data/bundle.pdf" if n == 1 else f"data/bundle-{n}.pdf", part)
+        for n, part in enumerate(parts, 1)
+    ]
+
+
+def _volume_note(
+    volumes: Sequence[tuple[str, Sequence[Exhibit]]], number: int, labels: Labels
+) -> str:
+    if len(volumes) == 1:
+        return ""
+    listing = "; ".join(
+        f"{name[5:]}: {part[0].number} – {part[-1].number}" for name, part in volumes
+    )
+    return f"{labels('volume')} {number} / {len(volumes)}. {listing}"
 
 
 def _record_export(

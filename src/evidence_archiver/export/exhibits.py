@@ -165,6 +165,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "duration": ("duration", "时长"),
     "details": ("Details", "详细信息"),
     "tables": ("Tables", "表格"),
+    "volume": ("Volume", "分册"),
     "body": ("Text", "正文"),
     "timestamp": ("Trusted timestamp", "可信时间戳"),
     "no_timestamp": (

@@ -100,7 +100,7 @@ class _BundlePDF(FPDF):
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font("cjk", size=8)
-        self.cell(0, 6, f"{self.page_no()} / {{nb}}", align="C")
+        self.cell(0, 6, f"{self.page_no()} / {{total-pages}}", align="C")
 
 
 def _pdf_pages(archive: Archive, f: OriginalFile) -> int | None:
@@ -127,8 +127,9 @@ def write_bundle_pdf(
     labels: Labels,
     now: datetime,
     timestamp_note: str = "",
+    volume_note: str = "",
 ) -> int:
-    """Write ``bundle.pdf`` to ``path``; return its page count."""
+    """Write one volume of the court bundle to ``path``; return its page count."""
     font = find_cjk_font()
     pdf = _BundlePDF(format="A4")
     pdf.set_creation_date(now)
@@ -137,7 +138,7 @@ def write_bundle_pdf(
     pdf.set_auto_page_break(True, margin=18)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.add_font("cjk", fname=str(font), collection_font_number=0)
-    pdf.alias_nb_pages()
+    pdf.alias_nb_pages("{total-pages}")  # room for any page count
 
     # Cover.
     pdf.add_page()
@@ -149,6 +150,9 @@ def write_bundle_pdf(
         pdf.multi_cell(0, 7, f"{label}: {value}", align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.multi_cell(0, 7, timestamp_note, align="L", new_x="LMARGIN", new_y="NEXT")
+    if volume_note:
+        pdf.ln(4)
+        pdf.multi_cell(0, 7, volume_note, align="L", new_x="LMARGIN", new_y="NEXT")
 
     # Index, reserved now and drawn at the end when every exhibit's page is known.
     usable = pdf.h - MARGIN - 18 - 14
