@@ -100,10 +100,12 @@ def child(mode: str, backup: Path, db: Path) -> dict[str, Any]:
 def run(mode: str, backup: Path, db: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", mode, str(backup), str(db)],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"the {mode} run failed:\n{out.stderr}")
     return dict(json.loads(out.stdout))
 
 
