@@ -59,7 +59,7 @@ MapOption = Annotated[
     typer.Option(
         "--map",
         help="CSV only: which column holds a field, as FIELD=COLUMN (fields: date, text, "
-        "direction, sender, recipient, number, name, kind). Repeat for several.",
+        "direction, sender, recipient, number, name, thread, kind, duration). Repeat for several.",
         show_default=False,
     ),
 ]
