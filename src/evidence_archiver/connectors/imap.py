@@ -550,6 +550,9 @@ class _Fetcher(threading.Thread):
                     return _GaveUp("stopped")
             except ImapError as exc:
                 return _GaveUp(str(exc))
+            except imaplib.IMAP4.error as exc:
+                # A refusal (NO/BAD), e.g. the folder was deleted while we were importing it.
+                return _GaveUp(f"the server refused to go on with {self.folder}: {exc}")
         out = []
         for uid in batch:
             data = response.get(uid)
