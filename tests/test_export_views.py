@@ -171,3 +171,25 @@ def test_bundle_pdf_index_links_point_at_the_exhibit_pages(bag: Path) -> None:
     annots = reader.pages[1].get("/Annots")
     assert annots is not None
     assert len(annots) >= 7 * 2  # the title and the page number of each row are links
+
+
+def test_pdf_text_wraps_within_the_margins_and_loses_nothing() -> None:
+    from fpdf import FPDF
+
+    from evidence_archiver.export.render_pdf import _TextWriter, find_cjk_font
+
+    pdf = FPDF()
+    pdf.add_font("cjk", fname=str(find_cjk_font()))
+    pdf.set_font("cjk", size=10)
+    pdf.add_page()
+    writer = _TextWriter(pdf)
+    english = "Please repay the overdue amount of 500 yuan before the tenth of March. " * 5
+    chinese = "您的借款已逾期请尽快还款否则将产生罚息" * 10
+    url = "https://lenderx.example/" + "a" * 300
+    for text in (english, chinese, url, "short line", ""):
+        lines = writer.lines(text, 100)
+        assert all(pdf.get_string_width(line) <= 100 + 1e-6 for line in lines)
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+    assert all(not line.startswith(" ") for line in writer.lines(english, 100))
+    assert len(writer.lines(english, 100)) > 5
+    pdf.output()  # closes the font file

@@ -140,82 +140,96 @@ def write_bundle_pdf(
     pdf.add_font("cjk", fname=str(font), collection_font_number=0)
     pdf.alias_nb_pages("{total-pages}")  # room for any page count
 
-    # Cover.
-    pdf.add_page()
-    pdf.set_font("cjk", size=22)
-    pdf.multi_cell(0, 12, labels("bundle"), align="L", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("cjk", size=11)
-    for label, value in summary_rows:
-        pdf.multi_cell(0, 7, f"{label}: {value}", align="L", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.multi_cell(0, 7, timestamp_note, align="L", new_x="LMARGIN", new_y="NEXT")
-    if volume_note:
+    try:
+        # Cover.
+        pdf.add_page()
+        pdf.set_font("cjk", size=22)
+        pdf.multi_cell(0, 12, labels("bundle"), align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
-        pdf.multi_cell(0, 7, volume_note, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("cjk", size=11)
+        for label, value in summary_rows:
+            pdf.multi_cell(0, 7, f"{label}: {value}", align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+        pdf.multi_cell(0, 7, timestamp_note, align="L", new_x="LMARGIN", new_y="NEXT")
+        if volume_note:
+            pdf.ln(4)
+            pdf.multi_cell(0, 7, volume_note, align="L", new_x="LMARGIN", new_y="NEXT")
 
-    # Index, reserved now and drawn at the end when every exhibit's page is known.
-    usable = pdf.h - MARGIN - 18 - 14
-    per_page = max(1, int(usable // ROW_H))
-    toc_pages = max(1, math.ceil(len(exhibits) / per_page))
-    pdf.add_page()
-    pdf.insert_toc_placeholder(
-        lambda p, outline: _render_toc(p, outline, labels, per_page), toc_pages
-    )
+        # Index, reserved now and drawn at the end when every exhibit's page is known.
+        usable = pdf.h - MARGIN - 18 - 14
+        per_page = max(1, int(usable // ROW_H))
+        toc_pages = max(1, math.ceil(len(exhibits) / per_page))
+        pdf.add_page()
+        pdf.insert_toc_placeholder(
+            lambda p, outline: _render_toc(p, outline, labels, per_page), toc_pages
+        )
 
-    embeds: list[_Embed] = []
-    writer = _TextWriter(pdf)
-    previous_flowed = False
-    fresh_page = True  # the index placeholder ends with a page break
-    for e in exhibits:
-        r = e.record
-        flows = r.kind in CONVERSATION_KINDS or r.kind == "call"
-        if not (flows and previous_flowed):
-            if not fresh_page:
+        embeds: list[_Embed] = []
+        writer = _TextWriter(pdf)
+        previous_flowed = False
+        fresh_page = True  # the index placeholder ends with a page break
+        for e in exhibits:
+            r = e.record
+            flows = r.kind in CONVERSATION_KINDS or r.kind == "call"
+            if not (flows and previous_flowed):
+                if not fresh_page:
+                    pdf.add_page()
+            elif pdf.y > pdf.h - 60:
                 pdf.add_page()
-        elif pdf.y > pdf.h - 60:
-            pdf.add_page()
-        else:
-            pdf.ln(3)
-            pdf.line(MARGIN, pdf.y, pdf.w - MARGIN, pdf.y)
+            else:
+                pdf.ln(3)
+                pdf.line(MARGIN, pdf.y, pdf.w - MARGIN, pdf.y)
+                pdf.ln(2)
+            previous_flowed = flows
+            fresh_page = False
+            pdf.set_x(MARGIN)
+            title = r.title or labels.kind(r.kind)
+            pdf.start_section(_toc_name(e, labels), level=0)
+            pdf.set_font("cjk", size=14)
+            writer.write(f"{e.number} · {title}", 8)
+            pdf.set_font("cjk", size=9)
+            for label, value in _meta(e, labels):
+                writer.write(f"{label}: {value}", 5)
             pdf.ln(2)
-        previous_flowed = flows
-        fresh_page = False
-        pdf.set_x(MARGIN)
-        title = r.title or labels.kind(r.kind)
-        pdf.start_section(_toc_name(e, labels), level=0)
-        pdf.set_font("cjk", size=14)
-        writer.write(f"{e.number} · {title}", 8)
-        pdf.set_font("cjk", size=9)
-        for label, value in _meta(e, labels):
-            writer.write(f"{label}: {value}", 5)
-        pdf.ln(2)
-        pdf.set_font("cjk", size=10)
-        body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
-        if body:
-            writer.write(body, 5)
-        pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
-        for f in pdfs:
-            if f.media_type != "application/pdf":
-                continue
-            count = _pdf_pages(archive, f)
-            name = f.path.rsplit("/", 1)[-1]
-            if count is None:
-                pdf.set_font("cjk", size=9)
-                pdf.multi_cell(
-                    0, 5, f"{labels('original')}: originals/{name}", new_x="LMARGIN", new_y="NEXT"
-                )
-                continue
-            for index in range(count):
-                pdf.add_page()
-                pdf.set_font("cjk", size=8)
-                pdf.cell(
-                    0, 5, f"{e.number} · {labels('pages_of_original')} {index + 1}/{count} · {name}"
-                )
-                embeds.append(_Embed(pdf.page_no(), f, index))
-            previous_flowed = False
+            pdf.set_font("cjk", size=10)
+            body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
+            if body:
+                writer.write(body, 5)
+            pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
+            for f in pdfs:
+                if f.media_type != "application/pdf":
+                    continue
+                count = _pdf_pages(archive, f)
+                name = f.path.rsplit("/", 1)[-1]
+                if count is None:
+                    pdf.set_font("cjk", size=9)
+                    pdf.multi_cell(
+                        0,
+                        5,
+                        f"{labels('original')}: originals/{name}",
+                        new_x="LMARGIN",
+                        new_y="NEXT",
+                    )
+                    continue
+                for index in range(count):
+                    pdf.add_page()
+                    pdf.set_font("cjk", size=8)
+                    pdf.cell(
+                        0,
+                        5,
+                        f"{e.number} · {labels('pages_of_original')} {index + 1}/{count} · {name}",
+                    )
+                    embeds.append(_Embed(pdf.page_no(), f, index))
+                previous_flowed = False
 
-    pdf.output(str(path))
+        pdf.output(str(path))
+    except BaseException:
+        # output() closes the font files; on failure, close them here.
+        for loaded in pdf.fonts.values():
+            closer = getattr(loaded, "close", None)
+            if closer is not None:
+                closer()
+        raise
     if embeds:
         _merge_originals(path, archive, embeds)
     return pdf.pages_count
@@ -225,52 +239,66 @@ class _TextWriter:
     """Left-aligned wrapped text, much faster than ``multi_cell`` for long bodies.
 
     fpdf2's line breaker re-measures the whole line for every character it adds; here every
-    distinct character is measured once per font size and lines are broken greedily (at a
-    space when there is one, anywhere in a run of Chinese text), then drawn with ``cell``.
+    distinct character is measured once per font size, lines are broken greedily (at a space
+    when there is one, anywhere in a run of Chinese text) and drawn with ``text`` (a bare text
+    operator), breaking pages by hand.
     """
 
     def __init__(self, pdf: FPDF) -> None:
         self.pdf = pdf
-        self.widths: dict[tuple[float, str], float] = {}
-
-    def width(self, char: str) -> float:
-        key = (self.pdf.font_size_pt, char)
-        w = self.widths.get(key)
-        if w is None:
-            w = self.widths[key] = self.pdf.get_string_width(char)
-        return w
+        self.sizes: dict[float, dict[str, float]] = {}
 
     def lines(self, text: str, limit: float) -> list[str]:
+        widths = self.sizes.setdefault(self.pdf.font_size_pt, {})
+        measure = self.pdf.get_string_width
         out: list[str] = []
         for paragraph in text.replace("\r\n", "\n").replace("\t", "    ").split("\n"):
-            line: list[str] = []
+            for c in paragraph:
+                if c not in widths:
+                    widths[c] = measure(c)
+            if sum(map(widths.__getitem__, paragraph)) <= limit:
+                out.append(paragraph)
+                continue
+            start = 0
             used = 0.0
             last_space = -1
-            for char in paragraph:
-                w = self.width(char)
-                if used + w > limit and line:
-                    if last_space > 0 and char != " ":
-                        out.append("".join(line[:last_space]))
-                        line = line[last_space + 1 :]
+            index = 0
+            while index < len(paragraph):
+                c = paragraph[index]
+                w = widths[c]
+                if used + w > limit and index > start:
+                    if c == " ":
+                        out.append(paragraph[start:index])
+                        start = index + 1
+                    elif last_space > start:
+                        out.append(paragraph[start:last_space])
+                        start = last_space + 1
                     else:
-                        out.append("".join(line))
-                        line = []
-                    used = sum(self.width(c) for c in line)
+                        out.append(paragraph[start:index])
+                        start = index
+                    used = sum(map(widths.__getitem__, paragraph[start:index]))
                     last_space = -1
-                    if char == " " and not line:
+                    if start > index:
+                        index = start
                         continue
-                if char == " ":
-                    last_space = len(line)
-                line.append(char)
+                if c == " ":
+                    last_space = index
                 used += w
-            out.append("".join(line))
+                index += 1
+            out.append(paragraph[start:])
         return out
 
     def write(self, text: str, height: float) -> None:
         pdf = self.pdf
         limit = pdf.w - pdf.l_margin - pdf.r_margin - 0.5
+        baseline = height / 2 + 0.3 * pdf.font_size
         for line in self.lines(text, limit):
-            pdf.cell(limit, height, line, new_x="LMARGIN", new_y="NEXT")
+            if pdf.y + height > pdf.page_break_trigger:
+                pdf.add_page()
+            if line:
+                pdf.text(pdf.l_margin, pdf.y + baseline, line)
+            pdf.y += height
+        pdf.x = pdf.l_margin
 
 
 def _toc_name(e: Exhibit, labels: Labels) -> str:
@@ -320,7 +348,9 @@ def _render_toc(pdf: FPDF, outline: list[OutlineSection], labels: Labels, per_pa
 def _merge_originals(path: Path, archive: Archive, embeds: list[_Embed]) -> None:
     from pypdf import PdfReader, PdfWriter, Transformation
 
-    writer = PdfWriter(clone_from=str(path))
+    # Incremental: the pages fpdf2 wrote are kept as they are and only the changed pages are
+    # appended, which is much quicker and lighter than re-writing the whole document.
+    writer = PdfWriter(str(path), incremental=True)
     readers: dict[str, Any] = {}
     for embed in embeds:
         sha = embed.source.sha256
@@ -335,5 +365,7 @@ def _merge_originals(path: Path, archive: Archive, embeds: list[_Embed]) -> None
         x = (tw - sw * scale) / 2 - float(page.mediabox.left) * scale
         y = bottom + (th - top - bottom - sh * scale) / 2 - float(page.mediabox.bottom) * scale
         target.merge_transformed_page(page, Transformation().scale(scale).translate(x, y))
-    with path.open("wb") as out:
+    merged = path.with_name(path.name + ".merged")
+    with merged.open("wb") as out:
         writer.write(out)
+    merged.replace(path)
