@@ -78,3 +78,24 @@ def test_damaged_backup_exits_1_with_the_reason(run: Run, tmp_path: Path) -> Non
 def test_bad_map_option_is_a_usage_error(run: Run) -> None:
     out = run("import", "sms", str(PHONE / "messages.csv"), "--map", "text", code=2)
     assert "FIELD=COLUMN" in out
+
+
+def test_one_refused_file_among_several_does_not_stop_the_others(run: Run, tmp_path: Path) -> None:
+    bomb = tmp_path / "sms-bomb.xml"
+    bomb.write_text('<!DOCTYPE s [<!ENTITY a "aaaa">]><smses>&a;</smses>', encoding="utf-8")
+    text = run(
+        "import",
+        "sms",
+        str(bomb),
+        str(PHONE / "calls-20240415.xml"),
+        "--region",
+        "CN",
+        "--json",
+        code=1,
+    )
+    # The refusal is one red line on stderr; the JSON summary follows on stdout.
+    assert "Error:" in text.split("{", 1)[0]
+    out = json.loads(text[text.index("{") :])
+    assert out["added"] == 4
+    assert out["failed"] == 1
+    assert "refused" in out["errors"][0]["reason"]

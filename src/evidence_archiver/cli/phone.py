@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..connectors.sms import FORMATS, import_phone_export
+from ..connectors.sms import FORMATS, PhoneExport
 from ..errors import EvidenceError, UsageError
 from ..model import ImportFailure, ImportReport
 from .common import (
@@ -103,16 +103,25 @@ def import_sms(
     with open_archive(archive, create=True) as arch:
         for path in paths:
             try:
-                with progress_bar(f"Importing {path.name}", None, enabled=not json_) as advance:
-                    report, notes = import_phone_export(
-                        arch,
+                with (
+                    PhoneExport(
                         path,
                         format=format_,
                         region=region.upper() if region else None,
                         column_map=column_map or None,
                         zone=tz,
+                    ) as export,
+                    progress_bar(
+                        f"Importing {path.name}", export.expected, enabled=not json_
+                    ) as advance,
+                ):
+                    report = arch.ingest(
+                        export.captures(),
+                        connector=export.connector,
+                        container=str(export.path),
                         progress=advance,
                     )
+                    notes = export.notes
             except EvidenceError as exc:
                 if len(paths) == 1:
                     raise

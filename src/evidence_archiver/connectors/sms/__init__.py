@@ -60,6 +60,9 @@ class PhoneExport:
         self.spool = Spool()
         self._captures: Callable[[], Iterator[Capture | ImportProblem]]
         self._closers: list[Callable[[], None]] = [self.spool.close]
+        #: How many messages the export says or is seen to hold, when known before reading it
+        #: (for a progress bar); ``None`` otherwise.
+        self.expected: int | None = None
         try:
             self._open(column_map)
         except BaseException:
@@ -73,6 +76,7 @@ class PhoneExport:
 
             reader = SmsBackupReader(path, region=region, spool=self.spool, notes=self.notes)
             self._captures = reader.captures
+            self.expected = reader.declared_count
             self._closers.append(reader.close)
         elif fmt == "sms-import-export":
             from .sms_ie import SmsIeReader
@@ -98,6 +102,7 @@ class PhoneExport:
                 notes=self.notes,
             )
             self._captures = chat.captures
+            self.expected = len(chat.messages)
         elif fmt == "csv":
             from .csv_export import CsvReader
 
@@ -105,6 +110,7 @@ class PhoneExport:
                 path, region=region, column_map=column_map, zone=self.zone, notes=self.notes
             )
             self._captures = table.captures
+            self.expected = len(table.rows) - 1
         else:
             raise UsageError(f"reading {fmt} exports is not supported yet")
 

@@ -366,6 +366,12 @@ class SmsBackupReader:
         self._file.close()
 
     @property
+    def declared_count(self) -> int | None:
+        """The ``count`` the backup's header declares (the app's own tally), if any."""
+        declared = self._collector.root_attrs.get("count", "").strip()
+        return int(declared) if declared.isdigit() else None
+
+    @property
     def kind(self) -> str:
         return "calls" if self._collector.root == "calls" else "messages"
 
