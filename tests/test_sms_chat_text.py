@@ -155,3 +155,24 @@ def test_day_month_order_comes_from_the_whole_file() -> None:
     assert infer_order(["01/02/24", "02/03/24"], "US") == "mdy"  # a tie: the region decides
     assert infer_order(["01/02/24", "02/03/24"], "CN") == "dmy"
     assert infer_order(["2024/03/06"], None) == "ymd"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("06/03/2024 à 14:21 - LenderX: bonjour", datetime(2024, 3, 6, 14, 21, tzinfo=UTC)),
+        ("06.03.24, 14:21 - LenderX: hallo", datetime(2024, 3, 6, 14, 21, tzinfo=UTC)),
+        ("2024/3/6 下午2:21 - 乐贷: 您好", datetime(2024, 3, 6, 14, 21, tzinfo=UTC)),
+        ("2024/3/6 上午12:05 - 乐贷: 凌晨提醒", datetime(2024, 3, 6, 0, 5, tzinfo=UTC)),
+        ("[06/03/2024, 14:21:09] LenderX: hi", datetime(2024, 3, 6, 14, 21, 9, tzinfo=UTC)),
+    ],
+)
+def test_locales_seen_in_exports(
+    tmp_path: Path, archive: Archive, line: str, expected: datetime
+) -> None:
+    path = tmp_path / "WhatsApp Chat with LenderX.txt"
+    path.write_text(line + "\n", encoding="utf-8")
+    assert detect_format(path) == "whatsapp"
+    report, _ = import_phone_export(archive, path, zone="UTC", region="CN")
+    assert report.added == 1
+    assert archive.timeline()[0].occurred_at == expected

@@ -5,8 +5,8 @@ Design:
 
 * One line pattern covers the locales seen in the wild: ``01/02/24, 13:45 - Name: text``
   (Android), ``[01/02/2024, 13:45:09] Name: text`` (iOS), ``2024/02/01, 13:45``, dots as date
-  separators, 12-hour clocks (``1:45 PM``, ``1:45 p. m.``, with a narrow no-break space), and
-  Signal's ``[2024-02-01, 13:45]``.
+  separators, ``06/03/2024 à 14:21``, 12-hour clocks (``1:45 PM``, ``1:45 p. m.``, with a
+  narrow no-break space, and Chinese ``2024/3/6 下午2:21``), and Signal's ``[2024-02-01, 13:45]``.
 * **Day/month order is inferred from the whole file**, never from one line: an order is possible
   only if every date is valid in it, and of the possible ones the one that keeps the chat in time
   order wins (a chat export is chronological). A tie falls back to the region (US: month first).
@@ -42,7 +42,9 @@ from ...people import default_region, normalize_phone
 from .common import ReadNotes, Spool, guess_media_type, message_key, safe_filename
 
 LINE = re.compile(
-    r"^[\u200e\u200f]?\[?(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4})[,.]?\s+"
+    r"^[\u200e\u200f]?\[?(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{1,4})[,.]?"
+    r"(?:\s+(?:à|um|alle|a las|om|kl\.))?\s+"
+    r"(?P<pre>上午|下午|凌晨|早上|中午|晚上)?\s*"
     r"(?P<time>\d{1,2}[:.]\d{2}(?:[:.]\d{2})?)"
     r"(?:\s*(?P<ampm>[aApP]\.?\s?[mM]\.?|上午|下午))?\]?(?:\s+-\s+|\s+)"
     r"(?P<rest>.*)$"
@@ -163,7 +165,7 @@ def _clock(time: str, ampm: str | None) -> tuple[int, int, int]:
     second = pieces[2] if len(pieces) > 2 else 0
     if ampm:
         mark = re.sub(r"[\s.]", "", ampm).lower()
-        pm = mark in ("pm", "下午")
+        pm = mark in ("pm", "下午", "晚上", "中午")
         hour = hour % 12 + (12 if pm else 0)
     return hour, minute, second
 
@@ -227,7 +229,11 @@ class ChatTextReader:
             if match:
                 messages.append(
                     _Message(
-                        number, match["date"], match["time"], match["ampm"], match["rest"].strip()
+                        number,
+                        match["date"],
+                        match["time"],
+                        match["ampm"] or match["pre"],
+                        match["rest"].strip(),
                     )
                 )
             elif messages:

@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 from ...errors import SourceError
+from .chat_text import LINE as CHAT_LINE
 
 FORMATS = (
     "sms-backup-restore",
@@ -32,11 +33,6 @@ FORMATS = (
 
 SNIFF = 8192
 
-WHATSAPP_LINE = re.compile(
-    r"^\u200e?\[?\d{1,4}[./-]\d{1,2}[./-]\d{1,4},?\s+\d{1,2}[:.]\d{2}"
-    r"(?:[:.]\d{2})?(?:\s*[\u202f\s]?[APap]\.?\s?[Mm]\.?)?\]?\s*(?:-\s|[^\s])",
-    re.MULTILINE,
-)
 SIGNAL_LINE = re.compile(r"^\[\d{4}-\d{2}-\d{2},? \d{2}:\d{2}(?::\d{2})?\] [^:\n]+:", re.MULTILINE)
 
 
@@ -51,8 +47,10 @@ def _head(path: Path) -> bytes:
 def _text_format(text: str) -> str | None:
     if SIGNAL_LINE.search(text):
         return "signal"
-    if WHATSAPP_LINE.search(text):
-        return "whatsapp"
+    for line in text.splitlines()[:50]:
+        match = CHAT_LINE.match(line)
+        if match and ":" in match["rest"]:
+            return "whatsapp"
     return None
 
 
