@@ -7,13 +7,14 @@ shown as it was written (full-width punctuation and all); matching for the highl
 a normalised copy whose positions map back to the original.
 
 Results are ranked by BM25 with the title weighted above the body. A page is found in two
-steps: first its ids, reading only the index (and, with filters, the short head of each
-matching item row), then the full rows of those ids alone, so that a term found in 50,000 items
-never drags 50,000 bodies through the sorter. BM25 costs about a microsecond per match, so it
-is computed for the ``RANK_WINDOW`` (10,000) most recently archived matches only; an archive
-with fewer matches than that (any personal archive) is ranked exactly. Filters are plain SQL on
-the item row (kind, sender, dates) or primary-key probes (case, tag). A query made only of
-exclusions (``-escrow``) lists the newest items without the excluded words.
+steps: first its ids, reading only the index (and, with filters, one primary-key or compact
+index probe per match), then the full rows of those ids alone, so that a term found in 50,000
+items never drags 50,000 bodies through a sort. BM25 costs about a microsecond per match, so
+the matches are walked newest first and only the first ``RANK_WINDOW`` (10,000) that pass the
+filters are scored: an archive with fewer matches than that (any personal archive) is ranked
+exactly; a larger one shows the best of its 10,000 most recently archived matches, and paging
+past them widens the window. A query made only of exclusions (``-escrow``) lists the newest
+items without the excluded words.
 """
 
 from __future__ import annotations
@@ -166,12 +167,12 @@ def _ranked_page(
 ) -> list[int]:
     """Ids of one page of matches, best first, touching as little as possible.
 
-    Without filters only the index is read: walking the matches newest first to the
-    ``window``-th one is cheap (no scoring), and when there is such a match only the matches
-    from it on are scored. With filters every match is probed once (the case or tag primary
-    key, or the compact filter index on items; CROSS JOIN keeps the index as the outer loop,
-    so that --kind sms never makes SQLite walk a quarter of the items) and the ones that pass
-    are scored. Bodies are read for the page only, by the caller.
+    One pass over the matches, newest first (the index's own order, no sorting), scoring each
+    match that passes the filters and stopping after ``window`` of them; the page is then cut
+    from those by score (lower BM25 is better; among equals the newer item first). Filters
+    probe each match once (the case or tag primary key, or the compact filter index on items;
+    CROSS JOIN keeps the index as the outer loop, so that --kind sms never makes SQLite walk a
+    quarter of the items). Bodies are read for the page only, by the caller.
     """
     rowid = "items_fts.rowid"
     joins = []
@@ -179,25 +180,22 @@ def _ranked_page(
         joins.append(f"CROSS JOIN items i INDEXED BY {FILTER_INDEX} ON i.id = {rowid}")
     joins += ["CROSS " + j.format(id=rowid) for j in filters.joins]
     where = "".join(" AND " + w.format(id=rowid) for w in filters.where)
-    base = f"FROM items_fts {' '.join(joins)} WHERE items_fts MATCH ?{where}"
-    params: list[Any] = [*filters.join_args, match, *filters.where_args]
-    if not filters:
-        edge = _run(
-            conn,
-            f"SELECT {rowid} {base} ORDER BY {rowid} DESC LIMIT 1 OFFSET ?",
-            [*params, max(window, offset + limit) - 1],
-            query,
-        )
-        if edge:
-            base += f" AND {rowid} >= ?"
-            params.append(edge[0][0])
-    rows = _run(
-        conn,
-        f"SELECT {rowid} {base} ORDER BY {_BM25}, {rowid} DESC LIMIT ? OFFSET ?",
-        [*params, limit, offset],
-        query,
+    # The inner query walks newest first and stops after the window; the outer one keeps only
+    # the page while sorting by score (a top-k sort, never the whole window).
+    sql = (
+        f"SELECT id FROM (SELECT {rowid} AS id, {_BM25} AS score "
+        f"FROM items_fts {' '.join(joins)} WHERE items_fts MATCH ?{where} "
+        f"ORDER BY {rowid} DESC LIMIT ?) ORDER BY score, id DESC LIMIT ? OFFSET ?"
     )
-    return [int(r[0]) for r in rows]
+    params = [
+        *filters.join_args,
+        match,
+        *filters.where_args,
+        max(window, offset + limit),
+        limit,
+        offset,
+    ]
+    return [int(r[0]) for r in _run(conn, sql, params, query)]
 
 
 def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
