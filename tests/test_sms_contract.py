@@ -1,0 +1,80 @@
+"""One contract every phone reader keeps, checked over every fixture and corpus sample:
+the container comes first and hashes to its bytes, every message points back into it with a
+locator and a natural key, times carry a zone, and attachments hash to their bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evidence_archiver.connectors.sms import PhoneExport
+from evidence_archiver.hashing import sha256_bytes
+from evidence_archiver.model import Blob, Capture, ImportProblem
+
+PHONE = Path(__file__).resolve().parent.parent / "fixtures" / "phone"
+CORPUS_GLOBS = [
+    "sms-backup-restore_*/*.xml",
+    "whatsapp_signal_chat-miner/test_*.txt",
+    "google-voice-takeout_psanford/*.html",
+    "google-voice-takeout_wjcarpenter/test_data",
+]
+FIXTURES = sorted(p for p in PHONE.iterdir() if p.suffix in (".xml", ".txt", ".csv"))
+
+
+def _bytes(blob: Blob) -> bytes:
+    if blob.data is not None:
+        return blob.data
+    assert blob.path is not None
+    return blob.path.read_bytes()
+
+
+def check_contract(path: Path) -> int:
+    with PhoneExport(path, region="CN", zone="UTC") as export:
+        captures = list(export.captures())
+        containers = {
+            c.original.sha256: c
+            for c in captures
+            if isinstance(c, Capture) and c.item is None and c.original is not None
+        }
+        assert containers, "the export file itself is stored as an original"
+        first = captures[0]
+        assert isinstance(first, Capture)
+        assert first.item is None
+        if path.is_file() and first.original is not None:
+            assert first.original.sha256 == sha256_bytes(path.read_bytes())
+        keys: set[str] = set()
+        items = 0
+        for capture in captures:
+            if isinstance(capture, ImportProblem):
+                assert capture.reason
+                continue
+            if capture.item is None:
+                continue
+            items += 1
+            assert capture.original is None
+            assert capture.container_sha256 in containers
+            assert capture.source.locator
+            assert capture.dedup_key
+            assert capture.dedup_key not in keys, capture.source.locator
+            keys.add(capture.dedup_key)
+            moment = capture.item.occurred_at
+            assert moment is None or moment.utcoffset() is not None
+            assert capture.item.direction in ("in", "out", "unknown")
+            for attachment in capture.attachments:
+                assert sha256_bytes(_bytes(attachment.blob)) == attachment.blob.sha256
+                assert "/" not in attachment.filename
+        return items
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_keeps_the_contract(path: Path) -> None:
+    assert check_contract(path) > 0
+
+
+@pytest.mark.corpus
+def test_every_corpus_sample_keeps_the_contract(corpus: Path) -> None:
+    paths = [p for pattern in CORPUS_GLOBS for p in sorted(corpus.glob(pattern))]
+    assert len(paths) >= 24
+    total = sum(check_contract(p) for p in paths)
+    assert total > 150
