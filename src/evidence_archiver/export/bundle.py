@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import gc
 import io
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -55,7 +56,7 @@ from .exhibits import (
     safe_name,
 )
 
-VOLUME_SIZE = 2000
+VOLUME_SIZE = 1000
 BOOKKEEPING_ACTIONS = frozenset({"exported", "timestamped"})
 Progress = Callable[[str, int, int], None]
 
@@ -158,12 +159,24 @@ def plan_exhibits(archive: Archive, records: Sequence[ItemRecord]) -> list[Exhib
     return exhibits
 
 
-def custody_snapshot(archive: Archive) -> list[CustodyEvent]:
-    """The log as it stood, less trailing bookkeeping events (see the module docstring)."""
-    events = list(archive.custody.events())
-    while events and events[-1].action in BOOKKEEPING_ACTIONS:
-        events.pop()
-    return events
+@dataclass(frozen=True)
+class CustodySnapshot:
+    """Where the bundle's copy of the custody log ends: event ``length`` with hash ``head``."""
+
+    length: int
+    head: str
+
+
+def custody_snapshot(archive: Archive) -> CustodySnapshot:
+    """The log as it stood, less trailing bookkeeping events (see the module docstring).
+
+    One streaming pass: the log of a large archive is never held in memory.
+    """
+    snapshot = CustodySnapshot(0, GENESIS)
+    for event in archive.custody.events():
+        if event.action not in BOOKKEEPING_ACTIONS:
+            snapshot = CustodySnapshot(event.seq, event.hash)
+    return snapshot
 
 
 def _concerns(event: CustodyEvent, slug: str, item_subjects: set[str], shas: set[str]) -> bool:
@@ -173,7 +186,10 @@ def _concerns(event: CustodyEvent, slug: str, item_subjects: set[str], shas: set
 
 
 def custody_lines(
-    events: Sequence[CustodyEvent], slug: str, exhibits: Sequence[Exhibit]
+    events: Iterable[CustodyEvent],
+    snapshot: CustodySnapshot,
+    slug: str,
+    exhibits: Sequence[Exhibit],
 ) -> Iterator[str]:
     subjects = {f"item:{e.record.id}" for e in exhibits}
     shas = {
@@ -183,6 +199,8 @@ def custody_lines(
         if f is not None
     }
     for ev in events:
+        if ev.seq > snapshot.length:
+            break
         if _concerns(ev, slug, subjects, shas):
             row: dict[str, Any] = {
                 "seq": ev.seq,
@@ -413,8 +431,8 @@ def export_bundle(
             f"the case {options.case!r} has no items to export with these filters; "
             "link items with 'evidence case link' or widen --since/--until/--tag"
         )
-    events = custody_snapshot(archive)
-    head = events[-1].hash if events else GENESIS
+    snapshot = custody_snapshot(archive)
+    head = snapshot.head
     exhibits = plan_exhibits(archive, records)
     name = bundle_name(case.slug, now)
     target = options.out or Path.cwd() / (name + (".zip" if options.fmt == "zip" else ""))
@@ -474,7 +492,9 @@ def export_bundle(
         _stream_text(bag, "data/items.json", lambda w: _write_items_json(w, exhibits))
         _stream_text(bag, "data/timeline.csv", lambda w: _write_timeline(w, exhibits))
         _stream_text(
-            bag, "data/custody.jsonl", lambda w: _write_custody(w, events, case.slug, exhibits)
+            bag,
+            "data/custody.jsonl",
+            lambda w: _write_custody(w, archive, snapshot, case.slug, exhibits),
         )
         bag.add_bytes("data/VERIFY.txt", VERIFY_TXT.encode("utf-8"))
         warnings: list[str] = []
@@ -499,9 +519,11 @@ def export_bundle(
                         volume_note=_volume_note(volumes, number, labels),
                     )
                     bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
+                # The PDF library's objects are in reference cycles: free them before the next.
+                gc.collect()
         if progress:
             progress("manifests", 0, 1)
-        bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, len(events))
+        bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, snapshot.length)
         tagmanifest = bag.finish(bag_info)
     except BaseException:
         bag.close()
@@ -629,11 +651,12 @@ def _write_items_json(write: Callable[[str], None], exhibits: Sequence[Exhibit])
 
 def _write_custody(
     write: Callable[[str], None],
-    events: Sequence[CustodyEvent],
+    archive: Archive,
+    snapshot: CustodySnapshot,
     slug: str,
     exhibits: Sequence[Exhibit],
 ) -> None:
-    for line in custody_lines(events, slug, exhibits):
+    for line in custody_lines(archive.custody.events(), snapshot, slug, exhibits):
         write(line)
 
 
