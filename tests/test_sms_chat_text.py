@@ -176,3 +176,18 @@ def test_locales_seen_in_exports(
     report, _ = import_phone_export(archive, path, zone="UTC", region="CN")
     assert report.added == 1
     assert archive.timeline()[0].occurred_at == expected
+
+
+def test_a_system_line_with_a_colon_is_not_an_author(tmp_path: Path, archive: Archive) -> None:
+    path = tmp_path / "WhatsApp Chat with LenderX.txt"
+    path.write_text(
+        "06/03/2024, 14:20 - LenderX changed the subject to: Loan LX-2023-0457\n"
+        "06/03/2024, 14:21 - LenderX: extension agreed\n"
+        "06/03/2024, 14:22 - Wang Fang: thanks\n",
+        encoding="utf-8",
+    )
+    import_phone_export(archive, path, zone="UTC", region="CN")
+    system, agreed, thanks = archive.timeline()
+    assert "system" in system.flags
+    assert system.body == "LenderX changed the subject to: Loan LX-2023-0457"
+    assert (agreed.direction, thanks.direction) == ("in", "out")

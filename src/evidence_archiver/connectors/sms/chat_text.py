@@ -280,7 +280,11 @@ class ChatTextReader:
         yield Capture(SourceRef(self.connector, container, "whole file"), original=blob, item=None)
         chat_phone = normalize_phone(self.chat_name, self.region)
         thread = f"chat:{self.flavour}:{(chat_phone or self.chat_name).lower()}"
-        authors = {AUTHOR.match(m.rest)["name"] for m in self.messages if AUTHOR.match(m.rest)}  # type: ignore[index]
+        authors = {
+            match["name"].strip()
+            for m in self.messages
+            if (match := AUTHOR.match(m.rest)) and not SYSTEM.search(match["name"])
+        }
         counterpart = self._counterpart(authors)
         seen: dict[tuple[str, str, str], int] = {}
         for message in self.messages:
