@@ -50,11 +50,12 @@ LINE = re.compile(
     r"(?P<rest>.*)$"
 )
 AUTHOR = re.compile(r"^(?P<name>[^:]{1,100}?):(?:\s|$)?(?P<text>.*)$", re.DOTALL)
+# System lines that contain a colon ("X changed the subject to: Y") would otherwise read as
+# "author: text"; only such phrases are needed here (a line without a colon is system anyway).
 SYSTEM = re.compile(
     r"end-to-end encrypted|created group|created this group|changed the subject|changed this "
-    r"group's|changed the group|added |removed |left$|joined using|security code|changed their "
-    r"phone number|changed to|now an admin|You were added|deleted this message|message was "
-    r"deleted|端到端加密|创建了群组|加入|退出",
+    r"group's|changed the group|security code|changed their phone number|now an admin|"
+    r"端到端加密|创建了群组|更改了群组|修改了群",
     re.IGNORECASE,
 )
 ATTACHED = re.compile(
