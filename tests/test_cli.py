@@ -160,22 +160,33 @@ def test_every_command_has_help_with_an_example() -> None:
                 assert param.help, f"'evidence {name}' option {param.name} has no help"
 
 
-def test_demo_runs_as_a_subprocess(tmp_path: Path) -> None:
+def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Path) -> None:
     env = {**os.environ, "EVIDENCE_ARCHIVE": str(tmp_path / "never-touched.db")}
     result = subprocess.run(
         [sys.executable, "-m", "evidence_archiver", "demo", "--dir", str(tmp_path / "d"), "--json"],
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     assert out["case"] == "lender-x-extension"
-    assert len(out["timeline"]) == 7
+    # Mail, texts, calls, a chat, agreements and a screenshot on one timeline.
+    assert set(out["kinds"]) >= {"email", "sms", "call", "chat", "document", "file"}
+    assert out["imports"]["mail (saved .eml)"]["duplicates"] == 1
+    assert out["imports"]["sms-20240415.xml"]["duplicates"] > 0
+    assert all(r["failed"] == 0 for r in out["imports"].values())
     assert out["custody_intact"] is True
     assert out["searches"]["逾期"]
+    assert out["searches"]["延期还款"]
+    bundle = Path(out["bundle"]["path"])
+    assert bundle.is_file()
+    assert bundle.parent == tmp_path / "d" / "bundle"
+    assert out["bundle"]["timestamp"] is not None
+    assert out["verify"]["ok"] is True
+    assert out["verify"]["problems"] == []
     assert not (tmp_path / "never-touched.db").exists()
 
 

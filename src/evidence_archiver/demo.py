@@ -1,30 +1,57 @@
-"""The demo: a throwaway archive filled from the bundled sample of a borrower's dispute.
+"""The demo: a throwaway archive filled from the bundled sample of a borrower's dispute, then
+exported as a timestamped evidence bundle and verified.
 
-The sample data ships inside the package (``demo_data``, copied from ``fixtures/demo`` when the
-wheel is built); in a source checkout it is read from ``fixtures/demo`` directly.
+The sample data ships inside the package (``demo_data``, copied from ``fixtures/`` when the wheel
+is built: ``demo/`` mail, ``phone/`` SMS, calls and chat, ``documents/`` agreements and a
+screenshot); in a source checkout it is read from ``fixtures/`` directly. The timestamp comes
+from a throwaway RFC 3161 authority started on 127.0.0.1 for the demo (it needs the ``openssl``
+command); without it the bundle is exported untimestamped and the demo says so.
 """
 
 from __future__ import annotations
 
+import shutil
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 from .archive import Archive
+from .connectors.sms import import_phone_export
+from .documents import import_files, import_pdfs
 from .errors import EvidenceError
+from .export.bundle import ExportOptions, ExportResult, export_bundle
+from .export.local_tsa import local_tsa
+from .export.verify import VerifyReport, verify_bundle
 from .importing import import_eml, import_mbox
 from .model import ImportReport
 
 DEMO_CASE = "Lender X extension"
-DEMO_COUNTERPARTIES = [("domain", "lenderx.com")]
+DEMO_SLUG = "lender-x-extension"
+# The lender writes from lenderx.com, texts from a mobile and the 95555 short code, and its
+# name is in every document and chat.
+DEMO_RULES = [
+    ("domain", "lenderx.com"),
+    ("phone", "+86 138 0013 8000"),
+    ("phone", "95555"),
+    ("keyword", "LenderX"),
+]
+PHONE_EXPORTS = [
+    "sms-20240320.xml",
+    "sms-20240415.xml",  # a newer backup overlapping the first: only new messages are added
+    "calls-20240415.xml",
+    "WhatsApp Chat with LenderX.txt",
+]
 
 
 def demo_data_dir() -> Path:
+    """The folder holding ``demo/``, ``phone/`` and ``documents/``."""
     packaged = Path(str(resources.files("evidence_archiver"))) / "demo_data"
-    if packaged.is_dir():
+    if (packaged / "demo").is_dir():
         return packaged
-    source_tree = Path(__file__).resolve().parents[2] / "fixtures" / "demo"
-    if source_tree.is_dir():
+    source_tree = Path(__file__).resolve().parents[2] / "fixtures"
+    if (source_tree / "demo").is_dir():
         return source_tree
     raise EvidenceError(
         "the demo's sample data is missing from this installation; reinstall evidence-archiver"
@@ -37,23 +64,59 @@ class DemoResult:
     case: str
     linked: int
     imports: dict[str, ImportReport] = field(default_factory=dict)
+    export: ExportResult | None = None
+    verify: VerifyReport | None = None
+    timestamp_note: str = ""
 
 
-def run_demo(archive: Archive) -> DemoResult:
-    """Import the sample correspondence and create the demo case in ``archive``."""
+def run_demo(
+    archive: Archive, *, bundle_dir: Path | None = None, now: datetime | None = None
+) -> DemoResult:
+    """Import the sample correspondence, create the demo case and, when ``bundle_dir`` is
+    given, export it there as a timestamped bundle and verify it."""
     data = demo_data_dir()
-    imports = {
-        "mbox": import_mbox(archive, data / "mail" / "lenderx.mbox", workers=0),
-        "eml": import_eml(archive, [data / "mail" / "saved"], workers=0),
+    imports: dict[str, ImportReport] = {
+        "mail (mbox)": import_mbox(archive, data / "demo" / "mail" / "lenderx.mbox", workers=0),
+        "mail (saved .eml)": import_eml(archive, [data / "demo" / "mail" / "saved"], workers=0),
     }
-    existing = {c.slug for c in archive.cases()}
-    if "lender-x-extension" in existing:
-        slug, linked = "lender-x-extension", archive.case("lender-x-extension").items
+    for name in PHONE_EXPORTS:
+        report, _notes = import_phone_export(
+            archive, data / "phone" / name, region="CN", zone="Asia/Shanghai"
+        )
+        imports[name] = report
+    documents = data / "documents"
+    imports["agreements (PDF)"] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
+    imports["screenshot"] = import_files(archive, sorted(documents.glob("*.png")))
+    if DEMO_SLUG in {c.slug for c in archive.cases()}:
+        slug, linked = DEMO_SLUG, archive.case(DEMO_SLUG).items
     else:
         slug, linked = archive.create_case(
             DEMO_CASE,
-            rules=DEMO_COUNTERPARTIES,
+            rules=DEMO_RULES,
             description="Wang Xiaoming's repayment extension with LenderX (乐贷): agreed in "
-            "writing on 5 March 2024, then charged late fees anyway.",
+            "writing, then charged late fees and threatened by collectors anyway.",
         )
-    return DemoResult(archive.path, slug, linked, imports)
+    result = DemoResult(archive.path, slug, linked, imports)
+    if bundle_dir is None:
+        return result
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        tsa_url = ca_file = None
+        if shutil.which("openssl"):
+            tsa = stack.enter_context(local_tsa())
+            tsa_url, ca_file = tsa.url, tsa.ca_file
+            result.timestamp_note = (
+                "timestamped by a throwaway local authority started for the demo (a real "
+                "bundle uses a public one: --tsa-url)"
+            )
+        else:
+            result.timestamp_note = "not timestamped: the openssl command is not installed"
+        result.export = export_bundle(
+            archive,
+            ExportOptions(case=slug, out=bundle_dir, now=now, tsa_url=tsa_url, tsa_ca_file=ca_file),
+        )
+        result.verify = verify_bundle(result.export.path, tsa_ca_file=ca_file)
+        if ca_file is not None:
+            # Keep the demo authority's certificate beside the bundle so it can be re-verified.
+            shutil.copy(ca_file, bundle_dir / "demo-tsa-ca.crt")
+    return result

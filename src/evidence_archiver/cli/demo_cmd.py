@@ -4,39 +4,55 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..archive import Archive
-from ..demo import run_demo
-from .common import JsonOption, console, handle_errors, highlight, print_json, show_time
+from ..archive import Archive, ItemRecord, SearchHit
+from ..demo import DemoResult, run_demo
+from .common import (
+    EXIT_SOME_FAILED,
+    JsonOption,
+    console,
+    err_console,
+    handle_errors,
+    highlight,
+    print_json,
+    show_time,
+)
 
-DEMO_SEARCHES = ["展期 OR extension", "逾期", '"late fee"']
+DEMO_SEARCHES = ["展期 OR extension", "逾期", '"late fee"', "延期还款"]
 
 
 @handle_errors
 def demo(
     directory: Annotated[
         Path | None,
-        typer.Option("--dir", help="Where to put the demo archive (default: a new temp folder)."),
+        typer.Option(
+            "--dir", help="Where to put the demo archive and bundle (default: a new temp folder)."
+        ),
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show the tool end to end on a sample dispute (never touches your own archive).
+    """Show the tool end to end on a sample dispute: import mail, texts, calls, a chat and
+    agreements, build the case, search it, export a timestamped bundle and verify it. Never
+    touches your own archive.
 
     Example: evidence demo
     """
     folder = directory or Path(tempfile.mkdtemp(prefix="evidence-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if not json_:
+        err_console.print("Importing the sample dispute and exporting its bundle…")
     with Archive(folder / "archive.db") as arch:
-        result = run_demo(arch)
+        result = run_demo(arch, bundle_dir=folder / "bundle")
         items = arch.timeline(result.case)
         searches = {q: arch.search(q, case=result.case) for q in DEMO_SEARCHES}
         status = arch.status()
         intact = not arch.verify_custody()
+    verified = result.verify is not None and result.verify.ok
     if json_:
         print_json(
             {
@@ -44,41 +60,75 @@ def demo(
                 "case": result.case,
                 "imports": {k: r.as_json() for k, r in result.imports.items()},
                 "timeline": [i.id for i in items],
+                "kinds": sorted({i.kind for i in items}),
                 "searches": {q: [h.as_json() for h in hits] for q, hits in searches.items()},
                 "status": status,
                 "custody_intact": intact,
+                "bundle": result.export.as_json() if result.export else None,
+                "verify": result.verify.as_json() if result.verify else None,
             }
         )
-        return
+    else:
+        _print(result, items, searches, status, intact)
+    if not (verified and intact):
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print(
+    result: DemoResult,
+    items: list[ItemRecord],
+    searches: dict[str, list[SearchHit]],
+    status: dict[str, Any],
+    intact: bool,
+) -> None:
     console.rule("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)")
     for name, report in result.imports.items():
         console.print(
-            f"Imported {name}: {report.added} new, {report.duplicates} already there, "
-            f"{report.failed} failed."
+            f"Imported {escape(name)}: {report.added} new, {report.duplicates} already "
+            f"there, {report.failed} failed."
         )
-    console.print(f"Case [bold]{result.case}[/]: {len(items)} items linked by its rules.\n")
-    table = Table(title="Timeline (your time zone)")
-    for col in ("#", "when", "from", "title", "attachments"):
+    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.\n")
+    table = Table(title="Timeline (your time zone; set EVIDENCE_TZ to change)")
+    for col in ("#", "when", "kind", "from", "title / text"):
         table.add_column(col, overflow="fold")
     for i in items:
+        text = i.title or i.body
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
-            escape(i.sender),
-            escape(i.title),
-            escape(", ".join(a.filename for a in i.attachments)),
+            i.kind,
+            escape(i.sender_name or i.sender),
+            escape(text[:70]),
         )
     console.print(table)
     for query, hits in searches.items():
         console.print(f"\n[bold]evidence search {escape(query)!r}[/] → {len(hits)} result(s)")
         for h in hits[:3]:
-            console.print(f"  #{h.id} {show_time(h.occurred_at)} {highlight(h.snippet[:100])}")
+            console.print(
+                f"  #{h.id} {h.kind} {show_time(h.occurred_at)} {highlight(h.snippet[:100])}"
+            )
     console.print(
         f"\nCustody log: {'[green]intact[/]' if intact else '[red]BROKEN[/]'} "
         f"({status['custody_events']} events). Archive: {escape(str(result.archive))}"
     )
+    if result.export is not None:
+        console.print(
+            f"[bold]Evidence bundle:[/] {escape(str(result.export.path))} "
+            f"({result.export.items} items, {result.export.originals} originals), "
+            f"{escape(result.timestamp_note)}."
+        )
+    if result.verify is not None:
+        if result.verify.ok:
+            console.print(
+                f"[green]Verified:[/] {result.verify.files_checked} files re-hashed, "
+                "custody chain and timestamp checked."
+            )
+        else:
+            console.print("[bold red]Verification found problems:[/]")
+            for problem in result.verify.problems:
+                console.print(f"  • {escape(str(problem))}")
     first = items[0].id if items else 1
     console.print(
-        "Explore it: evidence --help, or e.g. "
+        "Explore: open the bundle's data/index.html in a browser, or try "
         f"EVIDENCE_ARCHIVE={escape(str(result.archive))} evidence show {first}"
     )
