@@ -48,6 +48,7 @@ R = TypeVar("R")
 DEFAULT_SECONDS = 60.0
 DEFAULT_MEMORY_MB = 1536
 STARTUP_SECONDS = 120.0
+MAX_DEFAULT_WORKERS = 8
 # Imported by each worker before it says it is ready, so no job's time limit pays for them.
 PRELOAD = ("evidence_archiver.extract.documents", "pdfplumber", "pypdfium2", "PIL.Image")
 _HEADER = struct.Struct("!Q")
@@ -66,7 +67,11 @@ class Limits:
     workers: int = 0  # 0: one per core
 
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+        if self.workers > 0:
+            return self.workers
+        # The cores this process may use; capped so a big server does not get 64 workers
+        # with a memory limit each.
+        return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
 
 
 @dataclass(frozen=True)
