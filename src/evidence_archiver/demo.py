@@ -11,7 +11,6 @@ command); without it the bundle is exported untimestamped and the demo says so.
 from __future__ import annotations
 
 import shutil
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -22,7 +21,7 @@ from .connectors.sms import import_phone_export
 from .documents import import_files, import_pdfs
 from .errors import EvidenceError
 from .export.bundle import ExportOptions, ExportResult, export_bundle
-from .export.local_tsa import local_tsa
+from .export.demo import demo_bundle
 from .export.verify import VerifyReport, verify_bundle
 from .importing import import_eml, import_mbox
 from .model import ImportReport
@@ -99,24 +98,15 @@ def run_demo(
     result = DemoResult(archive.path, slug, linked, imports)
     if bundle_dir is None:
         return result
-    bundle_dir.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        tsa_url = ca_file = None
-        if shutil.which("openssl"):
-            tsa = stack.enter_context(local_tsa())
-            tsa_url, ca_file = tsa.url, tsa.ca_file
-            result.timestamp_note = (
-                "timestamped by a throwaway local authority started for the demo (a real "
-                "bundle uses a public one: --tsa-url)"
-            )
-        else:
-            result.timestamp_note = "not timestamped: the openssl command is not installed"
-        result.export = export_bundle(
-            archive,
-            ExportOptions(case=slug, out=bundle_dir, now=now, tsa_url=tsa_url, tsa_ca_file=ca_file),
+    if shutil.which("openssl"):
+        made = demo_bundle(archive, slug, bundle_dir, now=now)
+        result.export, result.verify = made.result, made.report
+        result.timestamp_note = (
+            "timestamped by a throwaway local authority started for the demo (its CA is "
+            f"{made.ca_file.name} beside the bundle; a real bundle uses a public one: --tsa-url)"
         )
-        result.verify = verify_bundle(result.export.path, tsa_ca_file=ca_file)
-        if ca_file is not None:
-            # Keep the demo authority's certificate beside the bundle so it can be re-verified.
-            shutil.copy(ca_file, bundle_dir / "demo-tsa-ca.crt")
+    else:
+        result.export = export_bundle(archive, ExportOptions(case=slug, out=bundle_dir, now=now))
+        result.verify = verify_bundle(result.export.path)
+        result.timestamp_note = "not timestamped: the openssl command is not installed"
     return result
