@@ -345,3 +345,15 @@ def test_problems_and_captures_come_in_file_order(tmp_path: Path) -> None:
     assert captures[1].item is not None
     assert isinstance(captures[2], ImportProblem)
     assert "says it holds 2 messages but 1 were read" in captures[2].reason
+
+
+def test_a_text_to_several_people_keeps_them_all(tmp_path: Path, archive: Archive) -> None:
+    path = _write(
+        tmp_path,
+        "sms.xml",
+        _sms(1709704960000, "to both", address="+86 138 0013 8000~+86 139 0013 9000", kind=2),
+    )
+    import_phone_export(archive, path)
+    (item,) = archive.timeline()
+    assert item.recipients == ("+8613800138000", "+8613900139000")
+    assert item.thread_key == "phone:+8613800138000,+8613900139000"

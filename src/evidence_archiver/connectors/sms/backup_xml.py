@@ -545,7 +545,9 @@ class SmsBackupReader:
     ) -> tuple[Item, tuple[Attachment, ...], str, list[ImportProblem]]:
         a = record.attrs
         raw = clean(a.get("address"))
-        number = phone(raw, self.region)
+        # A text sent to several people has them all in one address ("+1555~+1666" or "a;b").
+        group = participants(raw, self.region) if any(c in raw for c in "~;,") else ()
+        number = ",".join(sorted(group)) if group else phone(raw, self.region)
         direction, flags = SMS_TYPES.get(a.get("type", ""), ("unknown", ()))
         when = with_phone_zone(epoch_to_datetime(a.get("date")), clean(a.get("readable_date")))
         body = clean(a.get("body"))
@@ -566,12 +568,12 @@ class SmsBackupReader:
             kind="sms",
             occurred_at=when,
             direction=direction,
-            sender=number if direction == "in" else "",
+            sender=number if direction == "in" and not group else "",
             sender_name=name if direction == "in" else "",
-            recipients=(number,) if direction == "out" and number else (),
+            recipients=group or ((number,) if direction == "out" and number else ()),
             title=f"SMS {'from' if direction == 'in' else 'to'} {who}",
             body=body,
-            thread_key=thread_key(number),
+            thread_key=thread_key(group or number),
             flags=tuple(flags),
             details=details,
         )
