@@ -55,7 +55,7 @@ class PhoneExport:
         if format is not None and format not in FORMATS:
             raise UsageError(f"unknown phone export format {format!r}: use one of {FORMATS}")
         self.format = format or detect_format(self.path)
-        self.region = region
+        self.region = region.strip().upper() if region else None
         self.notes = ReadNotes(format=self.format)
         self.spool = Spool()
         self._captures: Callable[[], Iterator[Capture | ImportProblem]]
