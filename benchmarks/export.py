@@ -236,8 +236,12 @@ def main() -> None:
         print(f"built the case in {time.perf_counter() - t:.0f} s ({db.stat().st_size >> 20} MB)")
     for name in ("bundle.zip", "floor.zip"):
         (work / name).unlink(missing_ok=True)
-    exp = child("--phase", "export", "--db", str(db), "--out", str(work / "bundle.zip"))
+    # The machine is shared: the floor runs before and after the export, and the faster counts.
     floor = child("--phase", "floor", "--db", str(db), "--out", str(work / "floor.zip"))
+    (work / "floor.zip").unlink()
+    exp = child("--phase", "export", "--db", str(db), "--out", str(work / "bundle.zip"))
+    again = child("--phase", "floor", "--db", str(db), "--out", str(work / "floor.zip"))
+    floor = min(floor, again, key=lambda f: float(f["total_s"]))
     ver = child("--phase", "verify", "--out", str(work / "bundle.zip"))
     st = exp["stages_s"]
     items = exp["items"]

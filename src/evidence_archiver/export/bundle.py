@@ -499,15 +499,18 @@ def export_bundle(
         bag.add_bytes("data/VERIFY.txt", VERIFY_TXT.encode("utf-8"))
         warnings: list[str] = []
         if options.pdf:
-            from .render_pdf import write_bundle_pdf
+            from .render_pdf import prepare_font, write_bundle_pdf
 
             if progress:
                 progress("bundle.pdf", 0, 1)
 
             volumes = pdf_volumes(exhibits)
-            for number, (name, members) in enumerate(volumes, 1):
-                with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
-                    pdf_path = Path(tmp) / "bundle.pdf"
+            with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
+                notes = [_volume_note(volumes, n, labels) for n in range(1, len(volumes) + 1)]
+                texts = [note, *notes, *(v for row in summary for v in row)]
+                font = prepare_font(exhibits, texts, Path(tmp))
+                for number, (name, members) in enumerate(volumes, 1):
+                    pdf_path = Path(tmp) / f"volume-{number}.pdf"
                     write_bundle_pdf(
                         pdf_path,
                         archive=archive,
@@ -516,11 +519,13 @@ def export_bundle(
                         labels=labels,
                         now=now,
                         timestamp_note=note,
-                        volume_note=_volume_note(volumes, number, labels),
+                        volume_note=notes[number - 1],
+                        font=font,
                     )
                     bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
-                # The PDF library's objects are in reference cycles: free them before the next.
-                gc.collect()
+                    pdf_path.unlink()
+                    # The PDF library's objects are in reference cycles: free them now.
+                    gc.collect()
         if progress:
             progress("manifests", 0, 1)
         bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, snapshot.length)
