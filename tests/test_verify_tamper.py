@@ -293,3 +293,21 @@ def test_the_token_hash_goes_into_the_custody_log(case_archive: Archive, stamped
     with zipfile.ZipFile(stamped) as zf:
         token = zf.read(f"{top(stamped)}/timestamp/manifest.tsr")
     assert event.details["token_sha256"] == hashlib.sha256(token).hexdigest()
+
+
+def test_a_byte_flipped_inside_the_zip_file_itself_is_reported_not_a_crash(
+    bundle: Path, tmp_path: Path
+) -> None:
+    # Change the stored bytes in place, as a disk error or a careless hex editor would: the
+    # entry's CRC no longer matches, and the verifier must say so, naming the file.
+    data = bytearray(bundle.read_bytes())
+    with zipfile.ZipFile(bundle) as zf:
+        info = zf.getinfo(f"{top(bundle)}/{ORIGINAL}")
+    assert info.compress_type == zipfile.ZIP_STORED
+    header = 30 + len(info.filename.encode()) + len(info.extra)
+    data[info.header_offset + header + 100] ^= 0xFF
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(data))
+    found = problems_for(bad)
+    assert f"{top(bundle)}/{ORIGINAL}" in found, found
+    assert "damaged" in found[f"{top(bundle)}/{ORIGINAL}"][0]
