@@ -120,8 +120,11 @@ class _Bars:
 
     def folder_finished(self, report: FolderReport) -> None:
         task = self.tasks.get(report.folder)
-        if task is not None:
-            self.progress.update(task, completed=report.bytes, total=report.bytes or 1)
+        if task is None:
+            return
+        self.progress.update(task, completed=report.bytes, total=report.bytes)
+        if report.to_fetch == 0:
+            self.progress.update(task, description=f"{report.folder} (nothing new)")
 
     def warn(self, message: str) -> None:
         self.progress.console.print(f"[yellow]Warning:[/] {escape(message)}")
