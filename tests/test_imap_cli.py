@@ -222,3 +222,33 @@ def test_unknown_case_fails_before_anything_is_fetched(
     assert "Traceback" not in result.output
     with Archive(archive_path) as archive:
         assert archive.status()["total"] == 0
+
+
+def test_folders_lists_decoded_names_and_the_default_choice(imap_user: ImapUser) -> None:
+    imap_user.append("收件箱/招商银行", [make_message(1)])
+
+    result = CliRunner().invoke(
+        app, folders_args(imap_user), env={PASSWORD_ENV: imap_user.password}
+    )
+
+    assert result.exit_code == 0, result.output
+    rows = {row["folder"]: row for row in json.loads(result.stdout)}
+    assert rows["收件箱/招商银行"]["selectable"] is True
+    assert rows["INBOX"]["imported_by_default"] is True
+    assert rows["Sent"]["imported_by_default"] is True
+    assert "\\Sent" in rows["Sent"]["flags"]
+    assert rows["收件箱/招商银行"]["imported_by_default"] is False
+    human = CliRunner().invoke(
+        app,
+        [a for a in folders_args(imap_user) if a != "--json"],
+        env={PASSWORD_ENV: imap_user.password},
+    )
+    assert "收件箱/招商银行" in human.stdout
+    assert "(imported by default)" in human.stdout
+
+
+def folders_args(user: ImapUser) -> list[str]:
+    return [
+        "imap", "folders", "--host", HOST, "--user", user.name, "--port",
+        str(user.server.imaps_port), "--ca-file", str(user.server.ca_file), "--json",
+    ]  # fmt: skip

@@ -32,8 +32,10 @@ from ..connectors.imap import (
     ImapAccount,
     ImapImportReport,
     Security,
+    choose_folders,
     connect,
     import_imap,
+    list_folders,
 )
 from .common import (
     EXIT_SOME_FAILED,
@@ -274,6 +276,55 @@ def login(
         client.logout()
     imap_auth.store_password(user, host, password)
     console.print(f"[green]Password for {escape(user)} on {escape(host)} stored in the keyring.[/]")
+
+
+@app.command("folders")
+@handle_errors
+def folders(
+    host: HostOption,
+    user: UserOption,
+    port: PortOption = None,
+    starttls: StartTlsOption = False,
+    ca_file: CaFileOption = None,
+    insecure_plaintext: PlaintextOption = False,
+    timeout: TimeoutOption = 30.0,
+    json_: JsonOption = False,
+) -> None:
+    """List the folders of an account, with the names to give to --folder.
+
+    Example: evidence imap folders --host imap.qq.com --user me@qq.com
+    """
+    account = ImapAccount(
+        host=host,
+        user=user,
+        port=port,
+        security=_security(starttls, insecure_plaintext),
+        ca_file=ca_file,
+        timeout=timeout,
+    )
+    credentials = imap_auth.resolve_credentials(user, host, prompt=_prompt(), warn=_warn)
+    client = connect(account, credentials)
+    try:
+        found = list_folders(client)
+    finally:
+        client.logout()
+    default = set(choose_folders(found))
+    rows = [
+        {
+            "folder": f.name,
+            "flags": list(f.flags),
+            "selectable": f.selectable,
+            "imported_by_default": f.name in default,
+        }
+        for f in found
+    ]
+    if json_:
+        print_json(rows)
+        return
+    for f in found:
+        marks = escape(" ".join(f.flags))
+        default_mark = "  [green](imported by default)[/]" if f.name in default else ""
+        console.print(f"{escape(f.name)}  [dim]{marks}[/]{default_mark}")
 
 
 @app.command("logout")
