@@ -296,6 +296,11 @@ def test_filters_narrow_the_results(
     assert fx.search(query, **filters) == expected
 
 
+def test_filters_with_bytes_that_are_not_utf8_find_nothing_and_do_not_crash(fx: Fixture) -> None:
+    assert fx.search("逾期", sender="\udcff") == set()
+    assert fx.search("逾期", tag="\udcff", kind="\udcff") == set()
+
+
 def test_a_sender_filter_treats_wildcards_literally(fx: Fixture) -> None:
     assert fx.search("逾期", sender="%") == set()
     assert fx.search("逾期", sender="_") == set()
@@ -359,6 +364,8 @@ HOSTILE = [
     "\u0301",
     "\ue000",
     "\ud7ff",
+    "\udcff",  # a byte that is not UTF-8, as Python decodes it from a command line
+    "逾期\udce9\udcb8",
     "\t\n",
 ]
 

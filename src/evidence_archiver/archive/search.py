@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import UsageError
 from .records import SearchHit
 from .schema import FILTER_INDEX
-from .text_index import CompiledQuery, compile_query, normalize, strip_accents
+from .text_index import CompiledQuery, clean, compile_query, normalize, strip_accents
 from .timeutil import as_sent, format_utc
 
 SNIPPET_WIDTH = 160
@@ -114,6 +114,7 @@ def search(
     the newest items first. Raises :class:`UsageError` for a query with nothing to search for.
     """
     compiled = compile_query(query)
+    kind, sender, tag = (clean(v) if v else v for v in (kind, sender, tag))
     if since and until and since > until:
         raise UsageError("--since is after --until: nothing can match; swap the two dates")
     filters = _filters(case_id, kind, sender, since, until, tag, compiled.exclude)

@@ -38,7 +38,9 @@ from ..errors import UsageError
 _CJK = (
     "\u3005-\u3007\u3021-\u3029\u3031-\u3035\u3038-\u303c\u3041-\u3096\u309d-\u309f"
     "\u30a1-\u30fa\u30fc-\u30ff\u3105-\u312f\u3192-\u3195\u31a0-\u31bf\u31f0-\u31ff"
-    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff\U00020000-\U0003134f"
+    "\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufa6d\ufa70-\ufad9"
+    "\U00020000-\U0002a6df\U0002a700-\U0002b738\U0002b740-\U0002b81d\U0002b820-\U0002cea1"
+    "\U0002ceb0-\U0002ebe0\U0002f800-\U0002fa1d\U00030000-\U0003134a"
 )
 _CJK_RUN = re.compile(f"[{_CJK}]+")
 _IS_CJK = re.compile(f"[{_CJK}]")
@@ -58,6 +60,15 @@ def _run_tokens(run: str, *, final: bool) -> str:
         return run
     grams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
     return grams if final else f"{grams} {run[-1]}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """Text safe to hand to SQLite: no NUL, and no lone surrogates (what Python makes of bytes
+    that are not UTF-8 on a command line) -- each becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", " "))
 
 
 def normalize(text: str) -> str:
@@ -198,7 +209,7 @@ def compile_query(query: str) -> CompiledQuery:
 
     Raises :class:`UsageError` when nothing searchable is left (``*``, ``--``, ``""``).
     """
-    query = query.replace("\x00", " ")
+    query = clean(query)
     clauses: list[list[Term]] = [[]]
     negate_next = False
     count = 0
