@@ -187,6 +187,8 @@ class ZipBagWriter(BagWriter):
     ) -> tuple[str, int]:
         info = zipfile.ZipInfo(f"{self.root}/{path}", date_time=self.date_time)
         info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        # Level 1: text shrinks nearly as much as at the default level, several times faster.
+        info._compresslevel = 1  # type: ignore[attr-defined]
         info.external_attr = 0o100644 << 16
         info.create_system = 3
         if size_hint is not None:
