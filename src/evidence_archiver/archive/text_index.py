@@ -18,6 +18,10 @@ The index has no stemmer: a word matches that word (case and accents ignored), a
 matches every word beginning with it. (The Porter stemmer also stems the prefix, so ``pay*``
 became ``pai*`` and missed "payment"; exact, predictable matching is worth more here.)
 
+What :func:`index_text` produces is part of the archive format: the index is contentless and
+forgets a row only when given exactly the tokens it indexed, so a change here needs a migration
+that rebuilds ``items_fts`` (as ``schema._v2_search_index`` does).
+
 A user's query never reaches FTS5 as written. :func:`compile_query` reads a small, forgiving
 language (words, "phrases", prefix*, OR, AND, NOT, -word) and emits only quoted strings joined by
 the operators it recognised, so quotes, dashes, ``NEAR(``, ``col:``, a lone ``*`` or a NUL byte
