@@ -47,17 +47,17 @@ import pytest
 from imapclient import IMAPClient
 
 USER_POOL = 400
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOST = "127.0.0.1"
 
 
-def _need(tool: str, *extra_dirs: str) -> str:
+def need_tool(tool: str, *extra_dirs: str) -> str:
+    """The path of a tool; skip the test without it, or fail it in CI (``CI=true``)."""
     path = shutil.which(tool) or next(
         (str(Path(d) / tool) for d in extra_dirs if (Path(d) / tool).exists()), None
     )
     if path is None:
         message = f"{tool} is not installed (Debian: see .ci/debian-packages.txt)"
-        if IN_CI:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(message)
         pytest.skip(message)
     return path
@@ -79,7 +79,7 @@ def _run(*args: str | Path) -> None:
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A test CA and a server certificate it signed; return ``(ca.crt, server.crt, server.key)``."""
-    openssl = _need("openssl")
+    openssl = need_tool("openssl")
     ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
     key, csr, crt = directory / "server.key", directory / "server.csr", directory / "server.crt"
     ext = directory / "server.ext"
@@ -203,7 +203,7 @@ class DovecotServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        dovecot = _need("dovecot", "/usr/sbin", "/usr/local/sbin")
+        dovecot = need_tool("dovecot", "/usr/sbin", "/usr/local/sbin")
         root = self.root
         self.ca_file, _, _ = make_certificates(root)
         if os.geteuid() == 0:
@@ -278,7 +278,7 @@ class DovecotServer:
 
     def kick(self, user: str) -> None:
         """Disconnect the user's sessions: Dovecot sends ``* BYE Server shutting down.``."""
-        doveadm = _need("doveadm", "/usr/bin", "/usr/sbin")
+        doveadm = need_tool("doveadm", "/usr/bin", "/usr/sbin")
         _run(doveadm, "-c", self.root / "dovecot.conf", "kick", user)
 
     def add_user(self) -> ImapUser:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dovecot import HOST, FaultProxy, ImapUser, make_message
+from dovecot import HOST, FaultProxy, ImapUser, make_message, need_tool
 from evidence_archiver import Archive
 from evidence_archiver.connectors.imap import ImapAccount, ImapError, connect, import_imap
 from evidence_archiver.connectors.imap_auth import Password
@@ -116,3 +116,12 @@ def test_missing_ca_file_is_a_clear_error(imap_user: ImapUser) -> None:
 
     with pytest.raises(ImapError, match="CA file .*nope.pem does not exist"):
         connect(account, password(imap_user))
+
+
+def test_a_missing_server_fails_in_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="not installed"):
+        need_tool("dovecot-that-is-not-there")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        need_tool("dovecot-that-is-not-there")
