@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from conftest import FIXTURES, IN_CI
 from evidence_archiver import Archive
 from evidence_archiver.connectors.pdf import pdf_captures
-from evidence_archiver.extract.documents import extract_attachment_text
+from evidence_archiver.extract.documents import attachment_texts, extract_attachment_text
 from evidence_archiver.extract.sandbox import Limits
 from evidence_archiver.hashing import blob_from_bytes
 from evidence_archiver.model import Attachment, Capture, Item, SourceRef
@@ -118,3 +118,22 @@ def test_extract_attachment_text_reads_a_pdf_and_returns_nothing_for_bad_input()
     assert "王小明" in text
     assert extract_attachment_text(b"%PDF-1.4 broken", "application/pdf") == ""
     assert extract_attachment_text(b"GIF89a", "application/zip") == ""
+
+
+def test_attachment_texts_reads_many_attachments_in_order() -> None:
+    loan = LOAN.read_bytes()
+    texts = list(
+        attachment_texts(
+            [
+                (loan, "application/pdf", "a.pdf"),
+                (b"%PDF-1.4 broken", "application/pdf", "b.pdf"),
+                (b"PK\x03\x04", "application/zip", "c.zip"),
+                (loan, "application/pdf", "d.pdf"),
+            ],
+            limits=LIMITS,
+        )
+    )
+    assert len(texts) == 4
+    assert "王小明" in texts[0]
+    assert texts[1:3] == ["", ""]
+    assert texts[3] == texts[0]

@@ -223,3 +223,26 @@ def extract_attachment_text(
         if outcome.value is not None and outcome.value.error is None:
             return searchable_text(outcome.value)
     return ""
+
+
+def attachment_texts(
+    attachments: Iterable[tuple[bytes, str, str]],
+    *,
+    password: str | None = None,
+    ocr: OcrOptions | None = None,
+    limits: Limits | None = None,
+) -> Iterator[str]:
+    """Searchable text of many ``(data, media_type, filename)`` attachments, in input order.
+
+    The batched form of :func:`extract_attachment_text`: the sandboxed workers start once and
+    read attachments on every core. "" for an attachment with nothing readable.
+    """
+    jobs = (
+        ExtractJob(filename, media_type, data=data, password=password, ocr=ocr)
+        for data, media_type, filename in attachments
+    )
+    for outcome in run_isolated(extract_document, jobs, limits):
+        value = outcome.value
+        wanted = wants_extraction(outcome.job.media_type)
+        ok = wanted and value is not None and value.error is None
+        yield searchable_text(value) if ok and value is not None else ""
