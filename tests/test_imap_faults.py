@@ -80,7 +80,7 @@ def test_server_that_stops_answering_times_out_and_resumes(
     messages = load(imap_user, 40, big_every=4)
     with FaultProxy(imap_user.server.imaps_port, stall_after=150_000) as proxy:
         started = time.monotonic()
-        report = run(archive, imap_user, via(proxy, imap_user, timeout=1.5))
+        report = run(archive, imap_user, via(proxy, imap_user, timeout=3.0))
 
     assert time.monotonic() - started < 60
     inbox = report.folders[0]
