@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -212,9 +211,7 @@ def timestamp(
     if not tsa_url:
         raise UsageError("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)")
     info = timestamp_bundle(path, tsa_url, ca_file=tsa_ca_file)
-    archive_path = archive or (Path(os.environ["EVIDENCE_ARCHIVE"]) if os.environ.get(
-        "EVIDENCE_ARCHIVE") else None)  # fmt: skip
-    _record(archive_path, path, info.as_json())
+    _record(archive, path, info.as_json())
     if as_json:
         print_json(info.as_json())
         return

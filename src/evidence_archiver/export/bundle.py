@@ -31,7 +31,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -92,7 +92,6 @@ class ExportResult:
     tagmanifest_sha256: str
     custody_head: str
     timestamp: dict[str, Any] | None = None
-    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,7 +103,6 @@ class ExportResult:
             "tagmanifest_sha256": self.tagmanifest_sha256,
             "custody_head": self.custody_head,
             "timestamp": self.timestamp,
-            "warnings": self.warnings,
         }
 
 
@@ -497,7 +495,6 @@ def export_bundle(
             lambda w: _write_custody(w, archive, snapshot, case.slug, exhibits),
         )
         bag.add_bytes("data/VERIFY.txt", VERIFY_TXT.encode("utf-8"))
-        warnings: list[str] = []
         if options.pdf:
             from .render_pdf import prepare_font, write_bundle_pdf
 
@@ -544,7 +541,6 @@ def export_bundle(
         bundle_bytes=_size(target),
         tagmanifest_sha256=sha256_bytes(tagmanifest),
         custody_head=head,
-        warnings=warnings,
     )
     if options.tsa_url:
         from .timestamp import TimestampError, timestamp_bundle
