@@ -64,7 +64,8 @@ def find_files(
         if path.resolve() in skip:
             continue
         if path.is_file():
-            yield FoundFile(path, str(path), path.name)
+            # Named on its own: the folder is the container, the name the locator.
+            yield FoundFile(path, str(path.parent), path.name)
         elif path.is_dir():
             for child in sorted(path.rglob("*")):
                 rel = child.relative_to(path)
