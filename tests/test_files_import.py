@@ -19,7 +19,7 @@ from evidence_archiver import Archive, SourceError
 from evidence_archiver.connectors.files import file_captures
 from evidence_archiver.connectors.pdf import pdf_captures
 from evidence_archiver.documents import import_files
-from evidence_archiver.extract.files import recording_hint, sniff_media_type
+from evidence_archiver.extract.files import recording_hint, sniff_media_type, thumbnail_png
 from evidence_archiver.extract.sandbox import Limits
 from evidence_archiver.model import Capture, Item, SourceRef
 from evidence_archiver.reindex import link_recordings
@@ -219,3 +219,21 @@ def test_a_pdf_over_the_time_limit_is_archived_with_the_reason(archive: Archive)
     assert record.parse_error == "took longer than the time limit of 0.01 s"
     assert record.details["text_missing"] is True
     assert archive.read_original(record.original_sha256 or "") == LOAN.read_bytes()
+
+
+def test_a_truncated_image_is_archived_with_the_reason(tmp_path: Path, archive: Archive) -> None:
+    path = tmp_path / "broken.png"
+    path.write_bytes(SCREENSHOT.read_bytes()[:200])
+    report = archive.ingest(file_captures([path], limits=LIMITS), connector="files", container="t")
+    assert report.failed == 1
+    [record] = archive.timeline()
+    assert record.parse_error is not None
+    assert record.parse_error.startswith("not a readable image")
+    assert archive.read_original(record.original_sha256 or "") == path.read_bytes()
+
+
+def test_a_thumbnail_fits_in_320_pixels() -> None:
+    thumb = Image.open(io.BytesIO(thumbnail_png(SCREENSHOT.read_bytes())))
+    assert thumb.format == "PNG"
+    assert max(thumb.size) == 320
+    assert thumb.size == (240, 320)  # the screenshot's 3:4 shape is kept
