@@ -612,7 +612,8 @@ def _plan_folder(
     for i in range(0, len(uids), 1000):
         chunk = uids[i : i + 1000]
         response = client.fetch(chunk, ["RFC822.SIZE"])
-        sizes += [(u, int(response[u][b"RFC822.SIZE"])) for u in chunk if u in response]
+        # A server that leaves the size out still gets its messages fetched (in count batches).
+        sizes += [(u, int(response[u].get(b"RFC822.SIZE", 0))) for u in chunk if u in response]
     highest = max(uids[-1] if uids else 0, start - 1)
     return _Plan(folder, uidvalidity, sizes, warnings, highest)
 
