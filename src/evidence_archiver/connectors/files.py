@@ -19,6 +19,7 @@ Deduplication is by SHA-256, so importing a folder twice adds nothing.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -43,11 +44,27 @@ SNIFF_BYTES = 8192
 
 @dataclass(frozen=True)
 class FoundFile:
-    """A file to import and how to name where it came from."""
+    """A file to import and how to name where it came from; ``problem`` when unreadable."""
 
     path: Path
     container: str
     locator: str
+    problem: str | None = None
+
+
+def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Files under ``root`` in a stable order (hidden entries skipped), and unreadable folders."""
+    errors: list[OSError] = []
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        while errors:
+            error = errors.pop(0)
+            yield Path(error.filename or dirpath), f"cannot read the folder: {error.strerror}"
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name, None
+    for error in errors:
+        yield Path(error.filename or root), f"cannot read the folder: {error.strerror}"
 
 
 def find_files(
@@ -57,7 +74,8 @@ def find_files(
 
     A file named explicitly is always taken; inside a directory only names ending in one of
     ``suffixes`` (case-insensitive) are, when suffixes are given. Files in ``skip`` (resolved
-    paths: the archive's own database files) are never taken.
+    paths: the archive's own database files) are never taken. A folder that cannot be read
+    comes back with ``problem`` set, and the walk goes on.
     """
     for given in paths:
         path = Path(given).expanduser()
@@ -67,15 +85,16 @@ def find_files(
             # Named on its own: the folder is the container, the name the locator.
             yield FoundFile(path, str(path.parent), path.name)
         elif path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path)
-                if any(part.startswith(".") for part in rel.parts) or not child.is_file():
+            for child, problem in _walk(path):
+                rel = child.relative_to(path).as_posix() if child != path else "."
+                if problem:
+                    yield FoundFile(child, str(path), rel, problem)
                     continue
                 if suffixes and not child.name.lower().endswith(suffixes):
                     continue
-                if skip and child.resolve() in skip:
+                if not child.is_file() or (skip and child.resolve() in skip):
                     continue
-                yield FoundFile(child, str(path), rel.as_posix())
+                yield FoundFile(child, str(path), rel)
         else:
             raise SourceError(f"{path} does not exist (or is not a file or a folder)")
 
@@ -146,6 +165,13 @@ def file_captures(
 
     def jobs() -> Iterator[ExtractJob]:
         for found in find_files(paths, suffixes, skip):
+            if found.problem:
+                problems.append(
+                    ImportProblem(
+                        SourceRef(connector, found.container, found.locator), found.problem
+                    )
+                )
+                continue
             try:
                 with found.path.open("rb") as f:
                     head = f.read(SNIFF_BYTES)
