@@ -23,6 +23,10 @@ from ..model import CustodyEvent
 from .timeutil import format_utc, parse_utc
 
 GENESIS = "0" * 64
+INSERT_SQL = (
+    "INSERT INTO custody (seq, at, action, subject, details, prev_hash, hash) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def event_hash(seq: int, at: str, action: str, subject: str, details: Any, prev_hash: str) -> str:
@@ -57,27 +61,24 @@ class CustodyLog:
 
     def append(self, at: datetime, action: str, subject: str, details: dict[str, Any]) -> str:
         """Append one event (inside the caller's transaction); return its hash."""
+        row = self.next_row(format_utc(at), action, subject, details)
+        self._conn.execute(INSERT_SQL, row)
+        return row[-1]
+
+    def next_row(
+        self, at_text: str, action: str, subject: str, details: dict[str, Any]
+    ) -> tuple[int, str, str, str, str, str, str]:
+        """The next event's row, chained to the head, for the caller to insert (in order, in
+        this transaction) with :data:`INSERT_SQL`; batch writers insert many with one call."""
         if self._head is None:
             self.refresh()
         assert self._head is not None
         seq = self._head[0] + 1
-        at_text = format_utc(at)
-        digest = event_hash(seq, at_text, action, subject, details, self._head[1])
-        self._conn.execute(
-            "INSERT INTO custody (seq, at, action, subject, details, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                seq,
-                at_text,
-                action,
-                subject,
-                json.dumps(details, sort_keys=True, ensure_ascii=False),
-                self._head[1],
-                digest,
-            ),
-        )
+        prev = self._head[1]
+        digest = event_hash(seq, at_text, action, subject, details, prev)
         self._head = (seq, digest)
-        return digest
+        text = json.dumps(details, sort_keys=True, ensure_ascii=False)
+        return (seq, at_text, action, subject, text, prev, digest)
 
     def forget_head(self) -> None:
         """Drop the cached head (after a rollback, the cached one may never have been written)."""

@@ -28,16 +28,15 @@ from ..model import (
     Attachment,
     Blob,
     Capture,
-    ImportFailure,
     ImportProblem,
     ImportReport,
     Item,
     SourceRef,
 )
-from ..people import normalize_address
 from . import cases as case_rules
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
+from .ingest import BatchWriter, fts_values
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -50,8 +49,7 @@ from .records import (
     Sighting,
 )
 from .schema import FTS_COLUMNS, migrate
-from .text_index import index_text
-from .timeutil import as_sent, format_utc, offset_minutes, parse_utc
+from .timeutil import as_sent, format_utc, parse_utc
 
 Clock = Callable[[], datetime]
 STREAM_CHUNK = 1 << 20
@@ -185,16 +183,12 @@ class Archive:
         rules: case_rules.RuleSet,
     ) -> None:
         now = self.clock()
-        new_ids: list[int] = []
         pending = ImportReport(import_id=report.import_id)
         with self.transaction() as conn:
+            writer = BatchWriter(conn, self.custody, pending, now)
             for capture in batch:
-                if isinstance(capture, ImportProblem):
-                    self._record_failure(pending, capture.source, capture.reason, None)
-                    continue
-                item_id = self._ingest_one(capture, pending, now)
-                if item_id is not None:
-                    new_ids.append(item_id)
+                writer.add(capture)
+            new_ids = writer.flush()
             if new_ids and rules:
                 pending.linked += case_rules.link_new_items(conn, self.custody, rules, new_ids, now)
         # Counted only once the batch committed: a rolled-back batch reports nothing.
@@ -204,197 +198,9 @@ class Archive:
         report.linked += pending.linked
         report.errors.extend(pending.errors)
 
-    def _record_failure(
-        self, report: ImportReport, source: SourceRef, reason: str, sha256: str | None
-    ) -> None:
-        where = f"{source.container} {source.locator}".strip()
-        self.conn.execute(
-            "INSERT INTO import_errors (import_id, source, reason, original_sha256) "
-            "VALUES (?, ?, ?, ?)",
-            (report.import_id, where, reason, sha256),
-        )
-        report.failed += 1
-        report.errors.append(ImportFailure(where, reason))
-
-    def _store_original(self, blob: Blob, now: datetime) -> bool:
-        """Store an original unless it is there already; return True when it was new."""
-        conn = self.conn
-        if blob.data is not None:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO originals (sha256, size, media_type, stored_at, content) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (blob.sha256, blob.size, blob.media_type, format_utc(now), blob.data),
-            )
-            return cur.rowcount == 1
-        if blob.path is None:
-            raise ValueError("a Blob needs data or a path")
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO originals (sha256, size, media_type, stored_at, content) "
-            "VALUES (?, ?, ?, ?, zeroblob(?))",
-            (blob.sha256, blob.size, blob.media_type, format_utc(now), blob.size),
-        )
-        if cur.rowcount != 1:
-            return False
-        # Large files are streamed into the reserved blob, never read whole into memory.
-        with (
-            blob.path.open("rb") as src,
-            conn.blobopen("originals", "content", int(cur.lastrowid or 0)) as dst,
-        ):
-            while chunk := src.read(STREAM_CHUNK):
-                dst.write(chunk)
-        return True
-
-    def _ingest_one(self, capture: Capture, report: ImportReport, now: datetime) -> int | None:
-        conn = self.conn
-        src = capture.source
-        is_container = capture.item is None and capture.parse_error is None
-        stored = capture.original is not None and self._store_original(capture.original, now)
-        if stored and is_container and capture.original is not None:
-            # A container (a whole backup file) stored for reference by its items.
-            self.custody.append(
-                now,
-                "acquired",
-                f"original:{capture.original.sha256}",
-                {
-                    "connector": src.connector,
-                    "container": src.container,
-                    "sha256": capture.original.sha256,
-                    "size": capture.original.size,
-                    "import_id": report.import_id,
-                },
-            )
-        if is_container:
-            return None
-        sha = capture.original.sha256 if capture.original else None
-        dedup_key = capture.dedup_key or (f"sha256:{sha}" if sha else None)
-        if dedup_key is None:
-            raise ValueError("a capture needs an original or a dedup key")
-        row = conn.execute("SELECT id FROM items WHERE dedup_key = ?", (dedup_key,)).fetchone()
-        if row is not None:
-            self._add_sighting(int(row[0]), src, report.import_id, now)
-            report.duplicates += 1
-            return None
-        item = capture.item or Item(kind="file", title=f"(unreadable) {src.locator}".strip())
-        for attachment in capture.attachments:
-            self._store_original(attachment.blob, now)
-        item_id = self._insert_item(capture, item, dedup_key, report.import_id, now)
-        self._add_sighting(item_id, src, report.import_id, now)
-        self.custody.append(
-            now,
-            "acquired",
-            f"item:{item_id}",
-            {
-                "connector": src.connector,
-                "container": src.container,
-                "locator": src.locator,
-                "original_sha256": sha,
-                "container_sha256": capture.container_sha256,
-                "attachments": [a.blob.sha256 for a in capture.attachments],
-                "import_id": report.import_id,
-            },
-        )
-        if capture.parse_error:
-            self._record_failure(report, src, f"kept unparsed: {capture.parse_error}", sha)
-        else:
-            report.added += 1
-        return item_id
-
-    def _insert_item(
-        self, capture: Capture, item: Item, dedup_key: str, import_id: int, now: datetime
-    ) -> int:
-        conn = self.conn
-        src = capture.source
-        occurred = item.occurred_at
-        cur = conn.execute(
-            "INSERT INTO items (kind, occurred_at, occurred_offset, acquired_at, direction, "
-            "sender, sender_name, recipients, title, body, thread_key, message_id, flags, "
-            "details, original_sha256, container_sha256, source_connector, source_container, "
-            "source_locator, dedup_key, parse_status, parse_error, import_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item.kind,
-                format_utc(occurred) if occurred else None,
-                offset_minutes(occurred) if occurred else None,
-                format_utc(now),
-                item.direction,
-                item.sender,
-                item.sender_name,
-                json.dumps(list(item.recipients), ensure_ascii=False),
-                item.title,
-                item.body,
-                item.thread_key,
-                item.message_id,
-                json.dumps(list(item.flags)),
-                json.dumps(item.details, ensure_ascii=False, sort_keys=True, default=str),
-                capture.original.sha256 if capture.original else None,
-                capture.container_sha256,
-                src.connector,
-                src.container,
-                src.locator,
-                dedup_key,
-                "failed" if capture.parse_error else "ok",
-                capture.parse_error,
-                import_id,
-            ),
-        )
-        item_id = int(cur.lastrowid or 0)
-        people = [("from", item.sender)] + [("to", r) for r in item.recipients]
-        seen: set[tuple[str, str]] = set()
-        for role, raw in people:
-            if not raw:
-                continue
-            address, domain = normalize_address(raw)
-            if (role, address) in seen:
-                continue
-            seen.add((role, address))
-            conn.execute(
-                "INSERT INTO item_people (item_id, role, address, domain) VALUES (?, ?, ?, ?)",
-                (item_id, role, address, domain),
-            )
-        for position, attachment in enumerate(capture.attachments):
-            self._insert_attachment(item_id, position, attachment)
-        conn.execute(
-            "INSERT INTO items_fts (rowid, title, body, people, attachments) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (item_id, *self._fts_values(item, capture.attachments)),
-        )
-        return item_id
-
-    def _insert_attachment(self, item_id: int, position: int, attachment: Attachment) -> None:
-        self.conn.execute(
-            "INSERT INTO attachments (item_id, position, original_sha256, filename, media_type, "
-            "size, inline, content_id, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                item_id,
-                position,
-                attachment.blob.sha256,
-                attachment.filename,
-                attachment.media_type,
-                attachment.blob.size,
-                int(attachment.inline),
-                attachment.content_id,
-                attachment.text,
-            ),
-        )
-
     @staticmethod
     def _fts_values(item: Item, attachments: Iterable[Attachment]) -> tuple[str, str, str, str]:
-        people = " ".join([item.sender_name, item.sender, *item.recipients])
-        attachment_text = " ".join(f"{a.filename} {a.text}" for a in attachments)
-        return (
-            index_text(item.title),
-            index_text(item.body),
-            index_text(people),
-            index_text(attachment_text),
-        )
-
-    def _add_sighting(self, item_id: int, src: SourceRef, import_id: int, now: datetime) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO item_sightings "
-            "(item_id, connector, container, locator, import_id, seen_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (item_id, src.connector, src.container, src.locator, import_id, format_utc(now)),
-        )
+        return fts_values(item, attachments)
 
     def set_attachment_text(self, attachment_id: int, text: str) -> None:
         """Replace the extracted text of an attachment and re-index its item (for reindex)."""
