@@ -19,6 +19,7 @@ from evidence_archiver.extract.ocr import (
     ocr_image_bytes,
     tidy_ocr_text,
 )
+from evidence_archiver.extract.pdf import extract_pdf
 from evidence_archiver.extract.sandbox import Limits
 
 FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")
@@ -133,3 +134,13 @@ def test_a_scanned_page_without_tesseract_says_how_to_install_it(
     assert record.details["scanned_pages"] == [1]
     assert record.details["ocr"]["status"] == "unavailable"
     assert "apt install tesseract-ocr" in record.details["ocr"]["reason"]
+
+
+def test_ocr_stops_inside_the_time_budget_and_lists_the_pages_left(tmp_path: Path) -> None:
+    result = extract_pdf(scanned_pdf(tmp_path), ocr=OcrOptions(), time_budget=0)
+    assert result.error is None
+    assert result.scanned_pages == [1]
+    assert result.ocr["status"] == "partial"
+    assert result.ocr["pending_pages"] == [1]
+    assert "evidence reindex" in result.ocr["reason"]
+    assert result.ocr_pages == {}

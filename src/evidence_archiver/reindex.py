@@ -25,7 +25,7 @@ from typing import Any
 
 from .archive import Archive
 from .archive.records import ItemRecord
-from .extract.documents import Extracted, ExtractJob, extract_many, is_pdf
+from .extract.documents import Extracted, ExtractJob, extract_many, is_pdf, ocr_budget
 from .extract.ocr import OcrOptions
 from .extract.sandbox import Limits
 
@@ -70,7 +70,7 @@ def _needs_rereading(record: ItemRecord, ocr: OcrOptions | None, encrypted_only:
     if record.kind == "document" and details.get("text_missing"):
         return True
     status = (details.get("ocr") or {}).get("status")
-    return ocr is not None and status in ("unavailable", "skipped", "failed")
+    return ocr is not None and status in ("unavailable", "skipped", "failed", "partial")
 
 
 def _better(old: ItemRecord, new: Extracted) -> bool:
@@ -96,6 +96,7 @@ def reindex(
     when given a password, for PDFs that were archived before without one).
     """
     report = ReindexReport()
+    budget = ocr_budget(limits)
     attachments = [
         (item_id, a)
         for item_id, a in archive.attachments_without_text()
@@ -110,6 +111,7 @@ def reindex(
                 data=archive.read_original(a.sha256),
                 password=password,
                 ocr=ocr,
+                time_budget=budget,
             )
 
     for (item_id, a), outcome in zip(
@@ -143,6 +145,7 @@ def reindex(
                 data=archive.read_original(r.original_sha256 or ""),
                 password=password,
                 ocr=ocr,
+                time_budget=budget,
             )
 
     for record, outcome in zip(records, extract_many(document_jobs(), limits), strict=True):

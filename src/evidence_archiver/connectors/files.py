@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
-from ..extract.documents import Extracted, ExtractJob, extract_many
+from ..extract.documents import Extracted, ExtractJob, extract_many, ocr_budget
 from ..extract.files import sniff_media_type
 from ..extract.ocr import OcrOptions
 from ..extract.sandbox import Limits
@@ -156,6 +156,7 @@ def file_captures(
     names files never to import (the archive's own database when it sits in a given folder).
     """
     ocr_options = ocr
+    budget = ocr_budget(limits)
     paths = [Path(p).expanduser() for p in paths]
     for path in paths:
         if not path.exists():
@@ -190,7 +191,12 @@ def file_captures(
                 continue
             pending.append((found, blob, {"media_type": media_type, **info}))
             yield ExtractJob(
-                found.path.name, media_type, path=found.path, password=password, ocr=ocr_options
+                found.path.name,
+                media_type,
+                path=found.path,
+                password=password,
+                ocr=ocr_options,
+                time_budget=budget,
             )
 
     for outcome in extract_many(jobs(), limits):

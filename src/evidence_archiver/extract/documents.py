@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ class ExtractJob:
     data: bytes | None = None
     password: str | None = None
     ocr: OcrOptions | None = field(default_factory=OcrOptions)
+    time_budget: float | None = None  # seconds for OCR, kept inside the job's time limit
 
     def read(self) -> bytes:
         if self.data is not None:
@@ -72,6 +73,11 @@ def _aware(iso: str | None) -> datetime | None:
     return value if value.tzinfo is not None else None
 
 
+def ocr_budget(limits: Limits | None) -> float:
+    """Seconds of OCR a job may spend: most of its time limit, leaving room to finish."""
+    return (limits or Limits()).seconds * 0.8
+
+
 def is_pdf(media_type: str) -> bool:
     return media_type.lower() in (pdf_extract.PDF_MEDIA_TYPE, "application/x-pdf")
 
@@ -92,7 +98,9 @@ def _title(metadata_title: str, filename: str) -> str:
 
 
 def _from_pdf(job: ExtractJob) -> Extracted:
-    result = pdf_extract.extract_pdf(job.read(), password=job.password, ocr=job.ocr)
+    result = pdf_extract.extract_pdf(
+        job.read(), password=job.password, ocr=job.ocr, time_budget=job.time_budget
+    )
     if result.scanned_pages and not result.ocr:
         result.ocr = {"status": "skipped", "reason": "OCR was turned off (--no-ocr)"}
     metadata = result.metadata
@@ -123,7 +131,10 @@ def _from_image(job: ExtractJob, data: bytes) -> Extracted:
     else:
         try:
             png = data if details["image"].get("format") in ("PNG", "JPEG") else None
-            text = ocr_image_bytes(png or file_facts.image_as_png(data), job.ocr)
+            options = job.ocr
+            if job.time_budget is not None:
+                options = replace(options, timeout=min(options.timeout, job.time_budget))
+            text = ocr_image_bytes(png or file_facts.image_as_png(data), options)
         except OcrUnavailable as exc:
             details["ocr"] = {"status": "unavailable", "reason": str(exc), "derived": True}
         except Exception as exc:
@@ -217,8 +228,10 @@ def extract_attachment_text(
     """
     if not wants_extraction(media_type) or not data:
         return ""
-    job = ExtractJob(filename, media_type, data=data, password=password, ocr=ocr)
     limits = limits or Limits(workers=1)
+    job = ExtractJob(
+        filename, media_type, data=data, password=password, ocr=ocr, time_budget=ocr_budget(limits)
+    )
     for outcome in run_isolated(extract_document, [job], limits):
         if outcome.value is not None and outcome.value.error is None:
             return searchable_text(outcome.value)
@@ -237,8 +250,9 @@ def attachment_texts(
     The batched form of :func:`extract_attachment_text`: the sandboxed workers start once and
     read attachments on every core. "" for an attachment with nothing readable.
     """
+    budget = ocr_budget(limits)
     jobs = (
-        ExtractJob(filename, media_type, data=data, password=password, ocr=ocr)
+        ExtractJob(filename, media_type, data=data, password=password, ocr=ocr, time_budget=budget)
         for data, media_type, filename in attachments
     )
     for outcome in run_isolated(extract_document, jobs, limits):

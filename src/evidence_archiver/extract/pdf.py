@@ -24,7 +24,8 @@ from __future__ import annotations
 import io
 import logging
 import re
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ PASSWORD_HINT = "use --password-prompt or set EVIDENCE_PDF_PASSWORD"
 # Rendering resolution for OCR of scanned pages: 300 dpi is what Tesseract is trained for.
 OCR_DPI = 300
 MAX_WARNINGS = 20
+MIN_OCR_SECONDS = 5.0  # no page is started with less time than this left
+OCR_PARTIAL_HINT = (
+    "OCR stopped at the time limit; run 'evidence reindex --timeout 600' to read the rest"
+)
 
 METADATA_KEYS = {
     "Title": "title",
@@ -199,10 +204,17 @@ def extract_pdf(
     password: str | None = None,
     ocr: OcrOptions | None = None,
     tables: bool = True,
+    time_budget: float | None = None,
 ) -> PdfExtraction:
-    """Read a PDF; never raises for a bad or encrypted file (see ``error``/``encrypted``)."""
+    """Read a PDF; never raises for a bad or encrypted file (see ``error``/``encrypted``).
+
+    ``time_budget`` (seconds) bounds the OCR of scanned pages: pages left when it runs out are
+    listed in ``ocr["pending_pages"]`` for ``evidence reindex``, rather than the whole document
+    overrunning its time limit and losing its text layer too.
+    """
     import pdfplumber
 
+    deadline = None if time_budget is None else time.monotonic() + time_budget
     data = source if isinstance(source, bytes) else source.read_bytes()
     result = PdfExtraction()
     if not data:
@@ -234,7 +246,7 @@ def extract_pdf(
             return result
         try:
             with pdf:
-                _read_document(pdf, result, version, tables, ocr)
+                _read_document(pdf, result, version, tables, ocr, deadline)
         except Exception as exc:  # damage found past the header: keep what was read
             result.error = _describe(exc)
     finally:
@@ -246,7 +258,12 @@ def extract_pdf(
 
 
 def _read_document(
-    pdf: Any, result: PdfExtraction, version: str | None, tables: bool, ocr: OcrOptions | None
+    pdf: Any,
+    result: PdfExtraction,
+    version: str | None,
+    tables: bool,
+    ocr: OcrOptions | None,
+    deadline: float | None,
 ) -> None:
     encrypted = bool(getattr(pdf.doc, "encryption", None))
     result.encrypted = encrypted
@@ -262,7 +279,7 @@ def _read_document(
         _read_page(page, number, result, tables)
         page.close()  # frees the page's cached layout: long documents stay small
     if result.scanned_pages and ocr is not None:
-        _ocr_scanned(pdf, result, ocr)
+        _ocr_scanned(pdf, result, ocr, deadline)
 
 
 def _read_page(page: Any, number: int, result: PdfExtraction, tables: bool) -> None:
@@ -292,14 +309,22 @@ def _read_page(page: Any, number: int, result: PdfExtraction, tables: bool) -> N
             result.tables.append({"page": number, "rows": cleaned})
 
 
-def _ocr_scanned(pdf: Any, result: PdfExtraction, ocr: OcrOptions) -> None:
+def _ocr_scanned(pdf: Any, result: PdfExtraction, ocr: OcrOptions, deadline: float | None) -> None:
     result.ocr = {"engine": "tesseract", "lang": ocr.lang, "derived": True, "pages": []}
-    for number in result.scanned_pages:
+    for index, number in enumerate(result.scanned_pages):
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining < MIN_OCR_SECONDS:
+            # Stop inside the time limit: the text layer and the pages read so far are kept.
+            result.ocr["status"] = "partial"
+            result.ocr["pending_pages"] = result.scanned_pages[index:]
+            result.ocr["reason"] = OCR_PARTIAL_HINT
+            return
+        options = ocr if remaining is None else replace(ocr, timeout=min(ocr.timeout, remaining))
         try:
             image = pdf.pages[number - 1].to_image(resolution=OCR_DPI).original
             buffer = io.BytesIO()
             image.save(buffer, format="PNG")
-            text = ocr_image_bytes(buffer.getvalue(), ocr)
+            text = ocr_image_bytes(buffer.getvalue(), options)
         except OcrUnavailable as exc:
             result.ocr = {"status": "unavailable", "reason": str(exc), "derived": True}
             return
