@@ -219,3 +219,18 @@ def test_a_large_case_gets_the_court_bundle_in_volumes(
     assert "2 / 3" in cover
     assert "bundle-3.pdf: E-007" in cover
     assert verify_bundle(folder).ok
+
+
+def test_lang_chooses_the_labels_and_no_timestamp_is_said_plainly(
+    case_archive: Archive, tmp_path: Path
+) -> None:
+    folder = export(case_archive, tmp_path / "zh", fmt="dir", lang="zh", pdf=False)
+    index = (folder / "data" / "index.html").read_text(encoding="utf-8")
+    assert "时间线" in index
+    assert "Timeline" not in index
+    assert "没有可信时间戳" in index
+    folder = export(case_archive, tmp_path / "en", fmt="dir", lang="en", pdf=False)
+    index = (folder / "data" / "index.html").read_text(encoding="utf-8")
+    assert "Timeline" in index
+    assert "时间线" not in index
+    assert "has no trusted timestamp" in index

@@ -166,6 +166,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "details": ("Details", "详细信息"),
     "tables": ("Tables", "表格"),
     "volume": ("Volume", "分册"),
+    "sent_as": ("named by the sender", "发送方所用文件名"),
     "body": ("Text", "正文"),
     "timestamp": ("Trusted timestamp", "可信时间戳"),
     "no_timestamp": (

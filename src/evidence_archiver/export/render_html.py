@@ -202,9 +202,11 @@ def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
         items = []
         for a in r.attachments:
             f = exhibit.attachment_file(a.id)
-            target = _link(here, f.path, a.filename or f.path) if f else escape(a.filename)
+            # Linked by its safe name in the bundle; the name it was sent under is only shown.
+            target = _link(here, f.path, f.path.rsplit("/", 1)[-1]) if f else ""
             items.append(
-                f"<li>{target} ({escape(a.media_type)}, {a.size} bytes)"
+                f"<li>{target} ({escape(a.media_type)}, {a.size} bytes; "
+                f"{escape(labels('sent_as'))}: “{escape(a.filename)}”)"
                 f'<div class="hash">{labels("sha256")}: {a.sha256}</div>'
                 + (f"<pre>{escape(a.text)}</pre>" if a.text else "")
                 + "</li>"
