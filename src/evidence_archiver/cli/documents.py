@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from .. import documents
-from ..extract.ocr import DEFAULT_LANG, OcrOptions
+from ..extract.ocr import DEFAULT_LANG, OcrOptions, OcrUnavailable, check_available
 from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
 from ..reindex import reindex as run_reindex
 from .common import (
@@ -23,6 +23,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    err_console,
     handle_errors,
     open_archive,
     print_json,
@@ -68,8 +69,19 @@ def _password(prompt: bool) -> str | None:
     return os.environ.get(PASSWORD_ENV) or None
 
 
-def _ocr(lang: str, no_ocr: bool) -> OcrOptions | None:
-    return None if no_ocr else OcrOptions(lang=lang)
+def _ocr(lang: str, no_ocr: bool, *, quiet: bool = False) -> OcrOptions | None:
+    """The OCR options; says once, up front, when Tesseract cannot run (and how to fix it)."""
+    if no_ocr:
+        return None
+    try:
+        check_available(lang)
+    except OcrUnavailable as exc:
+        if not quiet:
+            err_console.print(
+                f"[yellow]Note:[/] {escape(str(exc))}. Scanned pages and images are kept and "
+                "flagged, but their text is not read yet."
+            )
+    return OcrOptions(lang=lang)
 
 
 @handle_errors
@@ -100,7 +112,7 @@ def import_pdf(
                 arch,
                 paths,
                 password=password,
-                ocr=_ocr(ocr_lang, no_ocr),
+                ocr=_ocr(ocr_lang, no_ocr, quiet=json_),
                 limits=limits,
                 progress=advance,
             )
@@ -142,7 +154,7 @@ def import_file(
                 arch,
                 paths,
                 password=password,
-                ocr=_ocr(ocr_lang, no_ocr),
+                ocr=_ocr(ocr_lang, no_ocr, quiet=json_),
                 limits=limits,
                 progress=advance,
             )
@@ -174,7 +186,11 @@ def reindex(
         progress_bar("Reading again", None, enabled=not json_) as advance,
     ):
         report = run_reindex(
-            arch, password=password, ocr=_ocr(ocr_lang, no_ocr), limits=limits, progress=advance
+            arch,
+            password=password,
+            ocr=_ocr(ocr_lang, no_ocr, quiet=json_),
+            limits=limits,
+            progress=advance,
         )
     if json_:
         print_json(report.as_json())
