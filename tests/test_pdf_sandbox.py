@@ -22,6 +22,8 @@ def behave(job: str) -> str:
         blocks = []
         while True:  # grows until the address-space limit stops it
             blocks.append(bytearray(64 << 20))
+    elif job.startswith("nap"):
+        time.sleep(0.4)
     elif job == "raise":
         raise ValueError("bad input")
     elif job == "recurse":
@@ -41,7 +43,8 @@ def test_results_come_back_in_input_order_with_values() -> None:
 
 
 def test_both_workers_take_jobs() -> None:
-    got = outcomes([f"job{i}" for i in range(8)], seconds=30, workers=2)
+    # Jobs that take a while, so that the second worker has started before the first is done.
+    got = outcomes([f"nap{i}" for i in range(12)], seconds=30, workers=2)
     pids = {value.rsplit(" ", 1)[1] for _, value, _ in got if value}
     assert len(pids) == 2
 
