@@ -123,7 +123,7 @@ def evidence_import(folder: Path, workers: int) -> tuple[float, float, dict[str,
     evidence = Path(sys.executable).with_name("evidence")
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "archive.db"
-        command = [str(evidence), "import", "pdf", str(folder), "--json", "--no-ocr"]
+        command = [str(evidence), "import", "pdf", str(folder), "--json"]
         if workers:
             command += ["--workers", str(workers)]
         cpu = children_cpu()
