@@ -14,7 +14,8 @@ import pytest
 
 from evidence_archiver import Archive, UsageError
 from evidence_archiver.export import ExportOptions, export_bundle, verify_bundle
-from evidence_archiver.hashing import sha256_bytes
+from evidence_archiver.hashing import blob_from_bytes, sha256_bytes
+from evidence_archiver.model import Capture, Item, SourceRef
 from tsa import EXPORT_NOW, require_tool
 
 
@@ -234,3 +235,23 @@ def test_lang_chooses_the_labels_and_no_timestamp_is_said_plainly(
     assert "Timeline" in index
     assert "时间线" not in index
     assert "has no trusted timestamp" in index
+
+
+def test_originals_with_alike_names_are_all_kept(archive: Archive, tmp_path: Path) -> None:
+    # The item's own original is E-001_email.eml, and so would be its container's name.
+    container = blob_from_bytes(b"From x\nSubject: x\n\nbody\n", "application/mbox")
+    captures = [
+        Capture(source=SourceRef("mbox", "email.eml"), original=container, item=None),
+        Capture(
+            source=SourceRef("mbox", "email.eml", "byte 0"),
+            original=blob_from_bytes(b"Subject: x\r\n\r\nbody\r\n", "message/rfc822"),
+            item=Item(kind="email", title="x", sender="service@lenderx.com"),
+            container_sha256=container.sha256,
+        ),
+    ]
+    archive.ingest(captures, connector="mbox", container="email.eml")
+    archive.create_case("X", slug="lenderx", rules=[("domain", "lenderx.com")])
+    folder = export(archive, tmp_path / "bag", fmt="dir", pdf=False)
+    names = sorted(p.name for p in (folder / "data" / "originals").iterdir())
+    assert names == ["E-001_email-2.eml", "E-001_email.eml"]
+    assert verify_bundle(folder).ok

@@ -125,12 +125,21 @@ def plan_exhibits(archive: Archive, records: Sequence[ItemRecord]) -> list[Exhib
     """Number the items and give every original one safe path (shared originals once)."""
     by_sha: dict[str, OriginalFile] = {}
 
+    used: set[str] = set()
+
     def file_for(sha: str, name: str, role: str) -> OriginalFile:
         known = by_sha.get(sha)
         if known is not None:
             return known
         info = archive.original_info(sha)
-        f = OriginalFile(f"data/originals/{name}", sha, info.size, info.media_type, role)
+        path = f"data/originals/{name}"
+        n = 1
+        while path.casefold() in used:  # two names alike (also on case-blind file systems)
+            n += 1
+            stem, dot, ext = name.rpartition(".")
+            path = f"data/originals/{stem}-{n}.{ext}" if dot else f"data/originals/{name}-{n}"
+        used.add(path.casefold())
+        f = OriginalFile(path, sha, info.size, info.media_type, role)
         by_sha[sha] = f
         return f
 
