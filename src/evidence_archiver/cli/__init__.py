@@ -7,6 +7,7 @@ prints the result (``--json`` for scripts).
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Annotated
 
@@ -47,6 +48,9 @@ def root(
 ) -> None:
     """Archive every written trace of a dispute with a lender."""
     State.debug = debug
+    # Libraries we use (PDF fonts, PDF parsing) log warnings about details a user cannot act
+    # on, e.g. an emoji missing from the CJK font; the summaries say what matters.
+    logging.getLogger().setLevel(logging.WARNING if debug else logging.ERROR)
 
 
 app.command("init")(archive_cmds.init)

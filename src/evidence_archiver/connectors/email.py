@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from ..errors import SourceError
@@ -103,6 +105,12 @@ def _reattach(capture: Capture, raw: bytes) -> Capture:
     return replace(capture, original=replace(capture.original, data=raw))
 
 
+def _mp_context() -> BaseContext:
+    # fork starts workers fastest; from Python 3.12 forking a process that runs threads (the
+    # IMAP fetcher does) is deprecated, so there the fork server starts them instead.
+    return get_context("fork" if sys.version_info < (3, 12) else "forkserver")
+
+
 def parse_many(
     messages: Iterable[RawMessage | ImportProblem],
     *,
@@ -121,7 +129,7 @@ def parse_many(
             yield entry if isinstance(entry, ImportProblem) else capture_from_bytes(*entry)
         return
     window: deque[tuple[Future[list[Capture]], list[RawMessage], list[ImportProblem]]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         chunk: list[RawMessage] = []
         problems: list[ImportProblem] = []
 
