@@ -36,9 +36,10 @@ def demo(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Show the tool end to end on a sample dispute: import mail, texts, calls, a chat and
-    agreements, build the case, search it, export a timestamped bundle and verify it. Never
-    touches your own archive.
+    """Show the tool end to end on a sample dispute (never touches your own archive).
+
+    Imports mail, texts, calls, a chat and agreements, builds the case, searches it, exports a
+    timestamped bundle and verifies it.
 
     Example: evidence demo
     """

@@ -172,10 +172,11 @@ def reindex(
     memory_mb: MemoryOption = DEFAULT_MEMORY_MB,
     workers: WorkersOption = 0,
 ) -> None:
-    """Read text again where it is missing: PDF attachments of emails, encrypted PDFs (with
-    the password now given), scanned pages and screenshots (once Tesseract is installed).
+    """Read text again where it is missing, e.g. PDF attachments of older emails.
 
-    Originals never change; only their searchable text is filled in.
+    Covers PDF attachments of emails, encrypted PDFs (with the password now given), scanned
+    pages and screenshots (once Tesseract is installed). Originals never change; only their
+    searchable text is filled in.
 
     Example: EVIDENCE_PDF_PASSWORD=123456 evidence reindex
     """
