@@ -292,7 +292,7 @@ _HOSTILE = st.sampled_from(
         st.lists(_HOSTILE, max_size=12).map(" ".join),
     )
 )
-def test_no_query_raises_anything_but_a_usage_error_or_fails_in_fts5(
+def test_every_query_compiles_to_valid_fts5_or_raises_a_usage_error(
     fts: sqlite3.Connection, query: str
 ) -> None:
     try:
