@@ -682,3 +682,17 @@ def test_ranking_covers_every_match_up_to_the_window_and_the_newest_beyond(
     # A page reaching past the window widens it: every match is reachable by paging.
     deep = search_module.search(archive.conn, "逾期", limit=6, rank_window=3)
     assert {h.id for h in deep} == set(ids)
+
+
+def test_a_filter_outside_the_newest_matches_still_fills_the_page(archive: Archive) -> None:
+    docs = [Doc(kind="sms", body="短信：已逾期")] + [
+        Doc(title=f"email {i}", body=f"邮件{i}：已逾期") for i in range(7)
+    ]
+    archive.ingest([capture(f"f{i}", d) for i, d in enumerate(docs)], connector="t", container="t")
+    oldest = min(h.id for h in archive.search("逾期", limit=100))
+    archive.tag(oldest, "promise")
+    for filters in ({"kind": "sms"}, {"tag": "promise"}):
+        page = search_module.search(archive.conn, "逾期", rank_window=2, **filters)  # type: ignore[arg-type]
+        assert [h.id for h in page] == [oldest], filters
+    emails = search_module.search(archive.conn, "逾期", kind="email", limit=5, rank_window=2)
+    assert len(emails) == 5

@@ -10,11 +10,12 @@ Results are ranked by BM25 with the title weighted above the body. A page is fou
 steps: first its ids, reading only the index (and, with filters, one primary-key or compact
 index probe per match), then the full rows of those ids alone, so that a term found in 50,000
 items never drags 50,000 bodies through a sort. BM25 costs about a microsecond per match, so
-the matches are walked newest first and only the first ``RANK_WINDOW`` (10,000) that pass the
-filters are scored: an archive with fewer matches than that (any personal archive) is ranked
-exactly; a larger one shows the best of its 10,000 most recently archived matches, and paging
-past them widens the window. A query made only of exclusions (``-escrow``) lists the newest
-items without the excluded words.
+the matches are walked newest first (the index's own order) and only the ``RANK_WINDOW``
+(10,000) most recently archived are scored: an archive with fewer matches than that (any
+personal archive) is ranked exactly; a larger one shows the best of its newest 10,000
+matches. Filters narrow that window, which grows until the page is full or every match is
+covered; paging past the window widens it too. A query made only of exclusions
+(``-escrow``) lists the newest items without the excluded words.
 """
 
 from __future__ import annotations
@@ -168,35 +169,57 @@ def _ranked_page(
 ) -> list[int]:
     """Ids of one page of matches, best first, touching as little as possible.
 
-    One pass over the matches, newest first (the index's own order, no sorting), scoring each
-    match that passes the filters and stopping after ``window`` of them; the page is then cut
-    from those by score (lower BM25 is better; among equals the newer item first). Filters
-    probe each match once (the case or tag primary key, or the compact filter index on items;
-    CROSS JOIN keeps the index as the outer loop, so that --kind sms never makes SQLite walk a
-    quarter of the items). Bodies are read for the page only, by the caller.
+    The matches are walked newest first (the index's own order: no sorting, no scoring) and
+    only the newest ``window`` of them are scored; the page is cut from those by score (lower
+    BM25 is better; among equals the newer item first). Filters then narrow that window, each
+    match probed once (the case or tag primary key, or the compact filter index on items;
+    CROSS JOIN keeps the index as the outer loop, so that --kind sms never makes SQLite walk
+    a quarter of the items). When the filtered window does not fill the page it grows
+    eightfold, until it does or covers every match. Bodies are read for the page only, by the
+    caller.
     """
     rowid = "items_fts.rowid"
+    window = max(window, offset + limit)
+    if not filters:
+        # The inner query stops after the window; the outer one keeps only the page while
+        # sorting by score (a top-k sort, never the whole window).
+        sql = (
+            f"SELECT id FROM (SELECT {rowid} AS id, {_BM25} AS score FROM items_fts "
+            f"WHERE items_fts MATCH ? ORDER BY {rowid} DESC LIMIT ?) "
+            "ORDER BY score, id DESC LIMIT ? OFFSET ?"
+        )
+        return [int(r[0]) for r in _run(conn, sql, [match, window, limit, offset], query)]
     joins = []
     if filters.needs_items:
         joins.append(f"CROSS JOIN items i INDEXED BY {FILTER_INDEX} ON i.id = {rowid}")
     joins += ["CROSS " + j.format(id=rowid) for j in filters.joins]
     where = "".join(" AND " + w.format(id=rowid) for w in filters.where)
-    # The inner query walks newest first and stops after the window; the outer one keeps only
-    # the page while sorting by score (a top-k sort, never the whole window).
-    sql = (
-        f"SELECT id FROM (SELECT {rowid} AS id, {_BM25} AS score "
-        f"FROM items_fts {' '.join(joins)} WHERE items_fts MATCH ?{where} "
-        f"ORDER BY {rowid} DESC LIMIT ?) ORDER BY score, id DESC LIMIT ? OFFSET ?"
-    )
-    params = [
-        *filters.join_args,
-        match,
-        *filters.where_args,
-        max(window, offset + limit),
-        limit,
-        offset,
-    ]
-    return [int(r[0]) for r in _run(conn, sql, params, query)]
+    while True:
+        edge = _run(
+            conn,
+            f"SELECT {rowid} FROM items_fts WHERE items_fts MATCH ? "
+            f"ORDER BY {rowid} DESC LIMIT 1 OFFSET ?",
+            [match, window - 1],
+            query,
+        )
+        bound = f" AND {rowid} >= ?" if edge else ""
+        sql = (
+            f"SELECT {rowid} FROM items_fts {' '.join(joins)} "
+            f"WHERE items_fts MATCH ?{bound}{where} "
+            f"ORDER BY {_BM25}, {rowid} DESC LIMIT ? OFFSET ?"
+        )
+        params = [
+            *filters.join_args,
+            match,
+            *([edge[0][0]] if edge else []),
+            *filters.where_args,
+            limit,
+            offset,
+        ]
+        ids = [int(r[0]) for r in _run(conn, sql, params, query)]
+        if not edge or len(ids) == limit:
+            return ids
+        window *= 8
 
 
 def matching_ids(conn: sqlite3.Connection, query: str) -> list[int]:
