@@ -306,6 +306,12 @@ def test_a_sender_filter_treats_wildcards_literally(fx: Fixture) -> None:
     assert fx.search("逾期", sender="_") == set()
 
 
+@pytest.mark.parametrize(("limit", "offset"), [(0, 0), (-1, 0), (20, -1)])
+def test_a_page_out_of_range_is_a_usage_error(fx: Fixture, limit: int, offset: int) -> None:
+    with pytest.raises(UsageError, match="page"):
+        fx.archive.search("逾期", limit=limit, offset=offset)
+
+
 def test_since_after_until_is_a_usage_error(fx: Fixture) -> None:
     with pytest.raises(UsageError, match="swap"):
         fx.archive.search(

@@ -114,6 +114,8 @@ def search(
     when there are fewer, as in any personal archive); a query made only of exclusions lists
     the newest items first. Raises :class:`UsageError` for a query with nothing to search for.
     """
+    if limit < 1 or offset < 0:
+        raise UsageError("a page needs at least one result and cannot start before the first")
     compiled = compile_query(query)
     kind, sender, tag = (clean(v) if v else v for v in (kind, sender, tag))
     if since and until and since > until:
