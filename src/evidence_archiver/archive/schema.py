@@ -208,7 +208,7 @@ def _v2_search_index(db: sqlite_utils.Database) -> None:
     writes, so that a later delete of a row finds exactly what was indexed.
     """
     from ..model import Attachment, Blob, Item
-    from .store import Archive  # the one place that decides what an item's index row holds
+    from .ingest import fts_values  # the one place that decides what an item's index row holds
 
     db.execute("DROP TABLE items_fts")
     db.execute(
@@ -238,7 +238,7 @@ def _v2_search_index(db: sqlite_utils.Database) -> None:
         conn.execute(
             "INSERT INTO items_fts (rowid, title, body, people, attachments) "
             "VALUES (?, ?, ?, ?, ?)",
-            (item_id, *Archive._fts_values(item, attachments.get(item_id, []))),
+            (item_id, *fts_values(item, attachments.get(item_id, []))),
         )
 
 

@@ -198,10 +198,6 @@ class Archive:
         report.linked += pending.linked
         report.errors.extend(pending.errors)
 
-    @staticmethod
-    def _fts_values(item: Item, attachments: Iterable[Attachment]) -> tuple[str, str, str, str]:
-        return fts_values(item, attachments)
-
     def set_attachment_text(self, attachment_id: int, text: str) -> None:
         """Replace the extracted text of an attachment and re-index its item (for reindex)."""
         with self.transaction() as conn:
@@ -269,7 +265,7 @@ class Archive:
             )
             for a in record.attachments
         ]
-        return self._fts_values(item, attachments)
+        return fts_values(item, attachments)
 
     def _fts_delete(self, item_id: int) -> None:
         # A contentless FTS5 table forgets a row only when given the exact values indexed.
