@@ -71,7 +71,9 @@ class Limits:
             return self.workers
         # The cores this process may use; capped so a big server does not get 64 workers
         # with a memory limit each.
-        return max(1, min(len(os.sched_getaffinity(0)), MAX_DEFAULT_WORKERS))
+        usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        cores = len(usable) if usable else (os.cpu_count() or 1)
+        return max(1, min(cores, MAX_DEFAULT_WORKERS))
 
 
 @dataclass(frozen=True)
