@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import base64
 import mailbox
+import time
 from pathlib import Path
 
 import pytest
 
 from evidence_archiver import Archive, SourceError
-from evidence_archiver.connectors.email import capture_from_bytes, maildir_flags, read_mbox
+from evidence_archiver.connectors.email import (
+    capture_from_bytes,
+    maildir_flags,
+    parse_many,
+    read_mbox,
+)
 from evidence_archiver.extract.charsets import decode_text
 from evidence_archiver.extract.email import decode_header_value, parse_email, safe_filename
 from evidence_archiver.hashing import sha256_bytes
@@ -315,3 +321,24 @@ def test_outlook_msg_files_are_read_with_dates_people_and_attachments(
     newsletter = archive.item(3)
     assert "Prüfung" in newsletter.title
     assert len(newsletter.attachments) == 5
+
+
+def test_parsing_in_workers_keeps_order_and_stops_cleanly_when_abandoned() -> None:
+    raws = [
+        (
+            f"From: s{n}@lenderx.com\nSubject: m{n}\n\nbody {n}\n".encode(),
+            SourceRef("eml", "t", str(n)),
+        )
+        for n in range(3000)
+    ]
+    captures = parse_many(raws, workers=2, chunk_size=16)
+    first = [next(captures) for _ in range(50)]
+    assert [c.source.locator for c in first] == [str(n) for n in range(50)]
+    assert all(
+        c.original is not None and c.original.data == raws[i][0] for i, c in enumerate(first)
+    )
+    started = time.monotonic()
+    captures.close()  # as when a write fails half way: the pump and the workers must stop
+    assert time.monotonic() - started < 30
+    every = list(parse_many(raws[:500], workers=2, chunk_size=7))
+    assert [c.source.locator for c in every] == [str(n) for n in range(500)]

@@ -13,10 +13,13 @@ set and its bytes still kept, so nothing is lost and the reason is in the import
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
+import queue
 import re
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -121,28 +124,72 @@ def parse_many(
 ) -> Iterator[Capture | ImportProblem]:
     """Parse messages in worker processes; yield Captures in input order.
 
-    The input is consumed lazily, with at most ``4 × workers`` chunks in flight, so reading
-    (from disk or the network) overlaps parsing and memory stays bounded. ``workers=0`` parses
-    in this process (small inputs, tests).
+    A pump thread reads the input and keeps the workers fed while the caller is busy with what
+    it was given (writing the archive), so reading, parsing and writing overlap. At most
+    ``4 × workers`` chunks are in flight and ``8 × workers`` parsed chunks wait, so memory stays
+    bounded whatever the input size. ``workers=0`` parses in this process (small inputs, tests).
     """
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 0:
         for entry in messages:
             yield entry if isinstance(entry, ImportProblem) else capture_from_bytes(*entry)
         return
+    ready: queue.Queue[list[Capture | ImportProblem] | BaseException | None] = queue.Queue(
+        maxsize=8 * workers
+    )
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for parsed in _parse_windowed(messages, workers, chunk_size, stop):
+                ready.put(parsed)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            ready.put(exc)
+        finally:
+            ready.put(None)
+
+    thread = threading.Thread(target=pump, name="evidence-parse-pump", daemon=True)
+    thread.start()
+    try:
+        while (parsed := ready.get()) is not None:
+            if isinstance(parsed, BaseException):
+                raise parsed
+            yield from parsed
+    finally:
+        # The consumer may stop early (an error while writing, Ctrl-C): let the pump finish.
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        thread.join()
+
+
+def _parse_windowed(
+    messages: Iterable[RawMessage | ImportProblem],
+    workers: int,
+    chunk_size: int,
+    stop: threading.Event,
+) -> Iterator[list[Capture | ImportProblem]]:
+    """Parsed chunks in input order, from a pool with a bounded window of work in flight."""
     window: deque[tuple[Future[list[Capture]], list[RawMessage], list[ImportProblem]]] = deque()
+
+    def drain(limit: int) -> Iterator[list[Capture | ImportProblem]]:
+        while len(window) > limit:
+            future, raws, probs = window.popleft()
+            done: list[Capture | ImportProblem] = list(probs)
+            done.extend(
+                _reattach(capture, raw)
+                for capture, (raw, _) in zip(future.result(), raws, strict=True)
+            )
+            yield done
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
         chunk: list[RawMessage] = []
         problems: list[ImportProblem] = []
-
-        def drain(limit: int) -> Iterator[Capture | ImportProblem]:
-            while len(window) > limit:
-                future, raws, probs = window.popleft()
-                yield from probs
-                for capture, (raw, _) in zip(future.result(), raws, strict=True):
-                    yield _reattach(capture, raw)
-
         for entry in messages:
+            if stop.is_set():
+                pool.shutdown(cancel_futures=True)
+                return
             if isinstance(entry, ImportProblem):
                 problems.append(entry)
                 continue
