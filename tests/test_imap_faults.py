@@ -127,7 +127,7 @@ def test_bye_from_the_server_mid_fetch_reconnects_and_resumes(
 
     kicker = threading.Thread(target=kick_when_half_way)
     # Slowed down so that the BYE arrives while batches are still being fetched.
-    with FaultProxy(imap_user.server.imaps_port, delay=0.05, faulty_connections=0) as proxy:
+    with FaultProxy(imap_user.server.imaps_port, delay=0.2, faulty_connections=0) as proxy:
         kicker.start()
         report = run(archive, imap_user, via(proxy, imap_user), batch_bytes=16 << 10)
         kicker.join(60)
@@ -161,7 +161,7 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
     messages = load(imap_user, 120, big_every=10)
     env = {**os.environ, "EVIDENCE_IMAP_PASSWORD": imap_user.password}
     # The proxy slows the transfer down so that the kill lands in the middle of the import.
-    with FaultProxy(imap_user.server.imaps_port, delay=0.05, faulty_connections=0) as proxy:
+    with FaultProxy(imap_user.server.imaps_port, delay=0.2, faulty_connections=0) as proxy:
         child = subprocess.Popen(
             [sys.executable, "-c", KILL_SCRIPT, str(archive_path), imap_user.name,
              str(proxy.port), str(imap_user.server.ca_file)],
@@ -171,7 +171,7 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and committed_items(archive_path) < 10:
                 assert child.poll() is None, "the import ended before it could be killed"
-                time.sleep(0.05)
+                time.sleep(0.01)
             os.kill(child.pid, signal.SIGKILL)
         finally:
             child.wait(10)
