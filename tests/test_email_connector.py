@@ -342,3 +342,11 @@ def test_parsing_in_workers_keeps_order_and_stops_cleanly_when_abandoned() -> No
     assert time.monotonic() - started < 30
     every = list(parse_many(raws[:500], workers=2, chunk_size=7))
     assert [c.source.locator for c in every] == [str(n) for n in range(500)]
+
+
+def test_a_pdf_attachment_is_searchable_right_after_import(archive: Archive) -> None:
+    report = import_mbox(archive, Path(__file__).parent.parent / "fixtures/demo/mail/lenderx.mbox")
+    assert report.failed == 0
+    hits = archive.search('"repayment schedule" Instalment')
+    assert [h.id for h in hits] == [3]
+    assert "Instalment 1" in archive.item(3).attachments[0].text

@@ -6,15 +6,47 @@ the demo and tests all import the same way. Each returns the :class:`ImportRepor
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from .archive import Archive
+from .archive.records import AttachmentRecord
 from .connectors import email as email_connector
+from .extract.documents import attachment_texts
 from .model import Capture, ImportProblem, ImportReport
 
 Progress = Callable[[int], None]
+
+
+def read_pdf_attachments(archive: Archive, report: ImportReport) -> int:
+    """Give the PDF attachments an e-mail import added their text, with the PDF extractor (in
+    its sandboxed workers); return how many got text. Others wait for ``evidence reindex``."""
+    candidates = [
+        a
+        for _, a in archive.attachments_without_text(import_id=report.import_id)
+        if a.media_type == "application/pdf" or a.filename.lower().endswith(".pdf")
+    ]
+    chosen: deque[AttachmentRecord] = deque()
+
+    def jobs() -> Iterator[tuple[bytes, str, str]]:
+        # Read lazily: the extractor takes a few at a time, so a mailbox full of large PDFs
+        # is never held in memory at once.
+        for attachment in candidates:
+            data = archive.read_original(attachment.sha256)
+            # Readers accept the header anywhere in the first KiB; without it, it is no PDF.
+            if b"%PDF" in data[:1024]:
+                chosen.append(attachment)
+                yield data, "application/pdf", attachment.filename
+
+    filled = 0
+    for text in attachment_texts(jobs()):
+        attachment = chosen.popleft()
+        if text.strip():
+            archive.set_attachment_text(attachment.id, text)
+            filled += 1
+    return filled
 
 
 def _with_maildir_flags(
@@ -40,7 +72,7 @@ def import_eml(
 ) -> ImportReport:
     """Import ``.eml`` files and folders of them (each file is one message)."""
     container = ", ".join(str(p) for p in paths)
-    return archive.ingest(
+    report = archive.ingest(
         email_connector.parse_many(
             email_connector.read_eml(paths, skip=email_connector.archive_files(archive.path)),
             workers=workers,
@@ -50,6 +82,8 @@ def import_eml(
         batch_size=batch_size,
         progress=progress,
     )
+    read_pdf_attachments(archive, report)
+    return report
 
 
 def import_mbox(
@@ -61,13 +95,15 @@ def import_mbox(
     batch_size: int = 500,
 ) -> ImportReport:
     """Import every message of an mbox file (mboxo or mboxrd)."""
-    return archive.ingest(
+    report = archive.ingest(
         email_connector.parse_many(email_connector.read_mbox(path), workers=workers),
         connector="mbox",
         container=str(path),
         batch_size=batch_size,
         progress=progress,
     )
+    read_pdf_attachments(archive, report)
+    return report
 
 
 def import_maildir(
@@ -83,10 +119,12 @@ def import_maildir(
         email_connector.read_maildir(root, skip=email_connector.archive_files(archive.path)),
         workers=workers,
     )
-    return archive.ingest(
+    report = archive.ingest(
         _with_maildir_flags(captures),
         connector="maildir",
         container=str(root),
         batch_size=batch_size,
         progress=progress,
     )
+    read_pdf_attachments(archive, report)
+    return report

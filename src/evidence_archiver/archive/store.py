@@ -211,14 +211,23 @@ class Archive:
             conn.execute("UPDATE attachments SET text = ? WHERE id = ?", (text, attachment_id))
             self._fts_insert(item_id)
 
-    def attachments_without_text(self) -> list[tuple[int, AttachmentRecord]]:
-        """``(item_id, attachment)`` for every attachment whose text is still empty."""
+    def attachments_without_text(
+        self, import_id: int | None = None
+    ) -> list[tuple[int, AttachmentRecord]]:
+        """``(item_id, attachment)`` for every attachment whose text is still empty (only those
+        of items an import added, when ``import_id`` is given)."""
+        sql = (
+            "SELECT a.item_id, a.id, a.position, a.original_sha256, a.filename, a.media_type, "
+            "a.size, a.inline, a.content_id FROM attachments a "
+            "WHERE COALESCE(a.text, '') = ''"
+        )
+        args: tuple[int, ...] = ()
+        if import_id is not None:
+            sql += " AND a.item_id IN (SELECT id FROM items WHERE import_id = ?)"
+            args = (import_id,)
         return [
             (a[0], AttachmentRecord(a[1], a[2], a[3], a[4], a[5], a[6] or 0, bool(a[7]), a[8], ""))
-            for a in self.conn.execute(
-                "SELECT item_id, id, position, original_sha256, filename, media_type, size, "
-                "inline, content_id FROM attachments WHERE COALESCE(text, '') = '' ORDER BY id"
-            )
+            for a in self.conn.execute(sql + " ORDER BY a.id", args)
         ]
 
     def set_derived_text(
