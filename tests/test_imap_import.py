@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -209,3 +210,14 @@ def test_parallel_parsing_gives_the_same_archive(archive: Archive, imap_user: Im
     assert folder(report, "INBOX").added == 150
     locators = {archive.item(i).source.locator.split()[1] for i in range(1, 151)}
     assert locators == {str(u) for u in range(1, 151)}
+
+
+def test_a_pdf_attachment_fetched_over_imap_is_searchable(
+    archive: Archive, imap_user: ImapUser
+) -> None:
+    saved = Path(__file__).parent.parent / "fixtures/demo/mail/saved/extension-approved.eml"
+    imap_user.append("INBOX", [saved.read_bytes()])
+    run(archive, imap_user)
+    hits = archive.search("Instalment")
+    assert len(hits) == 1
+    assert archive.item(hits[0].id).attachments[0].filename.endswith(".pdf")

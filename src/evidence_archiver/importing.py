@@ -20,12 +20,12 @@ from .model import Capture, ImportProblem, ImportReport
 Progress = Callable[[int], None]
 
 
-def read_pdf_attachments(archive: Archive, report: ImportReport) -> int:
+def read_pdf_attachments(archive: Archive, import_id: int) -> int:
     """Give the PDF attachments an e-mail import added their text, with the PDF extractor (in
     its sandboxed workers); return how many got text. Others wait for ``evidence reindex``."""
     candidates = [
         a
-        for _, a in archive.attachments_without_text(import_id=report.import_id)
+        for _, a in archive.attachments_without_text(import_id=import_id)
         if a.media_type == "application/pdf" or a.filename.lower().endswith(".pdf")
     ]
     chosen: deque[AttachmentRecord] = deque()
@@ -82,7 +82,7 @@ def import_eml(
         batch_size=batch_size,
         progress=progress,
     )
-    read_pdf_attachments(archive, report)
+    read_pdf_attachments(archive, report.import_id)
     return report
 
 
@@ -102,7 +102,7 @@ def import_mbox(
         batch_size=batch_size,
         progress=progress,
     )
-    read_pdf_attachments(archive, report)
+    read_pdf_attachments(archive, report.import_id)
     return report
 
 
@@ -126,5 +126,5 @@ def import_maildir(
         batch_size=batch_size,
         progress=progress,
     )
-    read_pdf_attachments(archive, report)
+    read_pdf_attachments(archive, report.import_id)
     return report

@@ -49,6 +49,7 @@ from imapclient import exceptions as imap_errors
 
 from ..archive import Archive
 from ..errors import SourceError
+from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from .email import parse_many
 from .imap_auth import Credentials, OAuth2Token
@@ -683,6 +684,9 @@ def import_imap(
                 progress=progress,
             )
             report.folders.append(folder_report)
+            if folder_report.import_id is not None:
+                # PDF attachments get their text now, as in the other e-mail imports.
+                read_pdf_attachments(archive, folder_report.import_id)
             if case is not None and folder_report.import_id is not None:
                 seen = set(archive.items_seen_in_import(folder_report.import_id)) - linked
                 if seen:
