@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,7 +126,7 @@ class _HashingSink:
 Producer = Callable[[BinaryIO], object]
 
 
-class BagWriter:
+class BagWriter(ABC):
     """Adds files to a bag and writes its tag files; use :func:`open_bag` to make one."""
 
     def __init__(self) -> None:
@@ -133,11 +134,11 @@ class BagWriter:
         self.payload_bytes = 0
         self.tags: dict[str, str] = {}
 
-    # Backends implement this: write one entry by calling ``produce(stream)``.
+    @abstractmethod
     def _write(
         self, path: str, produce: Producer, compress: bool, size_hint: int | None
     ) -> tuple[str, int]:
-        raise NotImplementedError
+        """Write one entry by calling ``produce(stream)``; each backend does it its way."""
 
     def add(
         self, path: str, produce: Producer, *, compress: bool, size_hint: int | None = None
@@ -167,7 +168,7 @@ class BagWriter:
         self.close()
         return tagmanifest
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a backend with nothing to release keeps this
         """Release the output (also called on failure)."""
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -41,7 +42,7 @@ def unsafe_reason(name: str) -> str | None:
     return None
 
 
-class Bundle:
+class Bundle(ABC):
     """A bag on disk: ``entries`` lists every file; ``open``/``read`` give a file's bytes."""
 
     kind: str
@@ -50,8 +51,9 @@ class Bundle:
     entries: list[Entry]
     structural: list[tuple[str, str]]  # (file, problem) found while listing
 
+    @abstractmethod
     def open(self, entry: Entry) -> BinaryIO:
-        raise NotImplementedError
+        """A stream of one entry's bytes; each backend (zip, folder) opens it its way."""
 
     def read(self, name: str) -> bytes:
         for e in self.entries:
@@ -63,8 +65,8 @@ class Bundle:
     def has(self, name: str) -> bool:
         return any(e.name == name for e in self.entries)
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - a folder bundle holds nothing open
+        """Release what the bundle holds open (the zip file)."""
 
     def __enter__(self) -> Bundle:
         return self
