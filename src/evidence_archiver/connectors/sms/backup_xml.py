@@ -43,6 +43,7 @@ from ...model import Attachment, Capture, Direction, ImportProblem, Item, Source
 from .common import (
     ReadNotes,
     Spool,
+    SpooledReader,
     clean,
     epoch_to_datetime,
     message_key,
@@ -317,12 +318,14 @@ class _Collector:
         self.depth -= 1
 
 
-class SmsBackupReader:
+class SmsBackupReader(SpooledReader):
     """One SMS Backup & Restore file.
 
     Construction reads only up to the root element, so a hostile or foreign file raises
     :class:`SourceError` before anything is stored. :meth:`captures` then streams the rest.
     """
+
+    connector = CONNECTOR
 
     def __init__(
         self,
@@ -332,11 +335,7 @@ class SmsBackupReader:
         spool: Spool | None = None,
         notes: ReadNotes | None = None,
     ) -> None:
-        self.path = path
-        self.region = region
-        self.spool = spool or Spool()
-        self.notes = notes or ReadNotes()
-        self.notes.format = CONNECTOR
+        super().__init__(path, region=region, spool=spool, notes=notes)
         self._repair = CharRefRepair()
         self._parser = expat.ParserCreate()
         self._collector = _Collector(self._parser, self._repair)

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import ClassVar
 
 from ...hashing import blob_from_bytes, sha256_bytes
 from ...model import Blob
@@ -242,3 +243,25 @@ def with_phone_zone(moment: datetime | None, readable: str) -> datetime | None:
     if abs(quarter) > 14 * 3600 or abs(delta.total_seconds() - quarter) > 120:
         return moment
     return moment.astimezone(timezone(timedelta(seconds=quarter)))
+
+
+class SpooledReader:
+    """What the readers that decode media share: the export's path, the region for phone
+    numbers written without a country code, a spool for large media and the notes. A subclass
+    names its connector and adds its own state after ``super().__init__``."""
+
+    connector: ClassVar[str]
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        region: str | None = None,
+        spool: Spool | None = None,
+        notes: ReadNotes | None = None,
+    ) -> None:
+        self.path = path
+        self.region = region
+        self.spool = spool or Spool()
+        self.notes = notes or ReadNotes()
+        self.notes.format = self.connector

@@ -31,6 +31,7 @@ from ...model import Attachment, Capture, Direction, ImportProblem, Item, ItemKi
 from .common import (
     ReadNotes,
     Spool,
+    SpooledReader,
     guess_media_type,
     message_key,
     phone,
@@ -139,8 +140,10 @@ def _tel(node: Node | None) -> tuple[str, str]:
     return number, " ".join(name_node.text().split()) if name_node else ""
 
 
-class GoogleVoiceReader:
+class GoogleVoiceReader(SpooledReader):
     """Every Google Voice page under a Takeout folder or zip, or one page."""
+
+    connector = CONNECTOR
 
     def __init__(
         self,
@@ -150,11 +153,7 @@ class GoogleVoiceReader:
         spool: Spool | None = None,
         notes: ReadNotes | None = None,
     ) -> None:
-        self.path = path
-        self.region = region
-        self.spool = spool or Spool()
-        self.notes = notes or ReadNotes()
-        self.notes.format = CONNECTOR
+        super().__init__(path, region=region, spool=spool, notes=notes)
         self.files: dict[str, Callable[[], bytes]] = {}
         self._zip: zipfile.ZipFile | None = None
         if path.is_dir():

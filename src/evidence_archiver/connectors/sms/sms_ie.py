@@ -28,6 +28,7 @@ from .backup_xml import CALL_TYPES, MMS_BOXES, PRESENTATION, SMS_TYPES, UNKNOWN_
 from .common import (
     ReadNotes,
     Spool,
+    SpooledReader,
     clean,
     epoch_to_datetime,
     message_key,
@@ -44,8 +45,10 @@ def _name(record: dict[str, Any]) -> str:
     return "" if name.lower() in UNKNOWN_NAMES else name
 
 
-class SmsIeReader:
+class SmsIeReader(SpooledReader):
     """A messages zip / folder / ndjson, or a call log JSON, from SMS Import / Export."""
+
+    connector = CONNECTOR
 
     def __init__(
         self,
@@ -55,11 +58,7 @@ class SmsIeReader:
         spool: Spool | None = None,
         notes: ReadNotes | None = None,
     ) -> None:
-        self.path = path
-        self.region = region
-        self.spool = spool or Spool()
-        self.notes = notes or ReadNotes()
-        self.notes.format = CONNECTOR
+        super().__init__(path, region=region, spool=spool, notes=notes)
         self._zip: zipfile.ZipFile | None = None
         self._folder: Path | None = None
         self._ndjson: list[str] = []
