@@ -187,7 +187,24 @@ def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Pat
     assert out["bundle"]["timestamp"] is not None
     assert out["verify"]["ok"] is True
     assert out["verify"]["problems"] == []
+    assert out["notes"] == []
     assert not (tmp_path / "never-touched.db").exists()
+
+
+def test_demo_without_a_chinese_font_still_ends_with_a_verified_bundle(tmp_path: Path) -> None:
+    env = {**os.environ, "EVIDENCE_CJK_FONT": str(tmp_path / "no-such-font.ttf")}
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "demo", "--dir", str(tmp_path / "d"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["verify"]["ok"] is True
+    assert any("bundle.pdf left out" in note for note in out["notes"])
 
 
 def test_debug_shows_a_traceback_only_when_asked(archive_path: Path) -> None:

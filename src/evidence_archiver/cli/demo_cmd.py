@@ -67,6 +67,7 @@ def demo(
                 "custody_intact": intact,
                 "bundle": result.export.as_json() if result.export else None,
                 "verify": result.verify.as_json() if result.verify else None,
+                "notes": result.notes,
             }
         )
     else:
@@ -118,6 +119,8 @@ def _print(
             f"({result.export.items} items, {result.export.originals} originals), "
             f"{escape(result.timestamp_note)}."
         )
+    for note in result.notes:
+        console.print(f"[yellow]Note:[/] {escape(note)}")
     if result.verify is not None:
         if result.verify.ok:
             console.print(

@@ -26,7 +26,7 @@ class DemoBundle:
 
 
 def demo_bundle(
-    archive: Archive, case: str, folder: Path, *, now: datetime | None = None
+    archive: Archive, case: str, folder: Path, *, now: datetime | None = None, pdf: bool = True
 ) -> DemoBundle:
     """Export ``case`` into ``folder`` with a local RFC 3161 timestamp, then verify it."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,9 @@ def demo_bundle(
     with local_tsa() as tsa:
         result = export_bundle(
             archive,
-            ExportOptions(case=case, out=folder, now=now, tsa_url=tsa.url, tsa_ca_file=tsa.ca_file),
+            ExportOptions(
+                case=case, out=folder, now=now, pdf=pdf, tsa_url=tsa.url, tsa_ca_file=tsa.ca_file
+            ),
         )
         shutil.copyfile(tsa.ca_file, ca_copy)
     return DemoBundle(result, verify_bundle(result.path, tsa_ca_file=ca_copy), ca_copy)
