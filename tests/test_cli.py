@@ -229,3 +229,16 @@ def test_debug_shows_a_traceback_only_when_asked(archive_path: Path) -> None:
     )
     assert debug.returncode == 2
     assert "Traceback" in debug.stderr
+
+
+def test_show_prints_a_documents_tables(run) -> None:  # type: ignore[no-untyped-def]
+    out = json.loads(
+        run(
+            "import", "pdf", str(FIXTURES / "documents" / "loan-agreement-2024-03-15.pdf"), "--json"
+        )
+    )
+    assert out["added"] == 1
+    shown = run("show", "1")
+    assert "Table 1 (page 1)" in shown
+    assert "2024-04-15" in shown
+    assert "5,450.00" in shown

@@ -80,6 +80,30 @@ def _item_json(item: ItemRecord) -> dict[str, object]:
     }
 
 
+def _tables(item: ItemRecord) -> list[Table]:
+    """The tables a document's extractor found (a repayment schedule, a statement), as rich
+    tables: the first row as the header, every cell as text."""
+    found = item.details.get("tables")
+    if not isinstance(found, list):
+        return []
+    tables = []
+    for number, entry in enumerate(found, 1):
+        rows = entry.get("rows") if isinstance(entry, dict) else None
+        if not isinstance(rows, list) or not rows:
+            continue
+        page = entry.get("page")
+        title = f"Table {number}" + (f" (page {page})" if page else "")
+        table = Table(title=title, show_lines=False)
+        header, *body = [[escape(str(c or "")) for c in row] for row in rows]
+        width = max(len(r) for r in (header, *body))
+        for col in range(width):
+            table.add_column(header[col] if col < len(header) else "", overflow="fold")
+        for row in body:
+            table.add_row(*(row + [""] * (width - len(row))))
+        tables.append(table)
+    return tables
+
+
 @handle_errors
 def search(
     query: Annotated[str, typer.Argument(help='Words, "a phrase", OR, NOT or -word, prefix*.')],
@@ -246,6 +270,8 @@ def show(
     console.print()
     console.print(escape(item.body) if item.body else "[dim](no text)[/]")
     console.print()
+    for table in _tables(item):
+        console.print(table)
     for a in item.attachments:
         console.print(
             f"[bold]Attachment:[/] {escape(a.filename)} ({a.media_type}, "
