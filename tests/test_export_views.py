@@ -10,10 +10,13 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 
 from evidence_archiver import Archive
+from evidence_archiver.documents import import_files
 from evidence_archiver.export import ExportOptions, export_bundle
+from evidence_archiver.export.verify import verify_bundle
 from tsa import EXPORT_NOW, require_tool
 
 CHROMIUM_FLAGS = [
@@ -193,3 +196,30 @@ def test_pdf_text_wraps_within_the_margins_and_loses_nothing() -> None:
     assert all(not line.startswith(" ") for line in writer.lines(english, 100))
     assert len(writer.lines(english, 100)) > 5
     pdf.output()  # closes the font file
+
+
+def test_photos_and_screenshots_get_a_thumbnail_on_their_page(
+    archive: Archive, tmp_path: Path
+) -> None:
+    picture = tmp_path / "screenshot.png"
+    Image.new("RGB", (1200, 800), (200, 30, 30)).save(picture)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    import_files(archive, [picture, broken], ocr=None)
+    archive.create_case("Pictures", rules=[("keyword", "png")])
+    archive.link("pictures", [1, 2])
+    result = export_bundle(
+        archive, ExportOptions(case="pictures", out=tmp_path / "b", fmt="dir", pdf=False)
+    )
+    data = result.path / "data"
+    thumbs = sorted(p.name for p in (data / "thumbnails").iterdir())
+    assert thumbs == ["E-001.png"]
+    with Image.open(data / "thumbnails" / "E-001.png") as thumb:
+        assert max(thumb.size) <= 400
+    page = (data / "items" / "E-001.html").read_text()
+    assert '<img class="thumb" src="../thumbnails/E-001.png"' in page
+    assert (
+        "thumb"
+        not in (data / "items" / "E-002.html").read_text().split("<style>")[1].split("</style>")[1]
+    )
+    assert verify_bundle(result.path).ok

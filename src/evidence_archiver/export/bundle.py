@@ -30,7 +30,8 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -42,6 +43,7 @@ from ..archive.custody import GENESIS
 from ..archive.records import ItemRecord
 from ..archive.timeutil import format_utc
 from ..errors import ArchiveError, UsageError
+from ..extract.files import thumbnail_png
 from ..hashing import sha256_bytes
 from ..model import CustodyEvent
 from . import render_html
@@ -479,7 +481,8 @@ def export_bundle(
             done += 1
             if progress:
                 progress("originals", done, total)
-        _write_views(bag, exhibits, labels, options, progress, done, total)
+        thumbnails = _write_thumbnails(archive, bag, exhibits)
+        _write_views(bag, exhibits, labels, options, progress, done, total, thumbnails)
         if progress:
             progress("index and data files", 0, 1)
         summary = _summary_rows(case, exhibits, labels, now, user_tz)
@@ -622,6 +625,33 @@ def _record_export(
             )
 
 
+def _write_thumbnails(
+    archive: Archive, bag: BagWriter, exhibits: Sequence[Exhibit]
+) -> dict[str, str]:
+    """Small PNGs of the photos and screenshots (items and attachments), for the item pages;
+    return ``{original sha256: bundle path}``. An image that cannot be read gets none: its
+    original is in the bundle all the same."""
+    made: dict[str, str] = {}
+    for e in exhibits:
+        files = [(e.number, e.original)] + [
+            (f"{e.number}-A{n}", f) for n, (_, f) in enumerate(e.attachments, 1)
+        ]
+        for name, f in files:
+            if f is None or not f.media_type.startswith("image/") or f.sha256 in made:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    # Pillow warns about decompression bombs; a refusal is all we need here.
+                    warnings.simplefilter("error")
+                    png = thumbnail_png(archive.read_original(f.sha256))
+            except Exception:  # noqa: BLE001 - a broken or hostile image only loses its preview
+                continue
+            path = f"data/thumbnails/{name}.png"
+            bag.add_bytes(path, png)
+            made[f.sha256] = path
+    return made
+
+
 def _write_views(
     bag: BagWriter,
     exhibits: Sequence[Exhibit],
@@ -630,10 +660,11 @@ def _write_views(
     progress: Progress | None,
     done: int,
     total: int,
+    thumbnails: Mapping[str, str],
 ) -> None:
     threads: dict[str, list[Exhibit]] = {}
     for e in exhibits:
-        page = render_html.render_item(e, labels, options.lang)
+        page = render_html.render_item(e, labels, options.lang, thumbnails)
         bag.add_bytes(e.rendering, page.encode("utf-8"))
         if e.thread:
             threads.setdefault(e.thread, []).append(e)

@@ -13,7 +13,7 @@ the address (``index.html#kind=sms&q=逾期``), so a link can point at a filtere
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -24,6 +24,7 @@ from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, relative
 Write = Callable[[str], object]
 
 CSS = """
+.thumbs img{max-width:240px;max-height:240px;border:1px solid #ccc;margin:.3em}
 body{font-family:system-ui,-apple-system,"Segoe UI","Noto Sans CJK SC","Microsoft YaHei",
 "PingFang SC",sans-serif;margin:1.5em auto;max-width:70em;padding:0 1em;color:#111}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #ddd;padding:.3em;
@@ -125,8 +126,11 @@ def _tables(tables: list[Any], labels: Labels) -> str:
     return "".join(out)
 
 
-def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
-    """The readable view of one item (``data/items/E-001.html``)."""
+def render_item(
+    exhibit: Exhibit, labels: Labels, lang: str, thumbnails: Mapping[str, str] | None = None
+) -> str:
+    """The readable view of one item (``data/items/E-001.html``); ``thumbnails`` maps an image
+    original's SHA-256 to its preview in the bundle."""
     r = exhibit.record
     here = exhibit.rendering
     title = r.title or labels.kind(r.kind)
@@ -177,6 +181,19 @@ def render_item(exhibit: Exhibit, labels: Labels, lang: str) -> str:
         )
     parts = [f"<h1>{escape(exhibit.number)} · {escape(title)}</h1>"]
     parts.append(f'<table class="meta">{_meta_rows(rows)}</table>')
+    previews = [
+        (f, (thumbnails or {}).get(f.sha256))
+        for f in [exhibit.original, *(f for _, f in exhibit.attachments)]
+        if f is not None
+    ]
+    pictures = "".join(
+        f'<a href="{href(here, f.path)}"><img class="thumb" src="{href(here, thumb)}" '
+        f'alt="{escape(f.path.rsplit("/", 1)[-1])}"></a>'
+        for f, thumb in previews
+        if thumb
+    )
+    if pictures:
+        parts.append(f'<div class="thumbs">{pictures}</div>')
     if r.parse_status != "ok":
         parts.append(
             f'<p class="warn">{escape(labels("unparsed"))}: {escape(r.parse_error or "")}</p>'
