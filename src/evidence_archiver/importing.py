@@ -6,13 +6,11 @@ the demo and tests all import the same way. Each returns the :class:`ImportRepor
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from .archive import Archive
-from .archive.records import AttachmentRecord
 from .connectors import email as email_connector
 from .extract.documents import attachment_texts
 from .model import Capture, ImportProblem, ImportReport
@@ -28,21 +26,16 @@ def read_pdf_attachments(archive: Archive, import_id: int) -> int:
         for _, a in archive.attachments_without_text(import_id=import_id)
         if a.media_type == "application/pdf" or a.filename.lower().endswith(".pdf")
     ]
-    chosen: deque[AttachmentRecord] = deque()
-
-    def jobs() -> Iterator[tuple[bytes, str, str]]:
-        # Read lazily: the extractor takes a few at a time, so a mailbox full of large PDFs
-        # is never held in memory at once.
-        for attachment in candidates:
-            data = archive.read_original(attachment.sha256)
-            # Readers accept the header anywhere in the first KiB; without it, it is no PDF.
-            if b"%PDF" in data[:1024]:
-                chosen.append(attachment)
-                yield data, "application/pdf", attachment.filename
-
+    # Readers accept the header anywhere in the first KiB; without it, it is no PDF. Checked
+    # first, so that no extractor workers are started for a mailbox without real PDFs.
+    chosen = [a for a in candidates if b"%PDF" in archive.read_original(a.sha256)[:1024]]
+    if not chosen:
+        return 0
+    # Read lazily: the extractor takes a few at a time, so a mailbox full of large PDFs is
+    # never held in memory at once.
+    jobs = ((archive.read_original(a.sha256), "application/pdf", a.filename) for a in chosen)
     filled = 0
-    for text in attachment_texts(jobs()):
-        attachment = chosen.popleft()
+    for attachment, text in zip(chosen, attachment_texts(jobs), strict=True):
         if text.strip():
             archive.set_attachment_text(attachment.id, text)
             filled += 1

@@ -212,7 +212,7 @@ class BatchWriter:
             for position, attachment in enumerate(capture.attachments):
                 self._keep(attachment.blob)
                 attachments.append(_attachment_row(item_id, position, attachment))
-            fts.append((item_id, *fts_values(item, capture.attachments)))
+            fts.append((item_id, *(capture.index or fts_values(item, capture.attachments))))
             sightings.append(
                 (item_id, src.connector, src.container, src.locator, import_id, self.stored_at)
             )

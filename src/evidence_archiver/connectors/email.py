@@ -29,6 +29,7 @@ from multiprocessing import get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
 
+from ..archive.ingest import fts_values
 from ..errors import SourceError
 from ..extract.email import NotAnEmail, parse_email
 from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
@@ -97,11 +98,13 @@ def capture_from_bytes(
 def _parse_chunk(chunk: list[RawMessage]) -> list[Capture]:
     # Runs in a worker: the bytes are dropped from the result (the caller has them) so that
     # they cross the process boundary only once.
+    # The search-index text is made here too, on the worker's core, not the writer's.
     out = []
     for raw, source in chunk:
         capture = capture_from_bytes(raw, source)
         assert capture.original is not None
-        out.append(replace(capture, original=replace(capture.original, data=None)))
+        index = fts_values(capture.item, capture.attachments) if capture.item else None
+        out.append(replace(capture, original=replace(capture.original, data=None), index=index))
     return out
 
 
