@@ -407,7 +407,7 @@ class Archive:
         )
         return _item_record(r, attachments, tags, notes, cases, sightings)
 
-    def timeline(
+    def timeline_ids(
         self,
         case: str | None = None,
         *,
@@ -415,8 +415,8 @@ class Archive:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
-    ) -> list[ItemRecord]:
-        """Items in time order (items without a date last), optionally of one case."""
+    ) -> list[int]:
+        """Ids of items in time order (items without a date last), optionally of one case."""
         where = ["1=1"]
         args: list[Any] = []
         if case is not None:
@@ -441,7 +441,29 @@ class Archive:
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [self.item(i) for (i,) in self.conn.execute(sql, args)]
+        return [int(i) for (i,) in self.conn.execute(sql, args)]
+
+    def timeline(
+        self,
+        case: str | None = None,
+        *,
+        kind: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[ItemRecord]:
+        """Items in time order (items without a date last), optionally of one case."""
+        ids = self.timeline_ids(case, kind=kind, since=since, until=until, limit=limit)
+        return [self.item(i) for i in ids]
+
+    def tags_of(self, item_ids: Iterable[int]) -> dict[int, set[str]]:
+        """The tags of each of ``item_ids`` that has any."""
+        wanted = set(item_ids)
+        found: dict[int, set[str]] = {}
+        for item_id, tag in self.conn.execute("SELECT item_id, tag FROM tags"):
+            if item_id in wanted:
+                found.setdefault(int(item_id), set()).add(tag)
+        return found
 
     # -- tags and notes ------------------------------------------------------------------------
 

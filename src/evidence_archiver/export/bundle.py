@@ -112,18 +112,32 @@ def bundle_name(slug: str, now: datetime) -> str:
     return f"{slug}_{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}"
 
 
-def select_items(archive: Archive, options: ExportOptions) -> list[ItemRecord]:
-    records = archive.timeline(options.case, since=options.since, until=options.until)
-    if options.tags:
-        wanted = set(options.tags)
-        records = [r for r in records if wanted.intersection(r.tags)]
-    if options.exclude_tags:
-        unwanted = set(options.exclude_tags)
-        records = [r for r in records if not unwanted.intersection(r.tags)]
-    return records
+ITEM_CACHE = 256
 
 
-def plan_exhibits(archive: Archive, records: Sequence[ItemRecord]) -> list[Exhibit]:
+def item_loader(archive: Archive) -> Callable[[int], ItemRecord]:
+    """``archive.item`` with a small cache: the renderers walk the exhibits in order, several
+    times, and each pass finds the item it is on already loaded."""
+    return functools.lru_cache(maxsize=ITEM_CACHE)(archive.item)
+
+
+def select_items(archive: Archive, options: ExportOptions) -> list[int]:
+    """Ids of the case's items to export, in time order (tag filters applied)."""
+    ids = archive.timeline_ids(options.case, since=options.since, until=options.until)
+    if options.tags or options.exclude_tags:
+        wanted, unwanted = set(options.tags), set(options.exclude_tags)
+        tags = archive.tags_of(ids)
+        ids = [
+            i
+            for i in ids
+            if (not wanted or wanted & tags.get(i, set())) and not unwanted & tags.get(i, set())
+        ]
+    return ids
+
+
+def plan_exhibits(
+    archive: Archive, ids: Sequence[int], load: Callable[[int], ItemRecord] | None = None
+) -> list[Exhibit]:
     """Number the items and give every original one safe path (shared originals once)."""
     by_sha: dict[str, OriginalFile] = {}
 
@@ -147,8 +161,10 @@ def plan_exhibits(archive: Archive, records: Sequence[ItemRecord]) -> list[Exhib
 
     exhibits: list[Exhibit] = []
     threads: dict[str, str] = {}
-    for number, record in zip(exhibit_numbers(len(records)), records, strict=True):
-        e = Exhibit(number=number, record=record)
+    load = load or item_loader(archive)
+    for number, item_id in zip(exhibit_numbers(len(ids)), ids, strict=True):
+        record = load(item_id)
+        e = Exhibit(number=number, item_id=item_id, load=load)
         if record.original_sha256:
             info = archive.original_info(record.original_sha256)
             name = f"{number}_{record.kind}{extension_for(info.media_type)}"
@@ -434,15 +450,15 @@ def export_bundle(
     user_tz = options.tz or datetime.now(UTC).astimezone().tzinfo or UTC
     labels = Labels(options.lang)
     case = archive.case(options.case)
-    records = select_items(archive, options)
-    if not records:
+    ids = select_items(archive, options)
+    if not ids:
         raise UsageError(
             f"the case {options.case!r} has no items to export with these filters; "
             "link items with 'evidence case link' or widen --since/--until/--tag"
         )
     snapshot = custody_snapshot(archive)
     head = snapshot.head
-    exhibits = plan_exhibits(archive, records)
+    exhibits = plan_exhibits(archive, ids)
     name = bundle_name(case.slug, now)
     target = options.out or Path.cwd() / (name + (".zip" if options.fmt == "zip" else ""))
     if options.out is not None and options.out.is_dir() and options.fmt == "zip":

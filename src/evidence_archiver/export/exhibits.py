@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -84,12 +85,21 @@ class OriginalFile:
 
 @dataclass
 class Exhibit:
+    """One numbered item of a bundle. The item itself is loaded when a renderer asks for it
+    (``record``), through a small shared cache, so that a case of any size is never held in
+    memory at once: the renderers each walk the exhibits in order."""
+
     number: str  # "E-001"
-    record: ItemRecord
+    item_id: int
+    load: Callable[[int], ItemRecord] = field(repr=False, compare=False)
     original: OriginalFile | None = None
     container: OriginalFile | None = None
     attachments: list[tuple[int, OriginalFile]] = field(default_factory=list)  # (attachment id,)
     thread: str | None = None  # "items/thread-001.html" for messages shown as a conversation
+
+    @property
+    def record(self) -> ItemRecord:
+        return self.load(self.item_id)
 
     @property
     def rendering(self) -> str:
