@@ -216,7 +216,7 @@ def custody_lines(
     slug: str,
     exhibits: Sequence[Exhibit],
 ) -> Iterator[str]:
-    subjects = {f"item:{e.record.id}" for e in exhibits}
+    subjects = {f"item:{e.item_id}" for e in exhibits}
     shas = {
         f.sha256
         for e in exhibits
