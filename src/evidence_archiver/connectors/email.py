@@ -13,13 +13,10 @@ set and its bytes still kept, so nothing is lost and the reason is in the import
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
-import queue
 import re
 import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,6 +33,7 @@ from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
 from ..model import Blob, Capture, ImportProblem, SourceRef
+from .background import in_background
 
 MEDIA_TYPE = "message/rfc822"
 # A From_ line as mail programs write it: "From sender date", where the date has a time.
@@ -127,8 +125,9 @@ def parse_many(
 ) -> Iterator[Capture | ImportProblem]:
     """Parse messages in worker processes; yield Captures in input order.
 
-    A pump thread reads the input and keeps the workers fed while the caller is busy with what
-    it was given (writing the archive), so reading, parsing and writing overlap. At most
+    A background thread (:func:`in_background`) reads the input and keeps the workers fed while
+    the caller is busy with what it was given (writing the archive), so reading, parsing and
+    writing overlap. At most
     ``4 × workers`` chunks are in flight and ``8 × workers`` parsed chunks wait, so memory stays
     bounded whatever the input size. ``workers=0`` parses in this process (small inputs, tests).
     """
@@ -137,41 +136,14 @@ def parse_many(
         for entry in messages:
             yield entry if isinstance(entry, ImportProblem) else capture_from_bytes(*entry)
         return
-    ready: queue.Queue[list[Capture | ImportProblem] | BaseException | None] = queue.Queue(
-        maxsize=8 * workers
-    )
-    stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            for parsed in _parse_windowed(messages, workers, chunk_size, stop):
-                ready.put(parsed)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
-            ready.put(exc)
-        finally:
-            ready.put(None)
-
-    thread = threading.Thread(target=pump, name="evidence-parse-pump", daemon=True)
-    thread.start()
-    try:
-        while (parsed := ready.get()) is not None:
-            if isinstance(parsed, BaseException):
-                raise parsed
-            yield from parsed
-    finally:
-        # The consumer may stop early (an error while writing, Ctrl-C): let the pump finish.
-        stop.set()
-        while thread.is_alive():
-            with contextlib.suppress(queue.Empty):
-                ready.get(timeout=0.1)
-        thread.join()
+    for parsed in in_background(_parse_windowed(messages, workers, chunk_size), buffer=8 * workers):
+        yield from parsed
 
 
 def _parse_windowed(
     messages: Iterable[RawMessage | ImportProblem],
     workers: int,
     chunk_size: int,
-    stop: threading.Event,
 ) -> Iterator[list[Capture | ImportProblem]]:
     """Parsed chunks in input order, from a pool with a bounded window of work in flight."""
     window: deque[tuple[Future[list[Capture]], list[RawMessage], list[ImportProblem]]] = deque()
@@ -190,9 +162,6 @@ def _parse_windowed(
         chunk: list[RawMessage] = []
         problems: list[ImportProblem] = []
         for entry in messages:
-            if stop.is_set():
-                pool.shutdown(cancel_futures=True)
-                return
             if isinstance(entry, ImportProblem):
                 problems.append(entry)
                 continue
