@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evidence_archiver import Archive, ArchiveError, NotFound, UsageError
+from evidence_archiver.archive.timeutil import format_utc
 from evidence_archiver.hashing import blob_from_bytes, blob_from_file, sha256_bytes
 from evidence_archiver.model import Attachment, Capture, ImportProblem, Item, SourceRef
 
@@ -214,3 +215,24 @@ def test_source_state_round_trips(archive: Archive) -> None:
     assert archive.source_state("imap", "me@x/INBOX") == {}
     archive.set_source_state("imap", "me@x/INBOX", {"uidvalidity": 7, "last_uid": 42})
     assert archive.source_state("imap", "me@x/INBOX") == {"uidvalidity": 7, "last_uid": 42}
+
+
+def test_the_writers_fast_event_hash_is_the_canonical_one(archive: Archive) -> None:
+    from evidence_archiver.archive.custody import event_hash
+
+    archive.ingest(
+        [email_capture(i, body='逾期 "quoted" \\ back') for i in range(3)],
+        connector="eml",
+        container="test",
+    )
+    archive.tag(1, "承诺 promise")
+    for event in archive.custody.events():
+        assert event.hash == event_hash(
+            event.seq,
+            format_utc(event.at),
+            event.action,
+            event.subject,
+            event.details,
+            event.prev_hash,
+        )
+    assert archive.verify_custody() == []

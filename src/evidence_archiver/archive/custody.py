@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..hashing import sha256_json
+from ..hashing import canonical_json, sha256_bytes, sha256_json
 from ..model import CustodyEvent
 from .timeutil import format_utc, parse_utc
 
@@ -39,6 +39,18 @@ def event_hash(seq: int, at: str, action: str, subject: str, details: Any, prev_
             "details": details,
             "prev_hash": prev_hash,
         }
+    )
+
+
+_STRING = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def event_text(seq: int, at: str, action: str, subject: str, details: str, prev_hash: str) -> str:
+    """The canonical JSON that :func:`event_hash` hashes, built around ``details`` already in
+    canonical form: the writer encodes the details once, for the hash and for the row."""
+    return (
+        f'{{"action":{_STRING(action)},"at":{_STRING(at)},"details":{details},'
+        f'"prev_hash":{_STRING(prev_hash)},"seq":{int(seq)},"subject":{_STRING(subject)}}}'
     )
 
 
@@ -75,9 +87,9 @@ class CustodyLog:
         assert self._head is not None
         seq = self._head[0] + 1
         prev = self._head[1]
-        digest = event_hash(seq, at_text, action, subject, details, prev)
+        text = canonical_json(details)
+        digest = sha256_bytes(event_text(seq, at_text, action, subject, text, prev).encode())
         self._head = (seq, digest)
-        text = json.dumps(details, sort_keys=True, ensure_ascii=False)
         return (seq, at_text, action, subject, text, prev, digest)
 
     def forget_head(self) -> None:

@@ -57,6 +57,16 @@ _ERROR_INSERT = (
 )
 
 
+# Encoders made once: json.dumps builds a new one on every call with options, and a phone
+# backup makes several calls per message.
+_LIST_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_DETAILS_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
+
+
+def _json_list(values: tuple[str, ...]) -> str:
+    return _LIST_JSON(list(values)) if values else "[]"
+
+
 def fts_values(item: Item, attachments: Any) -> tuple[str, str, str, str]:
     """The four indexed columns of an item (title, body, people, attachment names and text)."""
     people = " ".join([item.sender_name, item.sender, *item.recipients])
@@ -256,13 +266,13 @@ class BatchWriter:
             item.direction,
             item.sender,
             item.sender_name,
-            json.dumps(list(item.recipients), ensure_ascii=False),
+            _json_list(item.recipients),
             item.title,
             item.body,
             item.thread_key,
             item.message_id,
-            json.dumps(list(item.flags)),
-            json.dumps(item.details, ensure_ascii=False, sort_keys=True, default=str),
+            _json_list(item.flags),
+            _DETAILS_JSON(item.details),
             capture.original.sha256 if capture.original else None,
             capture.container_sha256,
             src.connector,
