@@ -350,3 +350,21 @@ def test_a_pdf_attachment_is_searchable_right_after_import(archive: Archive) -> 
     hits = archive.search('"repayment schedule" Instalment')
     assert [h.id for h in hits] == [3]
     assert "Instalment 1" in archive.item(3).attachments[0].text
+
+
+def test_an_attachment_named_pdf_without_a_pdf_header_is_not_sent_to_the_extractor(
+    archive: Archive, tmp_path: Path
+) -> None:
+    raw = msg(
+        "From: a@lenderx.com\nSubject: fake\nMIME-Version: 1.0\n"
+        'Content-Type: multipart/mixed; boundary="b"\n',
+        b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+        b"Content-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="statement.pdf"\r\n\r\n'
+        b"MZ\x90\x00 this is no PDF\r\n--b--\r\n",
+    )
+    (tmp_path / "fake.eml").write_bytes(raw)
+    report = import_eml(archive, [tmp_path / "fake.eml"], workers=0)
+    assert (report.added, report.failed) == (1, 0)
+    assert archive.attachments_without_text(import_id=report.import_id, header=b"%PDF") == []
+    assert len(archive.attachments_without_text(import_id=report.import_id)) == 1

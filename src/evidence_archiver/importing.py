@@ -21,14 +21,13 @@ Progress = Callable[[int], None]
 def read_pdf_attachments(archive: Archive, import_id: int) -> int:
     """Give the PDF attachments an e-mail import added their text, with the PDF extractor (in
     its sandboxed workers); return how many got text. Others wait for ``evidence reindex``."""
-    candidates = [
+    # Readers accept the header anywhere in the first KiB; without it, it is no PDF. Checked
+    # first, inside SQLite, so that no extractor workers start for a mailbox without real PDFs.
+    chosen = [
         a
-        for _, a in archive.attachments_without_text(import_id=import_id)
+        for _, a in archive.attachments_without_text(import_id=import_id, header=b"%PDF")
         if a.media_type == "application/pdf" or a.filename.lower().endswith(".pdf")
     ]
-    # Readers accept the header anywhere in the first KiB; without it, it is no PDF. Checked
-    # first, so that no extractor workers are started for a mailbox without real PDFs.
-    chosen = [a for a in candidates if b"%PDF" in archive.read_original(a.sha256)[:1024]]
     if not chosen:
         return 0
     # Read lazily: the extractor takes a few at a time, so a mailbox full of large PDFs is

@@ -241,19 +241,26 @@ class Archive:
             self._fts_insert(item_id)
 
     def attachments_without_text(
-        self, import_id: int | None = None
+        self, import_id: int | None = None, *, header: bytes | None = None
     ) -> list[tuple[int, AttachmentRecord]]:
-        """``(item_id, attachment)`` for every attachment whose text is still empty (only those
-        of items an import added, when ``import_id`` is given)."""
+        """``(item_id, attachment)`` for every attachment whose text is still empty; only those
+        of items an import added when ``import_id`` is given, and only those whose original
+        holds ``header`` in its first KiB when that is given (checked inside SQLite)."""
         sql = (
             "SELECT a.item_id, a.id, a.position, a.original_sha256, a.filename, a.media_type, "
             "a.size, a.inline, a.content_id FROM attachments a "
             "WHERE COALESCE(a.text, '') = ''"
         )
-        args: tuple[int, ...] = ()
+        args: list[Any] = []
         if import_id is not None:
             sql += " AND a.item_id IN (SELECT id FROM items WHERE import_id = ?)"
-            args = (import_id,)
+            args.append(import_id)
+        if header is not None:
+            sql += (
+                " AND a.original_sha256 IN (SELECT sha256 FROM originals "
+                "WHERE sha256 = a.original_sha256 AND instr(substr(content, 1, 1024), ?) > 0)"
+            )
+            args.append(header)
         return [
             (a[0], AttachmentRecord(a[1], a[2], a[3], a[4], a[5], a[6] or 0, bool(a[7]), a[8], ""))
             for a in self.conn.execute(sql + " ORDER BY a.id", args)
