@@ -44,6 +44,7 @@ from .common import (
     ReadNotes,
     Spool,
     SpooledReader,
+    call_item,
     clean,
     epoch_to_datetime,
     message_key,
@@ -697,9 +698,6 @@ class SmsBackupReader(SpooledReader):
         when = with_phone_zone(epoch_to_datetime(a.get("date")), clean(a.get("readable_date")))
         duration = int(a["duration"]) if a.get("duration", "").strip().isdigit() else 0
         name = self._name(a)
-        who = name or raw or presentation or "unknown number"
-        minutes, seconds = divmod(duration, 60)
-        length = f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
         details: dict[str, Any] = {
             "number": raw,
             "type": a.get("type", ""),
@@ -714,21 +712,16 @@ class SmsBackupReader(SpooledReader):
             details["readable_date"] = a["readable_date"]
         if when is None:
             flags = (*flags, "no-date")
-        preposition = "to" if direction == "out" else "from"
-        title = f"{label.capitalize()} call {preposition} {who}"
-        if label in ("incoming", "outgoing") or duration:
-            title += f" ({length})"
-        item = Item(
-            kind="call",
-            occurred_at=when,
+        item, key = call_item(
+            number=number,
+            raw=raw,
+            name=name,
+            presentation=presentation,
             direction=direction,
-            sender=number if direction != "out" else "",
-            sender_name=name if direction != "out" else "",
-            recipients=(number,) if direction == "out" and number else (),
-            title=title,
-            thread_key=thread_key(number),
+            label=label,
+            when=when,
+            duration=duration,
             flags=tuple(flags),
             details=details,
         )
-        key = message_key("call", number or presentation, when, direction, label, str(duration))
         return item, (), key, []

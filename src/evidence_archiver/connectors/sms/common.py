@@ -15,10 +15,10 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ...hashing import blob_from_bytes, sha256_bytes
-from ...model import Blob
+from ...model import Blob, Direction, Item
 from ...people import normalize_phone
 
 #: Media parts larger than this are written to a spool file, so that a batch of MMS with video
@@ -265,3 +265,39 @@ class SpooledReader:
         self.spool = spool or Spool()
         self.notes = notes or ReadNotes()
         self.notes.format = self.connector
+
+
+def call_item(
+    *,
+    number: str,
+    raw: str,
+    name: str,
+    presentation: str,
+    direction: Direction,
+    label: str,
+    when: datetime | None,
+    duration: int,
+    flags: tuple[str, ...],
+    details: dict[str, Any],
+) -> tuple[Item, str]:
+    """A call-log entry as an Item, with its natural key: the same title, parties and key
+    whichever export it came from, so one call in two exports is archived once."""
+    who = name or raw or presentation or "unknown number"
+    minutes, seconds = divmod(duration, 60)
+    title = f"{label.capitalize()} call {'to' if direction == 'out' else 'from'} {who}"
+    if label in ("incoming", "outgoing") or duration:
+        title += f" ({minutes} min {seconds} s)" if minutes else f" ({seconds} s)"
+    item = Item(
+        kind="call",
+        occurred_at=when,
+        direction=direction,
+        sender=number if direction != "out" else "",
+        sender_name=name if direction != "out" else "",
+        recipients=(number,) if direction == "out" and number else (),
+        title=title,
+        thread_key=thread_key(number),
+        flags=flags,
+        details=details,
+    )
+    key = message_key("call", number or presentation, when, direction, label, str(duration))
+    return item, key

@@ -29,6 +29,7 @@ from .common import (
     ReadNotes,
     Spool,
     SpooledReader,
+    call_item,
     clean,
     epoch_to_datetime,
     message_key,
@@ -285,25 +286,19 @@ class SmsIeReader(SpooledReader):
         duration_text = str(row.get("duration") or "0")
         duration = int(duration_text) if duration_text.isdigit() else 0
         name = _name(row) or clean(str(row.get("name") or ""))
-        who = name or raw or presentation or "unknown number"
-        minutes, seconds = divmod(duration, 60)
-        title = f"{label.capitalize()} call {'to' if direction == 'out' else 'from'} {who}"
-        if label in ("incoming", "outgoing") or duration:
-            title += f" ({minutes} min {seconds} s)" if minutes else f" ({seconds} s)"
         details: dict[str, Any] = {"number": raw, "call_type": label, "duration_s": duration}
         if presentation:
             details["presentation"] = presentation
-        item = Item(
-            kind="call",
-            occurred_at=when,
+        item, key = call_item(
+            number=number,
+            raw=raw,
+            name=name,
+            presentation=presentation,
             direction=direction,
-            sender=number if direction != "out" else "",
-            sender_name=name if direction != "out" else "",
-            recipients=(number,) if direction == "out" and number else (),
-            title=title,
-            thread_key=thread_key(number),
+            label=label,
+            when=when,
+            duration=duration,
             flags=tuple(flags),
             details=details,
         )
-        key = message_key("call", number or presentation, when, direction, label, str(duration))
         return Capture(source, original=None, item=item, dedup_key=key, container_sha256=sha)
