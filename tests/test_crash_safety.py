@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import mailbox
 import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from evidence_archiver import Archive
+from killing import items_committed, kill_at
 
 MESSAGES = 2000
 
@@ -31,19 +29,6 @@ def make_mbox(path: Path) -> None:
         )
     box.flush()
     box.close()
-
-
-def items_committed(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
 
 
 def start_import(db: Path, mbox: Path) -> subprocess.Popen[bytes]:
@@ -72,18 +57,8 @@ def test_kill_9_at_several_points_then_rerun_keeps_each_original_once(tmp_path: 
     mbox = tmp_path / "big.mbox"
     make_mbox(mbox)
     db = tmp_path / "archive.db"
-    kills = 0
     # Kill before anything is committed, early, and in the middle.
-    for threshold in (0, 100, 900):
-        proc = start_import(db, mbox)
-        deadline = time.monotonic() + 120
-        while items_committed(db) < threshold and proc.poll() is None:
-            assert time.monotonic() < deadline, "the import made no progress"
-            time.sleep(0.005)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=30)
+    kills = kill_at(lambda: start_import(db, mbox), db, (0, 100, 900))
     assert kills >= 2, "the import finished before it could be killed; make the input bigger"
     assert items_committed(db) < MESSAGES
     final = start_import(db, mbox)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from evidence_archiver import Archive
 from evidence_archiver.connectors.imap import ImapAccount, ImapImportReport, import_imap
 from evidence_archiver.connectors.imap_auth import Password
 from evidence_archiver.hashing import sha256_bytes
+from killing import items_committed
 
 
 def load(user: ImapUser, count: int, *, big_every: int = 0) -> list[bytes]:
@@ -120,7 +120,7 @@ def test_bye_from_the_server_mid_fetch_reconnects_and_resumes(
 
     def kick_when_half_way() -> None:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and committed_items(archive_path) < 10:
+        while time.monotonic() < deadline and items_committed(archive_path) < 10:
             time.sleep(0.02)
         imap_user.server.kick(imap_user.name)
         kicked.set()
@@ -169,14 +169,14 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and committed_items(archive_path) < 10:
+            while time.monotonic() < deadline and items_committed(archive_path) < 10:
                 assert child.poll() is None, "the import ended before it could be killed"
                 time.sleep(0.01)
             os.kill(child.pid, signal.SIGKILL)
         finally:
             child.wait(10)
     assert child.returncode == -signal.SIGKILL
-    kept = committed_items(archive_path)
+    kept = items_committed(archive_path)
     assert 10 <= kept < 120
 
     with Archive(archive_path) as archive:
@@ -186,13 +186,3 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
         assert archive.status()["interrupted_imports"] >= 1
         assert archive.verify_custody() == []
         assert archive.integrity_check() == []
-
-
-def committed_items(path: Path) -> int:
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0

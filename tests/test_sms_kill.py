@@ -3,17 +3,14 @@ exactly once, the backup file is stored once, and SQLite's integrity check passe
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from evidence_archiver import Archive
+from killing import items_committed, kill_at
 
 MESSAGES = 6000
 # The library call a user's script would make; small batches so a kill lands mid-way.
@@ -39,19 +36,6 @@ def make_backup(path: Path) -> None:
         f.write("</smses>\n")
 
 
-def items_committed(db: Path) -> int:
-    if not db.exists():
-        return 0
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
-        try:
-            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
-        finally:
-            conn.close()
-    except sqlite3.OperationalError:
-        return 0
-
-
 def start(db: Path, backup: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-c", IMPORT, str(db), str(backup)],
@@ -65,17 +49,7 @@ def test_kill_9_mid_import_then_rerun_archives_each_message_once(tmp_path: Path)
     backup = tmp_path / "sms-big.xml"
     make_backup(backup)
     db = tmp_path / "archive.db"
-    kills = 0
-    for threshold in (200, 2500):
-        proc = start(db, backup)
-        deadline = time.monotonic() + 120
-        while items_committed(db) < threshold and proc.poll() is None:
-            assert time.monotonic() < deadline, "the import made no progress"
-            time.sleep(0.005)
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(timeout=30)
+    kills = kill_at(lambda: start(db, backup), db, (200, 2500))
     assert kills >= 1, "the import finished before it could be killed; make the input bigger"
     assert items_committed(db) < MESSAGES
     final = start(db, backup)

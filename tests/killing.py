@@ -1,0 +1,44 @@
+"""Killing a real import with SIGKILL part way through, for the crash-safety tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def items_committed(db: Path) -> int:
+    """How many items another process has committed to ``db`` so far (read-only peek)."""
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kill_at(
+    start: Callable[[], subprocess.Popen[bytes]], db: Path, thresholds: Iterable[int]
+) -> int:
+    """Start the import once per threshold and SIGKILL it as soon as that many items are
+    committed; return how many runs were killed (a run that finished first was not)."""
+    kills = 0
+    for threshold in thresholds:
+        proc = start()
+        deadline = time.monotonic() + 120
+        while items_committed(db) < threshold and proc.poll() is None:
+            assert time.monotonic() < deadline, "the import made no progress"
+            time.sleep(0.005)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+    return kills
