@@ -267,7 +267,10 @@ def test_calls_keep_direction_duration_and_missed_or_rejected(archive: Archive) 
     assert calls[0].title == "Outgoing call to 乐贷 LenderX (7 min 0 s)"
 
 
-def test_large_media_are_spooled_and_stored_whole(tmp_path: Path, archive: Archive) -> None:
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "child-reader"])
+def test_large_media_are_spooled_and_stored_whole(
+    tmp_path: Path, archive: Archive, in_child: bool
+) -> None:
     video = bytes(range(256)) * (SPOOL_THRESHOLD // 256 + 10)
     data = base64.b64encode(video).decode("ascii")
     body = (
@@ -277,10 +280,12 @@ def test_large_media_are_spooled_and_stored_whole(tmp_path: Path, archive: Archi
     )
     path = _write(tmp_path, "mms.xml", body)
     with PhoneExport(path) as export:
-        captures = list(export.captures())
+        captures = list(export.captures(in_child=in_child))
         media = [c for c in captures if isinstance(c, Capture) and c.attachments]
-        assert media[0].attachments[0].blob.path is not None  # spooled, not in memory
+        spooled = media[0].attachments[0].blob.path
+        assert spooled is not None  # spooled, not in memory
         report = archive.ingest(captures, connector=export.connector, container=str(path))
+    assert not spooled.exists()  # the spool goes with the export, whoever wrote it
     assert report.added == 1
     (mms,) = archive.timeline()
     assert archive.read_original(mms.attachments[0].sha256) == video
@@ -293,8 +298,9 @@ def test_a_record_without_a_readable_date_is_kept_undated(tmp_path: Path, archiv
     assert all(i.occurred_at is None and "no-date" in i.flags for i in archive.timeline())
 
 
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "child-reader"])
 def test_damage_in_the_middle_skips_only_the_damaged_record(
-    tmp_path: Path, archive: Archive
+    tmp_path: Path, archive: Archive, in_child: bool
 ) -> None:
     path = _write(
         tmp_path,
@@ -308,7 +314,7 @@ def test_damage_in_the_middle_skips_only_the_damaged_record(
         + _sms(1709705000000, "four"),
         count=7,
     )
-    report, notes = import_phone_export(archive, path)
+    report, notes = import_phone_export(archive, path, in_child=in_child)
     assert report.added == 4
     bodies = [i.body for i in archive.timeline()]
     assert bodies == ["one", "two", "three \U0001f44d", "four"]

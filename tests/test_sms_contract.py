@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from evidence_archiver.archive.ingest import fts_values
 from evidence_archiver.connectors.sms import PhoneExport
 from evidence_archiver.hashing import sha256_bytes
 from evidence_archiver.model import Blob, Capture, ImportProblem
@@ -78,3 +79,32 @@ def test_every_corpus_sample_keeps_the_contract(corpus: Path) -> None:
     assert len(paths) >= 24
     total = sum(check_contract(p) for p in paths)
     assert total > 150
+
+
+def _summary(captures: list[Capture | ImportProblem]) -> list[object]:
+    """What a reader said, without where its spool happened to put large media."""
+    out: list[object] = []
+    for c in captures:
+        if isinstance(c, ImportProblem):
+            out.append(c)
+            continue
+        blobs = [(a.blob.sha256, a.blob.size, a.filename, a.text) for a in c.attachments]
+        original = c.original.sha256 if c.original else None
+        out.append((c.source, original, c.item, blobs, c.dedup_key, c.container_sha256))
+    return out
+
+
+@pytest.mark.corpus
+def test_a_reader_in_a_child_process_says_exactly_what_it_says_here(corpus: Path) -> None:
+    paths = FIXTURES + [p for pattern in CORPUS_GLOBS for p in sorted(corpus.glob(pattern))]
+    for path in paths:
+        with PhoneExport(path, region="CN", zone="UTC") as here:
+            expected = list(here.captures(in_child=False))
+        with PhoneExport(path, region="CN", zone="UTC") as there:
+            got = list(there.captures(in_child=True))
+            assert _summary(got) == _summary(expected), path
+            for capture in got:
+                if isinstance(capture, Capture) and capture.item is not None:
+                    # The child also made the index text, so the writer need not.
+                    assert capture.index == fts_values(capture.item, capture.attachments)
+        assert there.notes == here.notes, path

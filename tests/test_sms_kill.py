@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from evidence_archiver import Archive
-from killing import items_committed, kill_at
+from evidence_archiver.connectors.sms import CHILD_READER_BYTES
+from killing import items_committed, kill_at, wait_until_gone
 
 MESSAGES = 6000
 # The library call a user's script would make; small batches so a kill lands mid-way.
@@ -23,6 +24,7 @@ IMPORT = (
 
 
 def make_backup(path: Path) -> None:
+    """A backup big enough (over 1 MB) to be read in a child process."""
     start = 1709254805000
     with path.open("w", encoding="utf-8") as f:
         f.write(f"<?xml version='1.0' encoding='UTF-8' ?>\n<smses count=\"{MESSAGES}\">\n")
@@ -48,10 +50,13 @@ def start(db: Path, backup: Path) -> subprocess.Popen[bytes]:
 def test_kill_9_mid_import_then_rerun_archives_each_message_once(tmp_path: Path) -> None:
     backup = tmp_path / "sms-big.xml"
     make_backup(backup)
+    assert backup.stat().st_size >= CHILD_READER_BYTES
     db = tmp_path / "archive.db"
     kills = kill_at(lambda: start(db, backup), db, (200, 2500))
     assert kills >= 1, "the import finished before it could be killed; make the input bigger"
     assert items_committed(db) < MESSAGES
+    # The backup is read in a child process; it must not outlive its killed parent.
+    assert wait_until_gone(str(db)) == []
     final = start(db, backup)
     assert final.wait(timeout=300) == 0
     with Archive(db) as archive:

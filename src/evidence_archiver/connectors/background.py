@@ -1,21 +1,40 @@
-"""Running a connector's reader in a thread, so that reading overlaps writing.
+"""Running a connector's reader beside the writer, so that reading overlaps writing.
 
 An import is a pipeline: a reader turns the source into captures, the archive writes them.
-The writer spends most of its time inside SQLite, which releases the GIL, so a reader running
-in another thread keeps a core busy in the meantime. The queue between them is bounded, so a
-fast reader never runs far ahead of the writer: memory stays flat whatever the source size.
+Two ways to run the reader beside the writer:
+
+* :func:`in_background`, a thread: enough when the writer spends its time inside SQLite (which
+  releases the GIL) or the reader only feeds worker processes;
+* :func:`in_child_process`, a process of its own: for readers that are Python through and
+  through (XML callbacks, phone-number parsing), which a thread would only slow down.
+
+Both are bounded, so a fast reader never runs far ahead of the writer: memory stays flat
+whatever the source size.
 """
 
 from __future__ import annotations
 
 import contextlib
+import pickle
 import queue
+import sys
 import threading
-from collections.abc import Iterable, Iterator
-from typing import TypeVar, cast
+from collections.abc import Callable, Generator, Iterable, Iterator
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.context import BaseContext
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
+R = TypeVar("R")
 _DONE = object()
+
+
+def mp_context() -> BaseContext:
+    """How worker processes are started."""
+    # fork starts workers fastest; from Python 3.12 forking a process that runs threads (the
+    # IMAP fetcher and the WAL checkpointer do) is deprecated, so there the fork server does.
+    return get_context("fork" if sys.version_info < (3, 12) else "forkserver")
 
 
 class _Failed:
@@ -23,7 +42,7 @@ class _Failed:
         self.error = error
 
 
-def in_background(items: Iterable[T], *, buffer: int = 1000) -> Iterator[T]:
+def in_background(items: Iterable[T], *, buffer: int = 1000) -> Generator[T, None, None]:
     """Yield ``items`` as a thread produces them, at most ``buffer`` ahead of the consumer.
 
     An exception in the producer is raised in the consumer. When the consumer stops early (an
@@ -61,3 +80,116 @@ def in_background(items: Iterable[T], *, buffer: int = 1000) -> Iterator[T]:
             with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.1)
         thread.join()
+
+
+class ReaderProcessError(RuntimeError):
+    """The reader's process ended without saying why (killed, out of memory)."""
+
+
+def _serve(
+    conn: Connection,
+    parent_end: Connection,
+    target: Callable[..., Generator[Any, None, Any]],
+    args: tuple[Any, ...],
+    batch_size: int,
+    weigh: Callable[[Any], int] | None,
+    batch_bytes: int,
+) -> None:
+    """The child's side of :func:`in_child_process`."""
+    # A forked child holds a copy of the parent's end of the pipe; while it does, a parent
+    # killed with SIGKILL would leave it blocked in send() forever instead of BrokenPipeError.
+    parent_end.close()
+    batch: list[Any] = []
+    try:
+        produced = target(*args)
+        weight = 0
+        while True:
+            try:
+                item = next(produced)
+            except StopIteration as stop:
+                result = stop.value
+                break
+            batch.append(item)
+            if weigh is not None:
+                weight += weigh(item)
+            if len(batch) >= batch_size or weight >= batch_bytes:
+                ready, batch, weight = batch, [], 0
+                conn.send(("items", ready))
+        if batch:
+            ready, batch = batch, []
+            conn.send(("items", ready))
+        conn.send(("done", result))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped listening (it failed, or was killed): nothing to tell
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, raised there
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross keeps its text
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            if batch:  # what was read before the failure is good: it goes first
+                conn.send(("items", batch))
+            conn.send(("failed", exc))
+    finally:
+        conn.close()
+
+
+def in_child_process(
+    target: Callable[..., Generator[T, None, R]],
+    *args: Any,
+    batch_size: int = 128,
+    weigh: Callable[[T], int] | None = None,
+    batch_bytes: int = 8 << 20,
+    lookahead: int = 4,
+) -> Generator[T, None, R]:
+    """Run the generator ``target(*args)`` in a child process; yield what it yields.
+
+    Returns (as a generator's value) what ``target`` returns, so a reader can hand back its
+    notes at the end. ``target``, ``args`` and ``weigh`` must be picklable where processes are
+    not forked. Items cross in batches of ``batch_size``, or fewer once ``weigh`` (the bytes an
+    item holds in memory) adds up to ``batch_bytes``. A thread here takes in up to
+    ``lookahead`` batches, so the child keeps working while the caller is busy for a while (a
+    COMMIT), and memory stays bounded at about ``lookahead + 2`` batches. An exception in the
+    child is raised here; if the caller stops early, the child is stopped.
+    """
+    context = mp_context()
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(  # type: ignore[attr-defined]
+        target=_serve,
+        args=(sending, receiving, target, args, batch_size, weigh, batch_bytes),
+        name="evidence-reader",
+        daemon=True,
+    )
+    child.start()
+    sending.close()
+
+    def messages() -> Iterator[tuple[str, Any]]:
+        while True:
+            try:
+                message: tuple[str, Any] = receiving.recv()
+            except EOFError:
+                child.join()
+                raise ReaderProcessError(
+                    f"the reader process stopped unexpectedly (exit code {child.exitcode})"
+                ) from None
+            yield message
+            if message[0] != "items":
+                return
+
+    received = in_background(messages(), buffer=lookahead)
+    try:
+        for kind, payload in received:
+            if kind == "items":
+                yield from payload
+            elif kind == "done":
+                return cast(R, payload)
+            else:
+                raise payload
+        raise ReaderProcessError("the reader process ended without finishing")
+    finally:
+        # Stopped first, so that the receiving thread is not left waiting for it.
+        if child.is_alive():
+            child.terminate()
+        received.close()
+        receiving.close()
+        child.join()

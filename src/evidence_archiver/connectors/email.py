@@ -16,14 +16,11 @@ from __future__ import annotations
 import mmap
 import os
 import re
-import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
-from multiprocessing import get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from ..archive.ingest import fts_values
@@ -33,7 +30,7 @@ from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
 from ..model import Blob, Capture, ImportProblem, SourceRef
-from .background import in_background
+from .background import in_background, mp_context
 
 MEDIA_TYPE = "message/rfc822"
 # A From_ line as mail programs write it: "From sender date", where the date has a time.
@@ -111,12 +108,6 @@ def _reattach(capture: Capture, raw: bytes) -> Capture:
     return replace(capture, original=replace(capture.original, data=raw))
 
 
-def _mp_context() -> BaseContext:
-    # fork starts workers fastest; from Python 3.12 forking a process that runs threads (the
-    # IMAP fetcher does) is deprecated, so there the fork server starts them instead.
-    return get_context("fork" if sys.version_info < (3, 12) else "forkserver")
-
-
 def parse_many(
     messages: Iterable[RawMessage | ImportProblem],
     *,
@@ -158,7 +149,7 @@ def _parse_windowed(
             )
             yield done
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp_context()) as pool:
         chunk: list[RawMessage] = []
         problems: list[ImportProblem] = []
         for entry in messages:

@@ -16,13 +16,16 @@ or, to see the captures without storing them::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ...archive.ingest import fts_values
 from ...errors import UsageError
 from ...model import Capture, ImportProblem, ImportReport
+from ..background import in_child_process
 from .common import ReadNotes, Spool
 from .detect import FORMATS, detect_format
 
@@ -30,6 +33,10 @@ if TYPE_CHECKING:
     from ...archive import Archive
 
 __all__ = ["FORMATS", "PhoneExport", "ReadNotes", "detect_format", "import_phone_export"]
+
+#: From this size on, an export is read in a child process while this one writes the archive.
+#: Below it, starting a process costs more than the overlap gains.
+CHILD_READER_BYTES = 1_000_000
 
 
 class PhoneExport:
@@ -49,15 +56,17 @@ class PhoneExport:
         region: str | None = None,
         column_map: Mapping[str, str] | None = None,
         zone: str | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.path = Path(path)
         self.zone = zone
+        self.column_map = dict(column_map) if column_map is not None else None
         if format is not None and format not in FORMATS:
             raise UsageError(f"unknown phone export format {format!r}: use one of {FORMATS}")
         self.format = format or detect_format(self.path)
         self.region = region.strip().upper() if region else None
         self.notes = ReadNotes(format=self.format)
-        self.spool = Spool()
+        self.spool = spool or Spool()
         self._captures: Callable[[], Iterator[Capture | ImportProblem]]
         self._closers: list[Callable[[], None]] = [self.spool.close]
         #: How many messages the export says or is seen to hold, when known before reading it
@@ -118,8 +127,34 @@ class PhoneExport:
     def connector(self) -> str:
         return self.format
 
-    def captures(self) -> Iterator[Capture | ImportProblem]:
-        return self._captures()
+    def captures(self, *, in_child: bool | None = None) -> Iterator[Capture | ImportProblem]:
+        """The export's captures, in file order.
+
+        A large export (``in_child=None``) or any (``in_child=True``) is read in a child process
+        that also makes each item's index text, so reading a backup and writing the archive run
+        on two cores; this process's notes are brought up to date when the last capture is out.
+        """
+        if in_child is None:
+            try:
+                in_child = self.path.stat().st_size >= CHILD_READER_BYTES
+            except OSError:
+                in_child = False
+        if not in_child:
+            return self._captures()
+        return self._captures_from_child()
+
+    def _captures_from_child(self) -> Generator[Capture | ImportProblem, None, None]:
+        notes = yield from in_child_process(
+            _read_in_child,
+            self.path,
+            self.format,
+            self.region,
+            self.column_map,
+            self.zone,
+            self.spool.folder(),
+            weigh=_bytes_held,
+        )
+        self.notes.merge(notes)
 
     def close(self) -> None:
         for closer in self._closers:
@@ -137,6 +172,39 @@ class PhoneExport:
         self.close()
 
 
+def _bytes_held(capture: Capture | ImportProblem) -> int:
+    """The media bytes a capture carries in memory (large ones are spooled to files)."""
+    if not isinstance(capture, Capture):
+        return 0
+    held = len(capture.original.data or b"") if capture.original is not None else 0
+    return held + sum(len(a.blob.data or b"") for a in capture.attachments)
+
+
+def _read_in_child(
+    path: Path,
+    format: str,
+    region: str | None,
+    column_map: dict[str, str] | None,
+    zone: str | None,
+    spool_folder: Path,
+) -> Generator[Capture | ImportProblem, None, ReadNotes]:
+    """The reader's side of :meth:`PhoneExport.captures` in a child process."""
+    with PhoneExport(
+        path,
+        format=format,
+        region=region,
+        column_map=column_map,
+        zone=zone,
+        spool=Spool(spool_folder),
+    ) as export:
+        for capture in export.captures(in_child=False):
+            if isinstance(capture, Capture) and capture.item is not None:
+                # Made here, it is work the writing process no longer does.
+                capture = replace(capture, index=fts_values(capture.item, capture.attachments))
+            yield capture
+        return export.notes
+
+
 def import_phone_export(
     archive: Archive,
     path: Path,
@@ -147,19 +215,20 @@ def import_phone_export(
     zone: str | None = None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    in_child: bool | None = None,
 ) -> tuple[ImportReport, ReadNotes]:
     """Import one phone export into ``archive``; return the ingest report and reader notes.
 
     ``zone`` (an IANA name such as ``Asia/Shanghai``) is where chat exports' wall-clock times
     were shown; by default ``EVIDENCE_TZ`` or this computer's zone. Idempotent: a second run
     (or a newer backup overlapping this one) adds only messages not yet archived and counts
-    the rest as ``duplicates``.
+    the rest as ``duplicates``. ``in_child`` is passed to :meth:`PhoneExport.captures`.
     """
     with PhoneExport(
         path, format=format, region=region, column_map=column_map, zone=zone
     ) as export:
         report = archive.ingest(
-            export.captures(),
+            export.captures(in_child=in_child),
             connector=export.connector,
             container=str(export.path),
             batch_size=batch_size,

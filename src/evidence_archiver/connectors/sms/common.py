@@ -148,6 +148,12 @@ class ReadNotes:
     def add(self, line: str) -> None:
         self.lines.append(line)
 
+    def merge(self, other: ReadNotes) -> None:
+        """Take in what a reader in another process noticed."""
+        self.format = other.format or self.format
+        self.lines.extend(line for line in other.lines if line not in self.lines)
+        self.records = other.records
+
 
 class Spool:
     """A private folder for large media decoded from an export while it is being archived.
@@ -157,22 +163,29 @@ class Spool:
     which the caller does after :meth:`Archive.ingest` has stored everything.
     """
 
-    def __init__(self) -> None:
-        self._dir: Path | None = None
+    def __init__(self, folder: Path | None = None) -> None:
+        # A spool given a folder writes there but leaves the folder to its owner: a reader in a
+        # child process spools into the parent's folder, which outlives the child.
+        self._dir: Path | None = folder
+        self._owned = folder is None
         self._count = 0
+
+    def folder(self) -> Path:
+        """The spool's folder, made now if it was not yet needed."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="evidence-phone-"))
+        return self._dir
 
     def blob(self, data: bytes, media_type: str) -> Blob:
         if len(data) < SPOOL_THRESHOLD:
             return blob_from_bytes(data, media_type)
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="evidence-phone-"))
         self._count += 1
-        path = self._dir / f"part-{self._count}"
+        path = self.folder() / f"part-{self._count}"
         path.write_bytes(data)
         return Blob(sha256=sha256_bytes(data), size=len(data), media_type=media_type, path=path)
 
     def close(self) -> None:
-        if self._dir is not None:
+        if self._dir is not None and self._owned:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
