@@ -257,10 +257,20 @@ def _v3_search_filter_index(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_import_runner(db: sqlite_utils.Database) -> None:
+    """Which process runs an import (id, host, start time), so that a running import and a
+    killed one can be told apart (see ``runner``). Older rows have none: they show as before."""
+    imports = db.table("imports")
+    imports.add_column("runner_pid", int)
+    imports.add_column("runner_host", str)
+    imports.add_column("runner_started", str)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2_search_index,
     _v3_search_filter_index,
+    _v4_import_runner,
 ]
 
 

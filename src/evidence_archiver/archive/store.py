@@ -49,6 +49,7 @@ from .records import (
     SearchHit,
     Sighting,
 )
+from .runner import Runner, is_alive, this_process
 from .schema import FTS_COLUMNS, migrate
 from .timeutil import as_sent, format_utc, parse_utc
 
@@ -165,15 +166,24 @@ class Archive:
     ) -> ImportReport:
         """Store captures; return what was added, what was already there and what failed.
 
-        The run is logged in ``imports`` before the first batch, so a run that is killed shows
-        as ``interrupted``. Each batch is one transaction.
+        The run is logged in ``imports`` before the first batch, with the process that runs
+        it, so that while it runs it shows as ``running`` and once that process is gone without
+        finishing (killed) as ``interrupted``. Each batch is one transaction.
         """
         started = self.clock()
+        runner = this_process()
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT INTO imports (connector, container, started_at, status) "
-                "VALUES (?, ?, ?, 'running')",
-                (connector, container, format_utc(started)),
+                "INSERT INTO imports (connector, container, started_at, status, runner_pid, "
+                "runner_host, runner_started) VALUES (?, ?, ?, 'running', ?, ?, ?)",
+                (
+                    connector,
+                    container,
+                    format_utc(started),
+                    runner.pid,
+                    runner.host,
+                    runner.started,
+                ),
             )
             import_id = int(cur.lastrowid or 0)
         report = ImportReport(import_id=import_id)
@@ -652,6 +662,13 @@ class Archive:
         errors = conn.execute(
             "SELECT COUNT(*) FROM (SELECT DISTINCT source, reason FROM import_errors)"
         ).fetchone()[0]
+        unfinished = [
+            _run_state(*row)
+            for row in conn.execute(
+                "SELECT status, finished_at, runner_pid, runner_host, runner_started "
+                "FROM imports WHERE status = 'running'"
+            )
+        ]
         return {
             "archive": str(self.path),
             "total": sum(kinds.values()),
@@ -664,9 +681,8 @@ class Archive:
             ).fetchone()[0],
             "import_errors": errors,
             "imports": conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0],
-            "interrupted_imports": conn.execute(
-                "SELECT COUNT(*) FROM imports WHERE status = 'running'"
-            ).fetchone()[0],
+            "running_imports": sum(1 for state in unfinished if state == "running"),
+            "interrupted_imports": sum(1 for state in unfinished if state == "interrupted"),
             "custody_events": conn.execute("SELECT COUNT(*) FROM custody").fetchone()[0],
         }
 
@@ -678,15 +694,15 @@ class Archive:
                 r[2],
                 parse_utc(r[3]),
                 parse_utc(r[4]) if r[4] else None,
-                # A run still marked running when nobody holds the write lock was killed.
-                "interrupted" if r[5] == "running" and r[4] is None else r[5],
+                _run_state(r[5], r[4], r[9], r[10], r[11]),
                 r[6],
                 r[7],
                 r[8],
             )
             for r in self.conn.execute(
                 "SELECT id, connector, container, started_at, finished_at, status, added, "
-                "duplicates, failed FROM imports ORDER BY id DESC LIMIT ?",
+                "duplicates, failed, runner_pid, runner_host, runner_started FROM imports "
+                "ORDER BY id DESC LIMIT ?",
                 (limit,),
             )
         ]
@@ -710,6 +726,24 @@ class Archive:
         """SQLite's own check of the file; ``[]`` when it is sound."""
         rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
         return [] if rows == ["ok"] else rows
+
+
+def _run_state(
+    status: str,
+    finished_at: str | None,
+    pid: int | None,
+    host: str | None,
+    started: str | None,
+) -> str:
+    """An import's state as a user should read it: a run marked ``running`` whose process is
+    gone is ``interrupted``; one whose process cannot be checked from here (another computer,
+    or written by an older version) is ``running`` if it says so, as recorded."""
+    if status != "running" or finished_at is not None:
+        return status
+    if pid is None:
+        return "interrupted"  # written before runners were recorded: it was left unfinished
+    alive = is_alive(Runner(int(pid), host or "", started))
+    return "interrupted" if alive is False else "running"
 
 
 def _item_record(

@@ -82,6 +82,13 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
                 run.status,
             )
         console.print(table)
+    if summary["running_imports"]:
+        console.print(f"{summary['running_imports']} import(s) still running.")
+    if summary["interrupted_imports"]:
+        console.print(
+            f"[yellow]{summary['interrupted_imports']} import(s) were interrupted[/] before they "
+            "finished: run the same import again to finish it (nothing is stored twice)."
+        )
     if failures:
         console.print(f"[yellow]{summary['import_errors']} problem(s) while importing:[/]")
         for failure in failures:

@@ -1,0 +1,54 @@
+"""Which process runs an import, so that a run still marked ``running`` can be told apart from
+one whose process was killed (power cut, SIGKILL, a closed laptop lid that never came back).
+
+An import row records the process id, the host name and, where the system tells it, when that
+process started; the start time guards against a new process that happens to get the same id.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Runner:
+    pid: int
+    host: str
+    started: str | None  # the process's start time in clock ticks since boot (Linux), or None
+
+
+def _start_ticks(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: fields count from its end.
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def this_process() -> Runner:
+    return Runner(os.getpid(), socket.gethostname(), _start_ticks(os.getpid()))
+
+
+def is_alive(runner: Runner) -> bool | None:
+    """True if the process is still running, False if it is gone, None when this computer
+    cannot tell (the import ran on another host, or nothing was recorded)."""
+    if runner.pid <= 0 or runner.host != socket.gethostname():
+        return None
+    try:
+        os.kill(runner.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # it exists, under another user
+    if runner.started is not None:
+        now = _start_ticks(runner.pid)
+        if now is not None and now != runner.started:
+            return False  # the id was reused by a newer process
+        if now is None and Path("/proc").is_dir():
+            return False  # a zombie reaped in between, or gone
+    return True
