@@ -1,9 +1,13 @@
 """Writing a BagIt bag (RFC 8493) as a zip or a folder, streaming and reproducibly.
 
 A :class:`BagWriter` takes files one at a time, hashes each while it is written (a single pass
-over the bytes, so a 1 GB original is read once and never held in memory), remembers the
+over the bytes, so a 1 GB original is read once and never held in memory), records the
 SHA-256 of every file, and at the end writes ``bagit.txt``, ``bag-info.txt``,
 ``manifest-sha256.txt`` and ``tagmanifest-sha256.txt`` from what it saw.
+
+Memory stays flat whatever the number of files: the SHA-256s are kept in a private temporary
+SQLite database (on disk past a small page cache) and the manifests are streamed out of it in
+path order; the zip is written by :mod:`.zipio`, which spills its central directory to disk.
 
 Reproducibility: the writer never looks at the wall clock or the file system's order. Zip
 entries carry one fixed time (the export time given by the caller), fixed permissions, and the
@@ -18,12 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zipfile
+import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
+
+from .zipio import ZipWriter
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 MANIFEST = "manifest-sha256.txt"
@@ -57,10 +63,29 @@ def decode_manifest_path(path: str) -> str:
     )
 
 
+def manifest_line(path: str, digest: str) -> str:
+    """One manifest line (two spaces, as ``sha256sum`` writes them)."""
+    return f"{digest}  {encode_manifest_path(path)}\n"
+
+
 def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
-    """``(path, sha256)`` pairs as manifest lines (two spaces, as ``sha256sum`` writes them)."""
-    lines = [f"{digest}  {encode_manifest_path(path)}\n" for path, digest in sorted(entries)]
-    return "".join(lines).encode("utf-8")
+    """``(path, sha256)`` pairs as manifest lines, sorted by path."""
+    return "".join(manifest_line(path, digest) for path, digest in sorted(entries)).encode()
+
+
+def manifest_entries(lines: Iterable[str]) -> Iterator[tuple[int, str, str, str]]:
+    """``(line number, path, sha256, "")`` for each line of a manifest, or
+    ``(line number, "", "", problem)`` for a line that is not ``<sha256>  <path>``."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        digest, _, path = line.partition(" ")
+        path = path.lstrip(" ").removeprefix("*")
+        hexdigits = all(c in "0123456789abcdef" for c in digest.lower())
+        if len(digest) != 64 or not hexdigits or not path:
+            yield number, "", "", f"line {number} is not '<sha256>  <path>'"
+            continue
+        yield number, decode_manifest_path(path), digest.lower(), ""
 
 
 def parse_manifest(data: bytes) -> tuple[list[tuple[str, str]], list[str]]:
@@ -108,10 +133,14 @@ def parse_bag_info(data: bytes) -> dict[str, list[str]]:
     return info
 
 
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
 class _HashingSink:
     """A file-like object that hashes and counts what passes through it."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: Writable) -> None:
         self.out = out
         self.digest = hashlib.sha256()
         self.size = 0
@@ -126,13 +155,46 @@ class _HashingSink:
 Producer = Callable[[BinaryIO], object]
 
 
+class _Digests:
+    """``path -> sha256`` of every file written, payload or tag, in a temporary database."""
+
+    def __init__(self) -> None:
+        # "" is SQLite's private temporary database: a file, deleted on close, that stays in
+        # the page cache while it is small.
+        self.db = sqlite3.connect("")
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE files (path TEXT PRIMARY KEY, digest TEXT NOT NULL, tag INTEGER)"
+        )
+
+    def __contains__(self, path: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM files WHERE path = ?", (path,)).fetchone()
+        return row is not None
+
+    def add(self, path: str, digest: str, tag: bool) -> None:
+        self.db.execute("INSERT INTO files VALUES (?, ?, ?)", (path, digest, tag))
+
+    def lines(self, tag: bool, batch: int = 1000) -> Iterator[str]:
+        """Manifest lines sorted by path (the primary key's order: UTF-8 bytes, which is the
+        code point order ``sorted`` gives)."""
+        cursor = self.db.execute(
+            "SELECT path, digest FROM files WHERE tag = ? ORDER BY path", (tag,)
+        )
+        while rows := cursor.fetchmany(batch):
+            yield from (manifest_line(path, digest) for path, digest in rows)
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class BagWriter(ABC):
     """Adds files to a bag and writes its tag files; use :func:`open_bag` to make one."""
 
     def __init__(self) -> None:
-        self.payload: dict[str, str] = {}
+        self.digests = _Digests()
+        self.payload_files = 0
         self.payload_bytes = 0
-        self.tags: dict[str, str] = {}
 
     @abstractmethod
     def _write(
@@ -144,14 +206,14 @@ class BagWriter(ABC):
         self, path: str, produce: Producer, *, compress: bool, size_hint: int | None = None
     ) -> str:
         """Write ``path`` (``data/…`` for payload) by streaming; return its SHA-256."""
-        if path in self.payload or path in self.tags:
+        if path in self.digests:
             raise ValueError(f"{path} added twice")
         digest, size = self._write(path, produce, compress, size_hint)
-        if path.startswith("data/"):
-            self.payload[path] = digest
+        payload = path.startswith("data/")
+        self.digests.add(path, digest, tag=not payload)
+        if payload:
+            self.payload_files += 1
             self.payload_bytes += size
-        else:
-            self.tags[path] = digest
         return digest
 
     def add_bytes(self, path: str, data: bytes, *, compress: bool = True) -> str:
@@ -159,17 +221,41 @@ class BagWriter(ABC):
 
     def finish(self, bag_info: list[tuple[str, str]]) -> bytes:
         """Write the BagIt tag files; return the bytes of ``tagmanifest-sha256.txt``."""
-        oxum = f"{self.payload_bytes}.{len(self.payload)}"
+        oxum = f"{self.payload_bytes}.{self.payload_files}"
         self.add_bytes("bagit.txt", BAGIT_TXT)
         self.add_bytes("bag-info.txt", format_bag_info([*bag_info, ("Payload-Oxum", oxum)]))
-        self.add_bytes(MANIFEST, format_manifest(self.payload.items()))
-        tagmanifest = format_manifest(self.tags.items())
+        payload_lines = self.digests.lines(tag=False)
+        self.add(MANIFEST, lambda out: _write_lines(out, payload_lines), compress=True)
+        tagmanifest = "".join(self.digests.lines(tag=True)).encode("utf-8")
         self._write(TAGMANIFEST, lambda out: out.write(tagmanifest), True, len(tagmanifest))
         self.close()
         return tagmanifest
 
-    def close(self) -> None:  # noqa: B027 - a backend with nothing to release keeps this
-        """Release the output (also called on failure)."""
+    def close(self) -> None:
+        """Finish the output and release what the writer holds."""
+        self.digests.close()
+
+    def abort(self) -> None:
+        """Release the output after a failure (the caller removes what was written)."""
+        self.digests.close()
+
+
+def _write_lines(out: BinaryIO, lines: Iterable[str], batch: int = 1 << 16) -> None:
+    buf: list[str] = []
+    size = 0
+    for line in lines:
+        buf.append(line)
+        size += len(line)
+        if size >= batch:
+            out.write("".join(buf).encode("utf-8"))
+            buf, size = [], 0
+    out.write("".join(buf).encode("utf-8"))
+
+
+def zip_time(moment: datetime) -> tuple[int, int, int, int, int, int]:
+    """Zip times are wall-clock fields without a zone: entries get the time in UTC."""
+    utc = moment.astimezone(UTC)
+    return (max(utc.year, 1980), utc.month, utc.day, utc.hour, utc.minute, utc.second)
 
 
 class ZipBagWriter(BagWriter):
@@ -178,29 +264,27 @@ class ZipBagWriter(BagWriter):
     def __init__(self, path: Path, root: str, moment: datetime) -> None:
         super().__init__()
         self.root = root
-        # Zip times are wall-clock fields without a zone; every entry gets the export time in UTC.
-        utc = moment.astimezone(UTC)
-        self.date_time = (max(utc.year, 1980), utc.month, utc.day, utc.hour, utc.minute, utc.second)
-        self.zip = zipfile.ZipFile(path, "w", allowZip64=True)
+        self.zip = ZipWriter.create(path, zip_time(moment))
 
     def _write(
         self, path: str, produce: Producer, compress: bool, size_hint: int | None
     ) -> tuple[str, int]:
-        info = zipfile.ZipInfo(f"{self.root}/{path}", date_time=self.date_time)
-        info.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-        # Level 1: text shrinks nearly as much as at the default level, several times faster.
-        info._compresslevel = 1  # type: ignore[attr-defined]
-        info.external_attr = 0o100644 << 16
-        info.create_system = 3
-        if size_hint is not None:
-            info.file_size = size_hint
-        with self.zip.open(info, "w", force_zip64=size_hint is None) as entry:
-            sink = _HashingSink(entry)  # type: ignore[arg-type]
+        with self.zip.open(f"{self.root}/{path}", compress=compress, size_hint=size_hint) as entry:
+            sink = _HashingSink(entry)
             produce(sink)  # type: ignore[arg-type]
         return sink.digest.hexdigest(), sink.size
 
     def close(self) -> None:
-        self.zip.close()
+        try:
+            self.zip.close()
+        finally:
+            super().close()
+
+    def abort(self) -> None:
+        try:
+            self.zip.abort()
+        finally:
+            super().abort()
 
 
 class DirBagWriter(BagWriter):

@@ -31,7 +31,7 @@ import json
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -51,9 +51,10 @@ from .bagit import BagWriter, fsync_dir, open_bag, should_deflate
 from .exhibits import (
     CONVERSATION_KINDS,
     Exhibit,
+    ExhibitPlan,
     Labels,
     OriginalFile,
-    exhibit_numbers,
+    exhibit_number,
     extension_for,
     safe_name,
 )
@@ -137,51 +138,39 @@ def select_items(archive: Archive, options: ExportOptions) -> list[int]:
 
 def plan_exhibits(
     archive: Archive, ids: Sequence[int], load: Callable[[int], ItemRecord] | None = None
-) -> list[Exhibit]:
-    """Number the items and give every original one safe path (shared originals once)."""
-    by_sha: dict[str, OriginalFile] = {}
+) -> ExhibitPlan:
+    """Number the items and give every original one safe path (shared originals once).
 
-    used: set[str] = set()
+    The plan is a temporary database (see :class:`ExhibitPlan`): the caller closes it.
+    """
+    plan = ExhibitPlan(load or item_loader(archive))
+    try:
+        for n, item_id in enumerate(ids, 1):
+            number = exhibit_number(n, len(ids))
+            record = plan.load(item_id)
+            e = Exhibit(number=number, item_id=item_id, load=plan.load)
 
-    def file_for(sha: str, name: str, role: str) -> OriginalFile:
-        known = by_sha.get(sha)
-        if known is not None:
-            return known
-        info = archive.original_info(sha)
-        path = f"data/originals/{name}"
-        n = 1
-        while path.casefold() in used:  # two names alike (also on case-blind file systems)
-            n += 1
-            stem, dot, ext = name.rpartition(".")
-            path = f"data/originals/{stem}-{n}.{ext}" if dot else f"data/originals/{name}-{n}"
-        used.add(path.casefold())
-        f = OriginalFile(path, sha, info.size, info.media_type, role)
-        by_sha[sha] = f
-        return f
+            def file_for(sha: str, name: str, role: str) -> OriginalFile:
+                info = archive.original_info(sha)
+                return plan.file_for(sha, name, role, info.size, info.media_type)
 
-    exhibits: list[Exhibit] = []
-    threads: dict[str, str] = {}
-    load = load or item_loader(archive)
-    for number, item_id in zip(exhibit_numbers(len(ids)), ids, strict=True):
-        record = load(item_id)
-        e = Exhibit(number=number, item_id=item_id, load=load)
-        if record.original_sha256:
-            info = archive.original_info(record.original_sha256)
-            name = f"{number}_{record.kind}{extension_for(info.media_type)}"
-            e.original = file_for(record.original_sha256, name, "item")
-        if record.container_sha256:
-            base = safe_name(record.source.container, default="container")
-            e.container = file_for(record.container_sha256, f"{number}_{base}", "container")
-        for n, a in enumerate(record.attachments, 1):
-            name = f"{number}-A{n}_{safe_name(a.filename, default='attachment')}"
-            e.attachments.append((a.id, file_for(a.sha256, name, "attachment")))
-        if record.kind in CONVERSATION_KINDS:
-            key = record.thread_key or record.sender or "conversation"
-            if key not in threads:
-                threads[key] = f"items/thread-{len(threads) + 1:03d}.html"
-            e.thread = threads[key]
-        exhibits.append(e)
-    return exhibits
+            if record.original_sha256:
+                info = archive.original_info(record.original_sha256)
+                name = f"{number}_{record.kind}{extension_for(info.media_type)}"
+                e.original = file_for(record.original_sha256, name, "item")
+            if record.container_sha256:
+                base = safe_name(record.source.container, default="container")
+                e.container = file_for(record.container_sha256, f"{number}_{base}", "container")
+            for k, a in enumerate(record.attachments, 1):
+                name = f"{number}-A{k}_{safe_name(a.filename, default='attachment')}"
+                e.attachments.append((a.id, file_for(a.sha256, name, "attachment")))
+            if record.kind in CONVERSATION_KINDS:
+                e.thread = plan.thread_for(record.thread_key or record.sender or "conversation")
+            plan.add_exhibit(e)
+    except BaseException:
+        plan.close()
+        raise
+    return plan
 
 
 @dataclass(frozen=True)
@@ -204,29 +193,25 @@ def custody_snapshot(archive: Archive) -> CustodySnapshot:
     return snapshot
 
 
-def _concerns(event: CustodyEvent, slug: str, item_subjects: set[str], shas: set[str]) -> bool:
-    if event.subject in item_subjects or event.subject == f"case:{slug}":
+def _concerns(event: CustodyEvent, slug: str, plan: ExhibitPlan) -> bool:
+    if event.subject == f"case:{slug}":
         return True
-    return event.subject.startswith("original:") and event.subject[9:] in shas
+    kind, _, key = event.subject.partition(":")
+    if kind == "item":
+        return key.isascii() and key.isdigit() and str(int(key)) == key and plan.has_item(int(key))
+    return kind == "original" and plan.has_original(key)
 
 
 def custody_lines(
     events: Iterable[CustodyEvent],
     snapshot: CustodySnapshot,
     slug: str,
-    exhibits: Sequence[Exhibit],
+    plan: ExhibitPlan,
 ) -> Iterator[str]:
-    subjects = {f"item:{e.item_id}" for e in exhibits}
-    shas = {
-        f.sha256
-        for e in exhibits
-        for f in [e.original, e.container, *(f for _, f in e.attachments)]
-        if f is not None
-    }
     for ev in events:
         if ev.seq > snapshot.length:
             break
-        if _concerns(ev, slug, subjects, shas):
+        if _concerns(ev, slug, plan):
             row: dict[str, Any] = {
                 "seq": ev.seq,
                 "at": format_utc(ev.at),
@@ -457,8 +442,25 @@ def export_bundle(
             "link items with 'evidence case link' or widen --since/--until/--tag"
         )
     snapshot = custody_snapshot(archive)
-    head = snapshot.head
     exhibits = plan_exhibits(archive, ids)
+    try:
+        return _export(archive, options, progress, case, now, user_tz, labels, snapshot, exhibits)
+    finally:
+        exhibits.close()
+
+
+def _export(
+    archive: Archive,
+    options: ExportOptions,
+    progress: Progress | None,
+    case: Any,
+    now: datetime,
+    user_tz: tzinfo,
+    labels: Labels,
+    snapshot: CustodySnapshot,
+    exhibits: ExhibitPlan,
+) -> ExportResult:
+    head = snapshot.head
     name = bundle_name(case.slug, now)
     target = options.out or Path.cwd() / (name + (".zip" if options.fmt == "zip" else ""))
     if options.out is not None and options.out.is_dir() and options.fmt == "zip":
@@ -472,20 +474,15 @@ def export_bundle(
     root = target.name.removesuffix(".zip") if options.fmt == "zip" else target.name
     bag = open_bag(partial, options.fmt, now, root)
 
-    files: dict[str, OriginalFile] = {}
-    for e in exhibits:
-        for f in [e.original, e.container, *(f for _, f in e.attachments)]:
-            if f is not None:
-                files.setdefault(f.path, f)
-    total = len(files) + len(exhibits)
+    originals = exhibits.file_count()
+    total = originals + len(exhibits)
     done = 0
     try:
-        for path in sorted(files):
-            f = files[path]
+        for f in exhibits.files():
             digest = bag.add(
-                path,
+                f.path,
                 _copy_original(archive, f),
-                compress=should_deflate(path, f.media_type),
+                compress=should_deflate(f.path, f.media_type),
                 size_hint=f.size,
             )
             if digest != f.sha256:
@@ -497,8 +494,8 @@ def export_bundle(
             done += 1
             if progress:
                 progress("originals", done, total)
-        thumbnails = _write_thumbnails(archive, bag, exhibits)
-        _write_views(bag, exhibits, labels, options, progress, done, total, thumbnails)
+        _write_thumbnails(archive, bag, exhibits)
+        _write_views(bag, exhibits, labels, options, progress, done, total)
         if progress:
             progress("index and data files", 0, 1)
         summary = _summary_rows(case, exhibits, labels, now, user_tz)
@@ -556,7 +553,7 @@ def export_bundle(
         bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, snapshot.length)
         tagmanifest = bag.finish(bag_info)
     except BaseException:
-        bag.close()
+        bag.abort()
         _remove(partial)
         raise
     fsync_dir(partial if options.fmt == "dir" else partial.parent)
@@ -564,7 +561,7 @@ def export_bundle(
     result = ExportResult(
         path=target,
         items=len(exhibits),
-        originals=len(files),
+        originals=originals,
         payload_bytes=bag.payload_bytes,
         bundle_bytes=_size(target),
         tagmanifest_sha256=sha256_bytes(tagmanifest),
@@ -641,13 +638,11 @@ def _record_export(
             )
 
 
-def _write_thumbnails(
-    archive: Archive, bag: BagWriter, exhibits: Sequence[Exhibit]
-) -> dict[str, str]:
-    """Small PNGs of the photos and screenshots (items and attachments), for the item pages;
-    return ``{original sha256: bundle path}``. An image that cannot be read gets none: its
-    original is in the bundle all the same."""
-    made: dict[str, str] = {}
+def _write_thumbnails(archive: Archive, bag: BagWriter, exhibits: ExhibitPlan) -> None:
+    """Small PNGs of the photos and screenshots (items and attachments), for the item pages,
+    recorded in ``exhibits.thumbnails`` (original sha256 -> bundle path). An image that cannot
+    be read gets none: its original is in the bundle all the same."""
+    made = exhibits.thumbnails
     for e in exhibits:
         files = [(e.number, e.original)] + [
             (f"{e.number}-A{n}", f) for n, (_, f) in enumerate(e.attachments, 1)
@@ -664,36 +659,38 @@ def _write_thumbnails(
                 continue
             path = f"data/thumbnails/{name}.png"
             bag.add_bytes(path, png)
-            made[f.sha256] = path
-    return made
+            made.add(f.sha256, path)
 
 
 def _write_views(
     bag: BagWriter,
-    exhibits: Sequence[Exhibit],
+    exhibits: ExhibitPlan,
     labels: Labels,
     options: ExportOptions,
     progress: Progress | None,
     done: int,
     total: int,
-    thumbnails: Mapping[str, str],
 ) -> None:
-    threads: dict[str, list[Exhibit]] = {}
     for e in exhibits:
-        page = render_html.render_item(e, labels, options.lang, thumbnails)
+        page = render_html.render_item(e, labels, options.lang, exhibits.thumbnails)
         bag.add_bytes(e.rendering, page.encode("utf-8"))
-        if e.thread:
-            threads.setdefault(e.thread, []).append(e)
         done += 1
         if progress and done % 50 == 0:
             progress("renderings", done, total)
-    for thread_path, members in sorted(threads.items()):
-        first = members[0].record
+    for thread_path in exhibits.threads():
+        # A conversation page holds every message of its thread: streamed, not built whole.
+        first = next(exhibits.thread_members(thread_path)).record
         title = first.thread_key or first.sender or first.title
-        page = render_html.render_thread(
-            "data/" + thread_path, title, members, labels, options.lang
+        members = exhibits.thread_members(thread_path)
+        fill = functools.partial(
+            render_html.write_thread,
+            path="data/" + thread_path,
+            title=title,
+            exhibits=members,
+            labels=labels,
+            lang=options.lang,
         )
-        bag.add_bytes("data/" + thread_path, page.encode("utf-8"))
+        _stream_text(bag, "data/" + thread_path, fill)
     if progress:
         progress("renderings", total, total)
 
@@ -711,9 +708,9 @@ def _write_custody(
     archive: Archive,
     snapshot: CustodySnapshot,
     slug: str,
-    exhibits: Sequence[Exhibit],
+    plan: ExhibitPlan,
 ) -> None:
-    for line in custody_lines(archive.custody.events(), snapshot, slug, exhibits):
+    for line in custody_lines(archive.custody.events(), snapshot, slug, plan):
         write(line)
 
 
@@ -732,10 +729,15 @@ def _write_timeline(write: Callable[[str], None], exhibits: Sequence[Exhibit]) -
 
 
 def _period(exhibits: Sequence[Exhibit]) -> str:
-    dated = [e.record.occurred_at for e in exhibits if e.record.occurred_at]
-    if not dated:
+    first = last = None
+    for e in exhibits:
+        at = e.record.occurred_at
+        if at is not None:
+            first = at if first is None or at < first else first
+            last = at if last is None or at > last else last
+    if first is None or last is None:
         return ""
-    return f"{min(dated).date().isoformat()} .. {max(dated).date().isoformat()}"
+    return f"{first.date().isoformat()} .. {last.date().isoformat()}"
 
 
 def _summary_rows(

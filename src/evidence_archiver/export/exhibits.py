@@ -7,6 +7,10 @@ a control character or a reserved character replaced. A name a sender chose is n
 path. An original shared by several items (the same attachment sent twice, one SMS backup
 holding many messages) is written once, under the first exhibit that refers to it.
 
+The plan of a whole case (:class:`ExhibitPlan`) lives in a private temporary SQLite database,
+not in Python objects: the renderers walk it in order, and each :class:`Exhibit` is made when it
+is reached and dropped after, so the memory an export needs does not grow with the case.
+
 Labels for the readable views live here too, in English and Chinese, so the HTML and the PDF
 say the same thing.
 """
@@ -14,10 +18,12 @@ say the same thing.
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any, overload
 
 from ..archive.records import ItemRecord
 
@@ -112,9 +118,238 @@ class Exhibit:
         return None
 
 
+def exhibit_number(n: int, count: int) -> str:
+    """The number of the ``n``-th exhibit (from 1) of ``count``: ``E-001``, or wider."""
+    return f"E-{n:0{max(3, len(str(count)))}d}"
+
+
 def exhibit_numbers(count: int) -> list[str]:
-    width = max(3, len(str(count)))
-    return [f"E-{n:0{width}d}" for n in range(1, count + 1)]
+    return [exhibit_number(n, count) for n in range(1, count + 1)]
+
+
+_SCHEMA = """
+CREATE TABLE files (
+    sha256 TEXT PRIMARY KEY, path TEXT NOT NULL UNIQUE, folded TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL, media_type TEXT NOT NULL, role TEXT NOT NULL
+);
+CREATE TABLE exhibits (
+    n INTEGER PRIMARY KEY, number TEXT NOT NULL, item_id INTEGER NOT NULL,
+    original TEXT, container TEXT, thread TEXT
+);
+CREATE INDEX exhibits_item ON exhibits (item_id);
+CREATE INDEX exhibits_thread ON exhibits (thread, n);
+CREATE TABLE attachments (
+    n INTEGER NOT NULL, pos INTEGER NOT NULL, attachment_id INTEGER NOT NULL,
+    sha256 TEXT NOT NULL, PRIMARY KEY (n, pos)
+);
+CREATE TABLE threads (key TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE TABLE thumbnails (sha256 TEXT PRIMARY KEY, path TEXT NOT NULL);
+"""
+
+_FILE_COLUMNS = "path, sha256, size, media_type, role"
+BATCH = 500
+
+
+class ExhibitPlan(Sequence[Exhibit]):
+    """Every exhibit of a bundle, in order, kept in a temporary database (see the module
+    docstring). A slice (``plan[1000:2000]``) is a view on the same database. Build one with
+    :meth:`add_exhibit`, then read it as a sequence; :meth:`close` deletes it."""
+
+    def __init__(self, load: Callable[[int], ItemRecord]) -> None:
+        # "" is SQLite's private temporary database: a file, deleted on close, that stays in
+        # the page cache while it is small.
+        self.db = sqlite3.connect("")
+        self.db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self.load = load
+        self._count = 0
+        self._start = 0
+        self._stop: int | None = None  # None: the whole plan, as it grows
+        self.thumbnails = _Thumbnails(self.db)
+
+    # Building.
+
+    def file_for(self, sha: str, name: str, role: str, size: int, media_type: str) -> OriginalFile:
+        """The file an original is written to: the first name it was given, made unique even
+        on a case-blind file system (a second "a.pdf" becomes "a-2.pdf")."""
+        known = self.db.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE sha256 = ?", (sha,)
+        ).fetchone()
+        if known is not None:
+            return OriginalFile(*known)
+        path = f"data/originals/{name}"
+        n = 1
+        while self._folded_taken(path.casefold()):
+            n += 1
+            stem, dot, ext = name.rpartition(".")
+            path = f"data/originals/{stem}-{n}.{ext}" if dot else f"data/originals/{name}-{n}"
+        self.db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)",
+            (sha, path, path.casefold(), size, media_type, role),
+        )
+        return OriginalFile(path, sha, size, media_type, role)
+
+    def _folded_taken(self, folded: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM files WHERE folded = ?", (folded,)).fetchone()
+        return row is not None
+
+    def thread_for(self, key: str) -> str:
+        """The conversation page of a thread key (``items/thread-001.html``…, in order met)."""
+        row = self.db.execute("SELECT path FROM threads WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        (count,) = self.db.execute("SELECT count(*) FROM threads").fetchone()
+        path = f"items/thread-{count + 1:03d}.html"
+        self.db.execute("INSERT INTO threads VALUES (?, ?)", (key, path))
+        return path
+
+    def add_exhibit(self, e: Exhibit) -> None:
+        self._count += 1
+        self.db.execute(
+            "INSERT INTO exhibits VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self._count,
+                e.number,
+                e.item_id,
+                e.original.sha256 if e.original else None,
+                e.container.sha256 if e.container else None,
+                e.thread,
+            ),
+        )
+        self.db.executemany(
+            "INSERT INTO attachments VALUES (?, ?, ?, ?)",
+            [(self._count, pos, aid, f.sha256) for pos, (aid, f) in enumerate(e.attachments)],
+        )
+
+    # Reading.
+
+    def __len__(self) -> int:
+        stop = self._count if self._stop is None else self._stop
+        return max(0, stop - self._start)
+
+    @overload
+    def __getitem__(self, index: int) -> Exhibit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ExhibitPlan: ...
+
+    def __getitem__(self, index: int | slice) -> Exhibit | ExhibitPlan:
+        length = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(length)
+            if step != 1:
+                raise ValueError("an exhibit plan is sliced without a step")
+            view = ExhibitPlan.__new__(ExhibitPlan)
+            view.__dict__.update(self.__dict__)
+            view._start, view._stop = self._start + start, self._start + max(start, stop)
+            return view
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(index)
+        n = self._start + index + 1
+        return next(self._exhibits("e.n BETWEEN ? AND ?", (n, n)))
+
+    def __iter__(self) -> Iterator[Exhibit]:
+        first = self._start + 1
+        last = self._start + len(self)
+        for low in range(first, last + 1, BATCH):
+            yield from self._exhibits("e.n BETWEEN ? AND ?", (low, min(last, low + BATCH - 1)))
+
+    def _exhibits(self, where: str, args: tuple[Any, ...]) -> Iterator[Exhibit]:
+        # One query for the exhibits of a batch and one for their attachments, not one per
+        # exhibit: the renderers walk the whole plan several times.
+        rows = self.db.execute(
+            "SELECT e.n, e.number, e.item_id, e.thread, "
+            "o.path, o.sha256, o.size, o.media_type, o.role, "
+            "c.path, c.sha256, c.size, c.media_type, c.role "
+            "FROM exhibits e LEFT JOIN files o ON o.sha256 = e.original "
+            f"LEFT JOIN files c ON c.sha256 = e.container WHERE {where} ORDER BY e.n",
+            args,
+        ).fetchall()
+        if not rows:
+            return
+        attachments: dict[int, list[tuple[int, OriginalFile]]] = {}
+        for n, aid, *f in self.db.execute(
+            "SELECT a.n, a.attachment_id, f.path, f.sha256, f.size, f.media_type, f.role "
+            "FROM attachments a JOIN files f ON f.sha256 = a.sha256 "
+            f"WHERE a.n IN (SELECT e.n FROM exhibits e WHERE {where}) ORDER BY a.n, a.pos",
+            args,
+        ):
+            attachments.setdefault(n, []).append((aid, OriginalFile(*f)))
+        for n, number, item_id, thread, *files in rows:
+            yield Exhibit(
+                number=number,
+                item_id=item_id,
+                load=self.load,
+                original=OriginalFile(*files[:5]) if files[0] is not None else None,
+                container=OriginalFile(*files[5:]) if files[5] is not None else None,
+                attachments=attachments.get(n, []),
+                thread=thread,
+            )
+
+    def files(self) -> Iterator[OriginalFile]:
+        """Every original once, in path order."""
+        cursor = self.db.execute(f"SELECT {_FILE_COLUMNS} FROM files ORDER BY path")
+        while rows := cursor.fetchmany(BATCH):
+            yield from (OriginalFile(*row) for row in rows)
+
+    def file_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
+
+    def has_item(self, item_id: int) -> bool:
+        row = self.db.execute("SELECT 1 FROM exhibits WHERE item_id = ?", (item_id,)).fetchone()
+        return row is not None
+
+    def has_original(self, sha: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha,)).fetchone()
+        return row is not None
+
+    def threads(self) -> Iterator[str]:
+        """The conversation pages, in path order."""
+        rows = self.db.execute("SELECT path FROM threads ORDER BY path").fetchall()
+        yield from (str(path) for (path,) in rows)
+
+    def thread_members(self, path: str) -> Iterator[Exhibit]:
+        """The exhibits shown on one conversation page, in order."""
+        last = 0
+        while True:
+            numbers = [
+                n
+                for (n,) in self.db.execute(
+                    "SELECT n FROM exhibits WHERE thread = ? AND n > ? ORDER BY n LIMIT ?",
+                    (path, last, BATCH),
+                )
+            ]
+            if not numbers:
+                return
+            yield from self._exhibits(f"e.n IN ({','.join('?' * len(numbers))})", tuple(numbers))
+            last = numbers[-1]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _Thumbnails(Mapping[str, str]):
+    """``original sha256 -> thumbnail path`` of an :class:`ExhibitPlan`."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def add(self, sha: str, path: str) -> None:
+        self.db.execute("INSERT INTO thumbnails VALUES (?, ?)", (sha, path))
+
+    def __getitem__(self, sha: str) -> str:
+        row = self.db.execute("SELECT path FROM thumbnails WHERE sha256 = ?", (sha,)).fetchone()
+        if row is None:
+            raise KeyError(sha)
+        return str(row[0])
+
+    def __iter__(self) -> Iterator[str]:
+        for (sha,) in self.db.execute("SELECT sha256 FROM thumbnails ORDER BY sha256"):
+            yield str(sha)
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM thumbnails").fetchone()[0])
 
 
 def relative(from_path: str, to_path: str) -> str:

@@ -58,14 +58,20 @@ def parties(exhibit: Exhibit) -> list[str]:
     return [p for p in dict.fromkeys([r.sender, *r.recipients]) if p]
 
 
-def _page(title: str, body: str, lang: str) -> str:
+def _page_head(title: str, lang: str) -> str:
     html_lang = "zh" if lang == "zh" else "en"
     return (
         f'<!DOCTYPE html>\n<html lang="{html_lang}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n"
-        "</body></html>\n"
+        f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>\n"
     )
+
+
+_PAGE_TAIL = "\n</body></html>\n"
+
+
+def _page(title: str, body: str, lang: str) -> str:
+    return _page_head(title, lang) + body + _PAGE_TAIL
 
 
 def href(from_path: str, to_path: str) -> str:
@@ -246,21 +252,32 @@ def render_item(
     return _page(f"{exhibit.number} {title}", "\n".join(parts), lang)
 
 
-def render_thread(
-    path: str, title: str, exhibits: Sequence[Exhibit], labels: Labels, lang: str
-) -> str:
-    """A conversation (SMS, chat) as a sequence of bubbles, each anchored by its exhibit."""
-    parts = [f"<h1>{escape(labels('conversation'))}: {escape(title)}</h1>"]
+def write_thread(
+    write: Write, path: str, title: str, exhibits: Iterable[Exhibit], labels: Labels, lang: str
+) -> None:
+    """Stream a conversation (SMS, chat) as a sequence of bubbles, each anchored by its
+    exhibit: a thread can hold most of a case, so its page is never built whole."""
+    write(_page_head(title, lang))
+    write(f"<h1>{escape(labels('conversation'))}: {escape(title)}</h1>")
     for e in exhibits:
         r = e.record
         cls = "msg out" if r.direction == "out" else "msg"
-        parts.append(
-            f'<div class="{cls}" id="{e.number}"><div class="when">'
+        write(
+            f'\n<div class="{cls}" id="{e.number}"><div class="when">'
             f"{_link(path, e.rendering, e.number)} · {escape(r.sender_name or r.sender)} · "
             f"{escape(when(r.occurred_at, labels))}</div>{escape(r.body)}</div>"
         )
-    parts.append(f"<p>{_link(path, 'data/index.html', labels('timeline'))}</p>")
-    return _page(title, "\n".join(parts), lang)
+    write(f"\n<p>{_link(path, 'data/index.html', labels('timeline'))}</p>")
+    write(_PAGE_TAIL)
+
+
+def render_thread(
+    path: str, title: str, exhibits: Iterable[Exhibit], labels: Labels, lang: str
+) -> str:
+    """:func:`write_thread` into a string."""
+    parts: list[str] = []
+    write_thread(parts.append, path, title, exhibits, labels, lang)
+    return "".join(parts)
 
 
 _SCRIPT = """
