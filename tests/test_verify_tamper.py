@@ -311,3 +311,19 @@ def test_a_byte_flipped_inside_the_zip_file_itself_is_reported_not_a_crash(
     found = problems_for(bad)
     assert f"{top(bundle)}/{ORIGINAL}" in found, found
     assert "damaged" in found[f"{top(bundle)}/{ORIGINAL}"][0]
+
+
+def test_a_timestamp_is_appended_to_a_zip_another_tool_shifted(
+    bundle: Path, tmp_path: Path, tsa: LocalTSA
+) -> None:
+    # Bytes before the first entry (a self-extractor stub, say) move every entry away from
+    # the offsets the directory records: our appender refuses such a zip and zipfile, which
+    # allows for the shift, adds the token instead.
+    shifted = tmp_path / "shifted.zip"
+    shifted.write_bytes(b"#!/bin/sh\nexit 0\n" + bundle.read_bytes())
+    timestamp_bundle(shifted, tsa.url, ca_file=tsa.ca_file)
+    with zipfile.ZipFile(shifted) as zf:
+        assert zf.testzip() is None
+        assert f"{top(bundle)}/timestamp/manifest.tsr" in zf.namelist()
+    report = verify_bundle(shifted, tsa_ca_file=tsa.ca_file)
+    assert report.ok, report.problems

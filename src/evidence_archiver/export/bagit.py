@@ -88,27 +88,6 @@ def manifest_entries(lines: Iterable[str]) -> Iterator[tuple[int, str, str, str]
         yield number, decode_manifest_path(path), digest.lower(), ""
 
 
-def parse_manifest(data: bytes) -> tuple[list[tuple[str, str]], list[str]]:
-    """Return ``([(path, sha256), …], [problems])`` for the lines of a manifest."""
-    entries: list[tuple[str, str]] = []
-    problems: list[str] = []
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return [], ["is not UTF-8 text"]
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        digest, _, path = line.partition(" ")
-        path = path.lstrip(" ").removeprefix("*")
-        hexdigits = all(c in "0123456789abcdef" for c in digest.lower())
-        if len(digest) != 64 or not hexdigits or not path:
-            problems.append(f"line {number} is not '<sha256>  <path>'")
-            continue
-        entries.append((decode_manifest_path(path), digest.lower()))
-    return entries, problems
-
-
 def format_bag_info(fields: Iterable[tuple[str, str]]) -> bytes:
     """``Label: value`` lines; a value never spans lines (new lines become spaces)."""
     out = []

@@ -42,6 +42,7 @@ from rfc3161_client import (
 from ..errors import EvidenceError, UsageError
 from .bagit import TAGMANIFEST
 from .reader import ZipBundle, open_bundle
+from .zipio import ZipWriter
 
 TSR = "timestamp/manifest.tsr"
 CHAIN = "timestamp/tsa-chain.pem"
@@ -223,12 +224,7 @@ def timestamp_bundle(
     if roots:
         files[CA_COPY] = certificates_pem(roots)
     if is_zip:
-        with zipfile.ZipFile(path, "a") as zf:
-            for name, data in files.items():
-                info = zipfile.ZipInfo(f"{root}/{name}", date_time=_zip_time(response))
-                info.external_attr = 0o100644 << 16
-                info.create_system = 3
-                zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+        _add_to_zip(path, root, files, _zip_time(response))
     else:
         (path / "timestamp").mkdir(exist_ok=True)
         for name, data in files.items():
@@ -242,6 +238,28 @@ def timestamp_bundle(
         tagmanifest_sha256=hashlib.sha256(tagmanifest).hexdigest(),
         checked_against_ca=bool(roots),
     )
+
+
+def _add_to_zip(
+    path: Path, root: str, files: dict[str, bytes], when: tuple[int, int, int, int, int, int]
+) -> None:
+    """Append the token files after the bundle's entries, reading its central directory in
+    chunks (see :mod:`.zipio`) rather than into memory."""
+    try:
+        writer = ZipWriter.append(path, when)
+    except zipfile.BadZipFile:
+        # Not laid out as our bundles are (e.g. data before the first entry, as some tools
+        # leave): zipfile copes with that, at the cost of reading the directory into memory.
+        with zipfile.ZipFile(path, "a") as zf:
+            for name, data in files.items():
+                info = zipfile.ZipInfo(f"{root}/{name}", date_time=when)
+                info.external_attr = 0o100644 << 16
+                info.create_system = 3
+                zf.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+        return
+    with writer:
+        for name, data in files.items():
+            writer.write_bytes(f"{root}/{name}", data, compress=False)
 
 
 def _zip_time(response: TimeStampResponse) -> tuple[int, int, int, int, int, int]:

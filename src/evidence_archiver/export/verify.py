@@ -14,6 +14,10 @@ Checks, all of them on every run (there is no "fast" mode):
   by the user (or, failing that, the CA copy inside the bundle, which is said plainly).
 
 Returns every problem with the file it concerns; an empty list means the bundle is intact.
+
+Memory does not grow with the bundle: the listing, the SHA-256 of every file and the manifest
+lines go into the bundle's temporary database (see :mod:`.reader`) and are compared there with
+SQL; the manifests and the custody log are read line by line.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import hashlib
 import json
 import zipfile
 import zlib
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,8 @@ from cryptography import x509
 
 from ..archive.custody import GENESIS, event_hash
 from ..errors import UsageError
-from .bagit import MANIFEST, TAGMANIFEST, parse_bag_info, parse_manifest
-from .reader import Bundle, Entry, iter_chunks, open_bundle
+from .bagit import MANIFEST, TAGMANIFEST, manifest_entries, parse_bag_info
+from .reader import BATCH, Bundle, Entry, iter_chunks, iter_lines, open_bundle
 from .timestamp import CA_COPY, CHAIN, TSR, load_certificates, parse_reply, verify_token
 
 TIMESTAMP_FILES = {TSR, CHAIN, CA_COPY}
@@ -106,60 +110,111 @@ def verify_bundle(path: Path, *, tsa_ca_file: Path | None = None) -> VerifyRepor
     return report
 
 
+_TABLES = """
+CREATE TABLE good (name TEXT PRIMARY KEY, entry INTEGER NOT NULL, size INTEGER NOT NULL,
+                   digest TEXT);
+CREATE TABLE listed (manifest TEXT NOT NULL, line INTEGER NOT NULL, path TEXT NOT NULL,
+                     digest TEXT NOT NULL);
+CREATE INDEX listed_path ON listed (manifest, path);
+"""
+
+
+class _State:
+    """What is known of the bag's files, in the bundle's temporary database: ``good`` holds
+    the plain, safe, unique files with their SHA-256 (or ``damaged``), ``listed`` the lines
+    of the two manifests. Nothing here grows with the bundle in memory."""
+
+    def __init__(self, bundle: Bundle) -> None:
+        self.bundle = bundle
+        self.db = bundle.db
+        self.db.executescript(_TABLES)
+
+    def digest(self, name: str) -> str | None:
+        """The file's SHA-256, :data:`DAMAGED`, or None when the bag has no such good file."""
+        row = self.db.execute("SELECT digest FROM good WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def readable(self, name: str) -> bool:
+        return self.digest(name) not in (None, DAMAGED)
+
+    def entry(self, name: str) -> Entry:
+        (entry_id,) = self.db.execute("SELECT entry FROM good WHERE name = ?", (name,)).fetchone()
+        return self.bundle.entry(entry_id)
+
+    def lines(self, name: str) -> Iterator[str]:
+        """A good file's lines (split at LF only, as ``sha256sum`` reads a manifest), streamed."""
+        with self.bundle.open(self.entry(name)) as f:
+            for line in iter_lines(f):
+                yield line.rstrip(b"\n").removesuffix(b"\r").decode("utf-8", errors="strict")
+
+
 def _check(
     bundle: Bundle, report: VerifyReport, roots: list[x509.Certificate], ca_file: Path | None
 ) -> None:
+    db = bundle.db
+    state = _State(bundle)
     for file, message in bundle.structural:
         report.add(file, message)
-    counts = Counter(e.raw_name for e in bundle.entries)
-    for name, n in sorted(counts.items()):
-        if n > 1:
-            report.add(name, f"appears {n} times in the bundle (a duplicate entry)")
-    good: dict[str, Entry] = {}
-    for e in bundle.entries:
+    for name, n in db.execute(
+        "SELECT raw_name, count(*) FROM entries GROUP BY raw_name HAVING count(*) > 1 "
+        "ORDER BY raw_name"
+    ):
+        report.add(name, f"appears {n} times in the bundle (a duplicate entry)")
+    for e in bundle.entries():
         if e.unsafe:
             report.add(e.raw_name, f"unsafe entry: {e.unsafe}")
         elif e.symlink:
             report.add(e.raw_name, "is a symbolic link (a bundle holds only plain files)")
-        elif counts[e.raw_name] == 1:
-            good[e.name] = e
+    db.execute(
+        "INSERT OR REPLACE INTO good (name, entry, size) SELECT name, id, size FROM entries e "
+        "WHERE unsafe IS NULL AND NOT symlink "
+        "AND (SELECT count(*) FROM entries d WHERE d.raw_name = e.raw_name) = 1 ORDER BY id"
+    )
 
-    # Hash every file once, streaming.
-    digests: dict[str, str] = {}
-    for name in sorted(good):
-        try:
-            digest, size = _hash_entry(bundle, good[name])
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            # A byte changed inside the zip itself (its CRC no longer matches), a truncated
-            # file, or an unreadable entry: damaged, and said so, never a crash.
-            report.add(good[name].raw_name, f"cannot be read from the bundle (damaged): {exc}")
-            digests[name] = DAMAGED
-            continue
-        digests[name] = digest
-        report.files_checked += 1
-        report.bytes_checked += size
-    payload_sizes = [e.size for n, e in good.items() if n.startswith("data/")]
-    damaged = {name for name, digest in digests.items() if digest == DAMAGED}
-    for name in damaged:
-        del good[name]
+    # Hash every file once, streaming, in the order they lie in the bundle.
+    last = 0
+    while rows := db.execute(
+        "SELECT entry, name FROM good WHERE entry > ? ORDER BY entry LIMIT ?", (last, BATCH)
+    ).fetchall():
+        for entry_id, name in rows:
+            entry = bundle.entry(entry_id)
+            try:
+                digest, size = _hash_entry(bundle, entry)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+                # A byte changed inside the zip itself (its CRC no longer matches), a truncated
+                # file, or an unreadable entry: damaged, and said so, never a crash.
+                report.add(entry.raw_name, f"cannot be read from the bundle (damaged): {exc}")
+                digest = DAMAGED
+            else:
+                report.files_checked += 1
+                report.bytes_checked += size
+            db.execute("UPDATE good SET digest = ? WHERE name = ?", (digest, name))
+        last = rows[-1][0]
+    payload_count, payload_octets = db.execute(
+        "SELECT count(*), coalesce(sum(size), 0) FROM good WHERE substr(name, 1, 5) = 'data/'"
+    ).fetchone()
 
     for required in ("bagit.txt", "bag-info.txt", MANIFEST, TAGMANIFEST):
-        if required not in good and required not in damaged:
+        if state.digest(required) is None:
             report.add(required, "is missing: this is not a complete BagIt bag")
-    if "bagit.txt" in good:
+    if state.readable("bagit.txt"):
         lines = bundle.read("bagit.txt").decode("utf-8", errors="replace").splitlines()
         if not lines or not lines[0].startswith("BagIt-Version: "):
             report.add("bagit.txt", "does not declare a BagIt version")
         if len(lines) < 2 or lines[1].strip() != "Tag-File-Character-Encoding: UTF-8":
             report.add("bagit.txt", "does not declare UTF-8 tag files")
 
-    payload = _check_manifest(bundle, report, good, digests, MANIFEST, payload=True)
-    tags = _check_manifest(bundle, report, good, digests, TAGMANIFEST, payload=False)
-    for name in sorted(good):
+    _check_manifest(state, report, MANIFEST, payload=True)
+    _check_manifest(state, report, TAGMANIFEST, payload=False)
+    listed = "EXISTS (SELECT 1 FROM listed l WHERE l.manifest = ? AND l.path = g.name)"
+    for name, in_payload, in_tags in db.execute(
+        f"SELECT name, {listed}, {listed} FROM good g WHERE digest != ? ORDER BY name",
+        (MANIFEST, TAGMANIFEST, DAMAGED),
+    ):
         if name.startswith("data/"):
-            if name not in payload:
+            if not in_payload:
                 report.add(name, f"is not listed in {MANIFEST} (added after the bundle was made)")
-        elif name in (MANIFEST, TAGMANIFEST) or name in tags:
+        elif name in (MANIFEST, TAGMANIFEST) or in_tags:
             continue
         elif name.startswith("timestamp/"):
             if name not in TIMESTAMP_FILES:
@@ -168,86 +223,94 @@ def _check(
             report.add(name, f"is not listed in {TAGMANIFEST} (added after the bundle was made)")
 
     info: dict[str, list[str]] = {}
-    if "bag-info.txt" in good:
+    if state.readable("bag-info.txt"):
         info = parse_bag_info(bundle.read("bag-info.txt"))
         oxum = (info.get("Payload-Oxum") or [""])[0]
-        count = len(payload_sizes)
-        octets = sum(payload_sizes)
-        if oxum and oxum != f"{octets}.{count}":
+        if oxum and oxum != f"{payload_octets}.{payload_count}":
             report.add(
                 "bag-info.txt",
-                f"Payload-Oxum {oxum} does not match the payload ({octets} bytes in {count} files)",
+                f"Payload-Oxum {oxum} does not match the payload "
+                f"({payload_octets} bytes in {payload_count} files)",
             )
-    if "data/custody.jsonl" not in damaged:
-        _check_custody(bundle, report, good, info)
-    _check_timestamp(bundle, report, good, roots, ca_file)
+    if state.digest("data/custody.jsonl") != DAMAGED:
+        _check_custody(state, report, info)
+    _check_timestamp(bundle, report, state, roots, ca_file)
 
 
-def _check_manifest(
-    bundle: Bundle,
-    report: VerifyReport,
-    good: dict[str, Entry],
-    digests: dict[str, str],
-    manifest: str,
-    *,
-    payload: bool,
-) -> set[str]:
-    if manifest not in good:
-        return set()
-    entries, problems = parse_manifest(bundle.read(manifest))
+def _check_manifest(state: _State, report: VerifyReport, manifest: str, *, payload: bool) -> None:
+    if not state.readable(manifest):
+        return
+    db = state.db
+    problems: list[str] = []
+    rows: list[tuple[str, int, str, str]] = []
+    try:
+        for number, path, digest, problem in manifest_entries(state.lines(manifest)):
+            if problem:
+                problems.append(problem)
+                continue
+            rows.append((manifest, number, path, digest))
+            if len(rows) >= BATCH:
+                db.executemany("INSERT INTO listed VALUES (?, ?, ?, ?)", rows)
+                rows.clear()
+    except UnicodeDecodeError:
+        db.execute("DELETE FROM listed WHERE manifest = ?", (manifest,))
+        report.add(manifest, "is not UTF-8 text")
+        return
+    db.executemany("INSERT INTO listed VALUES (?, ?, ?, ?)", rows)
     for p in problems:
         report.add(manifest, p)
-    listed: set[str] = set()
-    for path, digest in entries:
-        listed.add(path)
+    for path, digest, found in db.execute(
+        "SELECT l.path, l.digest, g.digest FROM listed l LEFT JOIN good g ON g.name = l.path "
+        "WHERE l.manifest = ? ORDER BY l.line",
+        (manifest,),
+    ):
         if payload and not path.startswith("data/"):
             report.add(manifest, f"lists {path}, which is outside data/")
-            continue
-        if path not in digests:
+        elif found is None:
             report.add(path, f"is listed in {manifest} but missing from the bundle")
-        elif digests[path] == DAMAGED:
-            continue
-        elif digests[path] != digest:
+        elif found != DAMAGED and found != digest:
             report.add(path, f"SHA-256 does not match {manifest}: the file was changed")
-    return listed
 
 
-def _check_custody(
-    bundle: Bundle, report: VerifyReport, good: dict[str, Entry], info: dict[str, list[str]]
-) -> None:
+def _check_custody(state: _State, report: VerifyReport, info: dict[str, list[str]]) -> None:
     name = "data/custody.jsonl"
-    if name not in good:
+    if state.digest(name) is None:
         report.add(name, "is missing: the bundle has no custody log")
         return
     pinned = (info.get("Custody-Chain-Head") or [""])[0]
     prev = GENESIS
     expected_seq = 1
-    text = bundle.read(name).decode("utf-8", errors="replace")
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            seq, row_prev, digest = int(row["seq"]), str(row["prev_hash"]), str(row["hash"])
-        except (ValueError, KeyError, TypeError):
-            report.add(name, f"line {number} is not a custody event")
-            return
-        if seq != expected_seq:
-            report.add(name, f"line {number}: sequence jumps from {expected_seq - 1} to {seq}")
-        if row_prev != prev:
-            report.add(name, f"line {number} (event {seq}): does not follow the event before it")
-        if not row.get("redacted"):
+    with state.bundle.open(state.entry(name)) as f:
+        for number, raw in enumerate(iter_lines(f), 1):
+            line = raw.decode("utf-8", errors="replace")
+            if not line.strip():
+                continue
             try:
-                recomputed = event_hash(
-                    seq, row["at"], row["action"], row["subject"], row["details"], row_prev
+                row = json.loads(line)
+                seq, row_prev, digest = int(row["seq"]), str(row["prev_hash"]), str(row["hash"])
+            except (ValueError, KeyError, TypeError):
+                report.add(name, f"line {number} is not a custody event")
+                return
+            if seq != expected_seq:
+                report.add(name, f"line {number}: sequence jumps from {expected_seq - 1} to {seq}")
+            if row_prev != prev:
+                report.add(
+                    name, f"line {number} (event {seq}): does not follow the event before it"
                 )
-            except KeyError:
-                report.add(name, f"line {number} (event {seq}): fields are missing")
-            else:
-                if recomputed != digest:
-                    report.add(name, f"line {number} (event {seq}): content does not match hash")
-        prev = digest
-        expected_seq = seq + 1
+            if not row.get("redacted"):
+                try:
+                    recomputed = event_hash(
+                        seq, row["at"], row["action"], row["subject"], row["details"], row_prev
+                    )
+                except KeyError:
+                    report.add(name, f"line {number} (event {seq}): fields are missing")
+                else:
+                    if recomputed != digest:
+                        report.add(
+                            name, f"line {number} (event {seq}): content does not match hash"
+                        )
+            prev = digest
+            expected_seq = seq + 1
     report.custody_head = prev
     if pinned and prev != pinned:
         report.add(
@@ -262,11 +325,11 @@ def _check_custody(
 def _check_timestamp(
     bundle: Bundle,
     report: VerifyReport,
-    good: dict[str, Entry],
+    state: _State,
     roots: list[x509.Certificate],
     ca_file: Path | None,
 ) -> None:
-    if TSR not in good:
+    if not state.readable(TSR):
         if ca_file is not None:
             report.add(TSR, "is missing, but a timestamp was expected (--tsa-ca-file was given)")
         else:
@@ -275,9 +338,9 @@ def _check_timestamp(
     try:
         body = bundle.read(TSR)
         tagmanifest = bundle.read(TAGMANIFEST)
-        chain = load_certificates(bundle.read(CHAIN)) if CHAIN in good else []
+        chain = load_certificates(bundle.read(CHAIN)) if state.readable(CHAIN) else []
         if not roots:
-            if CA_COPY not in good:
+            if not state.readable(CA_COPY):
                 report.add(
                     TSR,
                     "cannot be checked: no CA certificate; give the TSA's CA with --tsa-ca-file",

@@ -121,7 +121,7 @@ class ZipWriter:
         file = path.open("r+b")
         try:
             end = _find_end(file)
-            if end.directory_offset + end.directory_size != end.records_offset:
+            if end.shift != 0:
                 raise BadZipFile("the central directory is not where the end record says")
             directory = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
             try:
@@ -366,6 +366,12 @@ class EndRecord:
     records_offset: int  # where the end records begin (the ZIP64 one if any)
     comment: bytes
 
+    @property
+    def shift(self) -> int:
+        """Bytes before the first entry that the offsets do not count (a self-extractor
+        stub, say): readers add it to every offset, as zipfile does."""
+        return self.records_offset - self.directory_offset - self.directory_size
+
 
 def _find_end(file: BinaryIO) -> EndRecord:
     file.seek(0, io.SEEK_END)
@@ -433,7 +439,9 @@ def _decode_name(raw: bytes, flags: int) -> str:
 def iter_central_directory(file: BinaryIO) -> Iterator[Member]:
     """Every record of the zip's central directory, in order, read in chunks."""
     end = _find_end(file)
-    window = _Window(file, end.directory_offset, end.directory_size)
+    if end.shift < 0:
+        raise BadZipFile("the central directory overlaps the end records")
+    window = _Window(file, end.directory_offset + end.shift, end.directory_size)
     reader = io.BufferedReader(window, DIRECTORY_CHUNK)
     for _ in range(end.count):
         fixed = reader.read(_CENTRAL.size)
@@ -451,6 +459,7 @@ def iter_central_directory(file: BinaryIO) -> Iterator[Member]:
         if len(raw) < name_length or len(extra) < extra_length:
             raise BadZipFile("the central directory is truncated")
         size, compressed, offset = _zip64_values(extra, size, compressed, offset)
+        offset += end.shift
         yield Member(
             _decode_name(raw, flags), flags, method, crc, compressed, size, offset, system,
             external,
