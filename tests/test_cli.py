@@ -176,11 +176,14 @@ def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Pat
     # Mail, texts, calls, a chat, agreements and a screenshot on one timeline.
     assert set(out["kinds"]) >= {"email", "sms", "call", "chat", "document", "file"}
     assert out["imports"]["mail (saved .eml)"]["duplicates"] == 1
-    assert out["imports"]["sms-20240415.xml"]["duplicates"] > 0
+    assert out["imports"]["sms-20240820.xml"]["duplicates"] > 0
     assert all(r["failed"] == 0 for r in out["imports"].values())
     assert out["custody_intact"] is True
     assert out["searches"]["逾期"]
     assert out["searches"]["延期还款"]
+    # One story: the deferred due date is in the mail, the texts, the chat and the agreement.
+    kinds = {h["kind"] for h in out["searches"]["10月15日"]}
+    assert kinds >= {"email", "sms", "chat", "document", "file"}
     bundle = Path(out["bundle"]["path"])
     assert bundle.is_file()
     assert bundle.parent == tmp_path / "d" / "bundle"
@@ -241,4 +244,5 @@ def test_show_prints_a_documents_tables(run) -> None:  # type: ignore[no-untyped
     shown = run("show", "1")
     assert "Table 1 (page 1)" in shown
     assert "2024-04-15" in shown
-    assert "5,450.00" in shown
+    assert "4,815.76" in shown
+    assert "5,265.76" in shown

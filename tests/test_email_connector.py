@@ -349,7 +349,7 @@ def test_a_pdf_attachment_is_searchable_right_after_import(archive: Archive) -> 
     assert report.failed == 0
     hits = archive.search('"repayment schedule" Instalment')
     assert [h.id for h in hits] == [3]
-    assert "Instalment 1" in archive.item(3).attachments[0].text
+    assert "Instalment 4 2024-10-15 CNY 5,265.76" in archive.item(3).attachments[0].text
 
 
 def test_an_attachment_named_pdf_without_a_pdf_header_is_not_sent_to_the_extractor(

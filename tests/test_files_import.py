@@ -53,12 +53,19 @@ def test_the_loan_agreement_keeps_pages_tables_and_metadata(archive: Archive) ->
         "利息 Interest",
         "合计 Total",
     ]
-    assert table["rows"][6] == ["6", "2024-09-15", "5,000.00", "75.00", "5,075.00"]
+    assert table["rows"][1] == ["1", "2024-04-15", "4,815.76", "450.00", "5,265.76"]
+    assert table["rows"][6] == ["6", "2024-09-15", "5,187.91", "77.82", "5,265.73"]
     meta = loan.details["metadata"]
     assert meta["author"] == "乐贷 LenderX Financial Services Ltd."
     assert meta["page_count"] == 2
     assert meta["encrypted"] is False
-    assert extension.details["tables"][0]["rows"][3][1] == "2024-12-15"
+    # Instalments 4-6, three months later and of the same amounts.
+    assert [row[:2] for row in extension.details["tables"][0]["rows"][1:]] == [
+        ["4", "2024-10-15"],
+        ["5", "2024-11-15"],
+        ["6", "2024-12-15"],
+    ]
+    assert extension.details["tables"][0]["rows"][3][4] == "5,265.73"
     assert "已签署 Signed 2024-08-30" in extension.body
 
 
@@ -84,7 +91,7 @@ def test_the_chat_screenshot_is_ocrd_as_derived_text(archive: Archive) -> None:
     assert record.details["image"]["width"] == 480
     assert record.details["ocr"]["derived"] is True
     assert record.body.startswith("=== OCR text, derived by Tesseract: not the file's own text")
-    assert "Your 5th instalment is overdue" in record.body
+    assert "Your 4th and 5th instalments are overdue" in record.body
     assert [h.id for h in archive.search("逾期")] == [record.id]
 
 

@@ -207,19 +207,19 @@ def test_repair_works_whatever_the_chunk_boundaries(step: int) -> None:
 
 
 def test_overlapping_newer_backup_adds_only_new_messages(archive: Archive) -> None:
-    first, _ = import_phone_export(archive, PHONE / "sms-20240320.xml", region="CN")
+    first, _ = import_phone_export(archive, PHONE / "sms-20240705.xml", region="CN")
     assert (first.added, first.duplicates, first.failed) == (5, 0, 0)
-    second, _ = import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
-    assert (second.added, second.duplicates, second.failed) == (3, 5, 0)
-    again, _ = import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
-    assert (again.added, again.duplicates) == (0, 8)
-    assert archive.status()["items"] == {"mms": 1, "sms": 7}
+    second, _ = import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
+    assert (second.added, second.duplicates, second.failed) == (4, 5, 0)
+    again, _ = import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
+    assert (again.added, again.duplicates) == (0, 9)
+    assert archive.status()["items"] == {"mms": 1, "sms": 8}
     assert archive.status()["originals"] == 3  # two backups and the MMS picture
 
 
 def test_numbers_in_any_written_form_share_one_thread_and_match_a_case(archive: Archive) -> None:
-    import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
-    import_phone_export(archive, PHONE / "calls-20240415.xml", region="CN")
+    import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
+    import_phone_export(archive, PHONE / "calls-20240820.xml", region="CN")
     agent = [i for i in archive.timeline() if i.thread_key == "phone:+8613800138000"]
     # Written as "+86 138 0013 8000", "13800138000" and "0086 138 0013 8000" in the files.
     assert len(agent) == 10
@@ -230,10 +230,10 @@ def test_numbers_in_any_written_form_share_one_thread_and_match_a_case(archive: 
 
 
 def test_phone_zone_comes_from_the_readable_date(archive: Archive) -> None:
-    import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
+    import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
     promise = archive.search("instalment")[0]
     item = archive.item(promise.id)
-    assert item.occurred_at == datetime(2024, 3, 6, 14, 2, 40, tzinfo=BEIJING)
+    assert item.occurred_at == datetime(2024, 7, 3, 14, 2, 40, tzinfo=BEIJING)
     assert item.occurred_at is not None
     assert item.occurred_at.utcoffset() == timedelta(hours=8)
     assert item.direction == "in"
@@ -243,10 +243,10 @@ def test_phone_zone_comes_from_the_readable_date(archive: Archive) -> None:
 
 
 def test_mms_media_become_attachments_with_their_own_originals(archive: Archive) -> None:
-    import_phone_export(archive, PHONE / "sms-20240320.xml", region="CN")
+    import_phone_export(archive, PHONE / "sms-20240705.xml", region="CN")
     (mms,) = archive.timeline(kind="mms")
     assert mms.direction == "out"
-    assert mms.body == "附上收入证明。Attached: proof of my reduced income."
+    assert mms.body == "附上离职证明。Attached: proof that I lost my job."
     assert mms.recipients == ("+8613800138000",)
     (picture,) = mms.attachments
     assert picture.filename == "proof.png"
@@ -255,7 +255,7 @@ def test_mms_media_become_attachments_with_their_own_originals(archive: Archive)
 
 
 def test_calls_keep_direction_duration_and_missed_or_rejected(archive: Archive) -> None:
-    import_phone_export(archive, PHONE / "calls-20240415.xml", region="CN")
+    import_phone_export(archive, PHONE / "calls-20240820.xml", region="CN")
     calls = archive.timeline(kind="call")
     assert [(c.direction, c.details["call_type"], c.details["duration_s"]) for c in calls] == [
         ("out", "outgoing", 420),

@@ -83,8 +83,8 @@ def test_fixture_chat_knows_who_wrote_what(archive: Archive) -> None:
     assert [i.direction for i in items] == ["unknown", "in", "out", "in", "out", "in", "in", "in"]
     assert items[0].flags == ("zone-assumed", "system")
     promise = items[1]
-    assert promise.occurred_at == datetime(2024, 3, 6, 14, 21, tzinfo=BEIJING)
-    assert promise.body.splitlines()[1] == "我们同意延期至2024年4月10日。"
+    assert promise.occurred_at == datetime(2024, 7, 3, 14, 21, tzinfo=BEIJING)
+    assert promise.body.splitlines()[1] == "我们同意第4至6期各顺延三个月，第4期延至2024年10月15日。"
     assert promise.source.locator == "line 2"
     assert promise.thread_key == "chat:whatsapp:lenderx"
     assert "media-omitted" in items[5].flags

@@ -31,30 +31,30 @@ def run(archive_path: Path) -> Run:
 
 def test_import_sms_reports_new_and_already_archived_messages(run: Run) -> None:
     first = json.loads(
-        run("import", "sms", str(PHONE / "sms-20240320.xml"), "--region", "CN", "--json")
+        run("import", "sms", str(PHONE / "sms-20240705.xml"), "--region", "CN", "--json")
     )
     assert (first["added"], first["duplicates"], first["failed"]) == (5, 0, 0)
     newer = json.loads(
         run(
             "import",
             "phone",
-            str(PHONE / "sms-20240415.xml"),
-            str(PHONE / "calls-20240415.xml"),
+            str(PHONE / "sms-20240820.xml"),
+            str(PHONE / "calls-20240820.xml"),
             "--region",
             "CN",
             "--json",
         )
     )
-    assert (newer["added"], newer["duplicates"]) == (7, 5)
-    notes = newer["notes"][str(PHONE / "sms-20240415.xml")]
+    assert (newer["added"], newer["duplicates"]) == (8, 5)
+    notes = newer["notes"][str(PHONE / "sms-20240820.xml")]
     assert notes[0] == "read as sms-backup-restore"
     assert "repaired 1 emoji" in notes[1]
 
 
 def test_plain_output_names_what_was_imported(run: Run) -> None:
-    out = run("import", "sms", str(PHONE / "calls-20240415.xml"), "--region", "CN")
+    out = run("import", "sms", str(PHONE / "calls-20240820.xml"), "--region", "CN")
     assert "Imported 4 new items" in out
-    again = run("import", "sms", str(PHONE / "calls-20240415.xml"), "--region", "CN")
+    again = run("import", "sms", str(PHONE / "calls-20240820.xml"), "--region", "CN")
     assert "Imported 0 new items" in again
     assert "4 already in the archive" in " ".join(again.split())
 
@@ -68,7 +68,7 @@ def test_hostile_xml_is_one_red_line_and_exit_2(run: Run, tmp_path: Path) -> Non
 
 def test_damaged_backup_exits_1_with_the_reason(run: Run, tmp_path: Path) -> None:
     cut = tmp_path / "sms-cut.xml"
-    text = (PHONE / "sms-20240415.xml").read_text(encoding="utf-8")
+    text = (PHONE / "sms-20240820.xml").read_text(encoding="utf-8")
     cut.write_text(text[: text.index("<mms")], encoding="utf-8")
     out = json.loads(run("import", "sms", str(cut), "--region", "CN", "--json", code=1))
     assert out["added"] == 4
@@ -87,7 +87,7 @@ def test_one_refused_file_among_several_does_not_stop_the_others(run: Run, tmp_p
         "import",
         "sms",
         str(bomb),
-        str(PHONE / "calls-20240415.xml"),
+        str(PHONE / "calls-20240820.xml"),
         "--region",
         "CN",
         "--json",

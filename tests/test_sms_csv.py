@@ -22,7 +22,7 @@ def test_fixture_csv_columns_are_found_by_name(archive: Archive) -> None:
     assert (report.added, report.failed) == (2, 0)
     assert "date=Date" in notes.lines[0]
     promise = archive.timeline()[0]
-    assert promise.occurred_at == datetime(2024, 3, 6, 14, 2, 40, tzinfo=BEIJING)
+    assert promise.occurred_at == datetime(2024, 7, 3, 14, 2, 40, tzinfo=BEIJING)
     assert promise.direction == "in"
     assert promise.sender == "+8613800138000"
     assert promise.sender_name == "乐贷 LenderX"
@@ -33,7 +33,7 @@ def test_fixture_csv_columns_are_found_by_name(archive: Archive) -> None:
 
 
 def test_the_same_texts_from_a_backup_and_a_csv_are_archived_once(archive: Archive) -> None:
-    import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
+    import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
     report, _ = import_phone_export(
         archive, PHONE / "messages.csv", region="CN", zone="Asia/Shanghai"
     )

@@ -15,15 +15,15 @@ PHONE = Path(__file__).resolve().parent.parent / "fixtures" / "phone"
 
 
 def test_fixtures_are_recognised() -> None:
-    assert detect_format(PHONE / "sms-20240415.xml") == "sms-backup-restore"
-    assert detect_format(PHONE / "calls-20240415.xml") == "sms-backup-restore"
+    assert detect_format(PHONE / "sms-20240820.xml") == "sms-backup-restore"
+    assert detect_format(PHONE / "calls-20240820.xml") == "sms-backup-restore"
     assert detect_format(PHONE / "WhatsApp Chat with LenderX.txt") == "whatsapp"
     assert detect_format(PHONE / "messages.csv") == "csv"
 
 
 def test_content_wins_over_a_misleading_name(tmp_path: Path) -> None:
     renamed = tmp_path / "backup.dat"
-    renamed.write_bytes((PHONE / "sms-20240320.xml").read_bytes())
+    renamed.write_bytes((PHONE / "sms-20240705.xml").read_bytes())
     assert detect_format(renamed) == "sms-backup-restore"
     chat = tmp_path / "notes"
     chat.write_text("[2024-03-06, 14:21] LenderX: hello\n", encoding="utf-8")

@@ -15,8 +15,9 @@ from evidence_archiver.connectors.sms import detect_format, import_phone_export
 
 PHONE = Path(__file__).resolve().parent.parent / "fixtures" / "phone"
 PROMISE = (
-    "已收到您的延期申请。我们同意将本期还款延期至2024年4月10日，不收取额外费用。"
-    "We agree to extend your March instalment to 10 April 2024 with no extra fee."
+    "已收到您的延期申请。我们同意第4至6期还款各顺延三个月，第4期延至2024年10月15日，"
+    "期间不收取逾期费用。We agree to defer your last three instalments by three months: the "
+    "July instalment is now due on 15 October 2024, with no late fees."
 )
 PICTURE = b"\x89PNG\r\n\x1a\n picture of the letter"
 
@@ -25,8 +26,8 @@ MESSAGES: list[dict[str, Any]] = [
         "_id": "1",
         "thread_id": "3",
         "address": "+86 138 0013 8000",
-        "date": "1709704960000",
-        "date_sent": "1709704960000",
+        "date": "1719986560000",
+        "date_sent": "1719986560000",
         "type": "1",
         "body": PROMISE,
         "read": "1",
@@ -36,15 +37,15 @@ MESSAGES: list[dict[str, Any]] = [
         "_id": "2",
         "thread_id": "3",
         "address": "13800138000",
-        "date": "1712065950000",
+        "date": "1722606750000",
         "type": "2",
-        "body": "你们3月6日同意延期到4月10日。",
+        "body": "你们7月3日同意延期到10月15日。",
         "__display_name": "乐贷 LenderX",
     },
     {
         "_id": "7",
         "thread_id": "3",
-        "date": "1709777700",  # MMS dates are seconds in Android's MMS table
+        "date": "1720059300",  # MMS dates are seconds in Android's MMS table
         "msg_box": "1",
         "sub": "延期协议",
         "m_id": "mms-7@lenderx",
@@ -108,10 +109,10 @@ def test_messages_zip_with_mms_media(tmp_path: Path, archive: Archive) -> None:
     promise, mms, reply = archive.timeline()
     assert promise.direction == "in"
     assert promise.sender == "+8613800138000"
-    assert promise.occurred_at == datetime(2024, 3, 6, 6, 2, 40, tzinfo=UTC)
+    assert promise.occurred_at == datetime(2024, 7, 3, 6, 2, 40, tzinfo=UTC)
     assert promise.source.locator == "messages.ndjson line 1"
     assert reply.recipients == ("+8613800138000",)
-    assert mms.occurred_at == datetime(2024, 3, 7, 2, 15, tzinfo=UTC)
+    assert mms.occurred_at == datetime(2024, 7, 4, 2, 15, tzinfo=UTC)
     assert (mms.title, mms.body) == ("延期协议", "协议见图")
     assert [a.filename for a in mms.attachments] == ["agreement.png"]
     assert archive.read_original(mms.attachments[0].sha256) == PICTURE
@@ -154,7 +155,7 @@ def test_call_log_json(tmp_path: Path, archive: Archive) -> None:
 def test_a_text_in_both_a_backup_and_an_sms_ie_zip_is_archived_once(
     tmp_path: Path, archive: Archive
 ) -> None:
-    import_phone_export(archive, PHONE / "sms-20240415.xml", region="CN")
+    import_phone_export(archive, PHONE / "sms-20240820.xml", region="CN")
     report, _ = import_phone_export(
         archive, make_zip(tmp_path / "m.zip", MESSAGES[:1]), region="CN"
     )

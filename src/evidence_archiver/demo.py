@@ -38,9 +38,9 @@ DEMO_RULES = [
     ("keyword", "LenderX"),
 ]
 PHONE_EXPORTS = [
-    "sms-20240320.xml",
-    "sms-20240415.xml",  # a newer backup overlapping the first: only new messages are added
-    "calls-20240415.xml",
+    "sms-20240705.xml",
+    "sms-20240820.xml",  # a newer backup overlapping the first: only new messages are added
+    "calls-20240820.xml",
     "WhatsApp Chat with LenderX.txt",
 ]
 

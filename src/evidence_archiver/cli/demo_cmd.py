@@ -23,7 +23,9 @@ from .common import (
     show_time,
 )
 
-DEMO_SEARCHES = ["展期 OR extension", "逾期", '"late fee"', "延期还款"]
+# The last one is the instalment's new due date: the mail, texts, chat, agreement and screenshot
+# all name it.
+DEMO_SEARCHES = ["展期 OR extension", "逾期", '"late fee"', "延期还款", "10月15日"]
 
 
 @handle_errors
