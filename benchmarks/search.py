@@ -289,10 +289,10 @@ def time_fresh(path: Path, query: str) -> float:
 def like_scan(archive: Archive, term: str) -> set[int]:
     pattern = f"%{term}%"
     rows = archive.conn.execute(
-        "SELECT id FROM items WHERE title LIKE ?1 OR body LIKE ?1 OR sender LIKE ?1 "
-        "OR sender_name LIKE ?1 OR recipients LIKE ?1 "
-        "OR id IN (SELECT item_id FROM attachments WHERE text LIKE ?1 OR filename LIKE ?1)",
-        (pattern,),
+        "SELECT id FROM items WHERE title LIKE :p OR body LIKE :p OR sender LIKE :p "
+        "OR sender_name LIKE :p OR recipients LIKE :p "
+        "OR id IN (SELECT item_id FROM attachments WHERE text LIKE :p OR filename LIKE :p)",
+        {"p": pattern},
     )
     return {int(r[0]) for r in rows}
 

@@ -625,11 +625,11 @@ def like_scan(archive: Archive, term: str) -> set[int]:
     return {
         int(r[0])
         for r in archive.conn.execute(
-            "SELECT id FROM items WHERE title LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\' "
-            "OR sender LIKE ?1 ESCAPE '\\' OR sender_name LIKE ?1 ESCAPE '\\' "
-            "OR recipients LIKE ?1 ESCAPE '\\' OR id IN (SELECT item_id FROM attachments "
-            "WHERE text LIKE ?1 ESCAPE '\\' OR filename LIKE ?1 ESCAPE '\\')",
-            (pattern,),
+            "SELECT id FROM items WHERE title LIKE :p ESCAPE '\\' OR body LIKE :p ESCAPE '\\' "
+            "OR sender LIKE :p ESCAPE '\\' OR sender_name LIKE :p ESCAPE '\\' "
+            "OR recipients LIKE :p ESCAPE '\\' OR id IN (SELECT item_id FROM attachments "
+            "WHERE text LIKE :p ESCAPE '\\' OR filename LIKE :p ESCAPE '\\')",
+            {"p": pattern},
         )
     }
 
