@@ -95,7 +95,7 @@ def import_sms(
 
     A newer backup that overlaps an older one adds only the messages not yet archived.
 
-    Example: evidence import sms sms-20240415.xml calls-20240415.xml --region CN
+    Example: evidence import sms sms-20240820.xml calls-20240820.xml --region CN
     """
     column_map = parse_map(map_)
     total = ImportReport(import_id=0)
