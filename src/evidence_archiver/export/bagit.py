@@ -45,7 +45,10 @@ def should_deflate(path: str, media_type: str = "") -> bool:
     """Deflate text (renderings, JSON, mail) and store everything else as it is."""
     if media_type.startswith("text/") or media_type in ("message/rfc822", "application/json"):
         return True
-    return Path(path).suffix.lower() in TEXT_SUFFIXES
+    # The suffix as Path.suffix gives it, without building a Path (pathlib interns each part).
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return 0 < dot < len(name) - 1 and name[dot:].lower() in TEXT_SUFFIXES
 
 
 def encode_manifest_path(path: str) -> str:

@@ -22,7 +22,6 @@ import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Any, overload
 
 from ..archive.records import ItemRecord
@@ -354,16 +353,16 @@ class _Thumbnails(Mapping[str, str]):
 
 def relative(from_path: str, to_path: str) -> str:
     """A link from one bag file to another (both bag-relative), as a URL path."""
-    start = PurePosixPath(from_path).parent
-    target = PurePosixPath(to_path)
-    up = len(start.parts)
+    # Plain string parts, not PurePosixPath: pathlib interns every part it parses, and the
+    # interned-string table would grow with the number of files linked.
+    start = from_path.split("/")[:-1]
+    target = to_path.split("/")
     common = 0
-    for a, b in zip(start.parts, target.parts, strict=False):
+    for a, b in zip(start, target, strict=False):
         if a != b:
             break
         common += 1
-    parts = [".."] * (up - common) + list(target.parts[common:])
-    return "/".join(parts)
+    return "/".join([".."] * (len(start) - common) + target[common:])
 
 
 CONVERSATION_KINDS = ("sms", "mms", "chat")
