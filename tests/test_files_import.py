@@ -239,6 +239,27 @@ def test_a_truncated_image_is_archived_with_the_reason(tmp_path: Path, archive: 
     assert archive.read_original(record.original_sha256 or "") == path.read_bytes()
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_photo_cut_short_after_its_exif_is_not_taken_as_readable(
+    tmp_path: Path, archive: Archive, fmt: str
+) -> None:
+    exif = Image.Exif()
+    exif[0x0132] = "2024:09:10 21:05:00"  # DateTime
+    exif[0x010F] = "Apple"  # Make
+    picture = Image.effect_noise((400, 300), 60).convert("RGB")
+    out = io.BytesIO()
+    picture.save(out, format=fmt, exif=exif.tobytes())
+    whole = out.getvalue()
+    path = tmp_path / f"photo.{fmt.lower()}"
+    path.write_bytes(whole[: len(whole) // 2])  # the header and EXIF are intact
+    report = archive.ingest(file_captures([path], limits=LIMITS), connector="files", container="t")
+    assert report.failed == 1
+    [record] = archive.timeline()
+    assert record.parse_error is not None
+    assert record.parse_error.startswith("not a readable image")
+    assert archive.read_original(record.original_sha256 or "") == path.read_bytes()
+
+
 def test_a_thumbnail_fits_in_320_pixels() -> None:
     thumb = Image.open(io.BytesIO(thumbnail_png(SCREENSHOT.read_bytes())))
     assert thumb.format == "PNG"

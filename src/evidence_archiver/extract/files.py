@@ -79,6 +79,9 @@ def image_facts(data: bytes) -> dict[str, Any]:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as image:
+        # Opening reads only the header, and EXIF sits in the header too: decode the pixels, or
+        # a photo cut short after its EXIF would pass as readable.
+        image.load()
         facts: dict[str, Any] = {
             "format": image.format or "",
             "width": image.width,
