@@ -19,7 +19,7 @@ import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, BinaryIO
 from zipfile import BadZipFile
 
@@ -64,7 +64,7 @@ def unsafe_reason(name: str) -> str | None:
         return "has a backslash in its name"
     if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
         return "has an absolute path"
-    if any(part == ".." for part in PurePosixPath(name).parts):
+    if ".." in name.split("/"):
         return "points outside the bag with '..'"
     if "\x00" in name:
         return "has a NUL character in its name"
