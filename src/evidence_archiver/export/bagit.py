@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +36,7 @@ BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 MANIFEST = "manifest-sha256.txt"
 TAGMANIFEST = "tagmanifest-sha256.txt"
 CHUNK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 # Extensions of formats that are already compressed, or whose bytes we never want to touch:
 # stored as they are. Everything else that is text is deflated.
@@ -84,11 +86,10 @@ def manifest_entries(lines: Iterable[str]) -> Iterator[tuple[int, str, str, str]
             continue
         digest, _, path = line.partition(" ")
         path = path.lstrip(" ").removeprefix("*")
-        hexdigits = all(c in "0123456789abcdef" for c in digest.lower())
-        if len(digest) != 64 or not hexdigits or not path:
+        if not _SHA256.fullmatch(digest) or not path:
             yield number, "", "", f"line {number} is not '<sha256>  <path>'"
             continue
-        yield number, decode_manifest_path(path), digest.lower(), ""
+        yield number, decode_manifest_path(path) if "%" in path else path, digest.lower(), ""
 
 
 def format_bag_info(fields: Iterable[tuple[str, str]]) -> bytes:

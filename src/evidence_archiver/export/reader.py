@@ -18,7 +18,7 @@ import sqlite3
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from zipfile import BadZipFile
@@ -43,7 +43,11 @@ CREATE INDEX entries_raw_name ON entries (raw_name);
 CREATE INDEX entries_name ON entries (name);
 """
 
-_ENTRY = "id, name, raw_name, size, symlink, unsafe"
+ENTRY_COLUMNS = (
+    "e.id, e.name, e.raw_name, e.size, e.symlink, e.unsafe, "
+    "e.flags, e.method, e.crc, e.compressed, e.header_offset"
+)
+_ENTRY = f"{ENTRY_COLUMNS} FROM entries e"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Entry:
     symlink: bool = False
     unsafe: str | None = None
     id: int = 0
+    member: Member | None = field(default=None, repr=False)  # where a zip entry's bytes are
 
 
 def unsafe_reason(name: str) -> str | None:
@@ -71,9 +76,13 @@ def unsafe_reason(name: str) -> str | None:
     return None
 
 
-def _entry(row: tuple[Any, ...]) -> Entry:
-    entry_id, name, raw_name, size, symlink, unsafe = row
-    return Entry(name, raw_name, size, bool(symlink), unsafe, entry_id)
+def entry_from_row(row: tuple[Any, ...]) -> Entry:
+    """An :class:`Entry` from a row of :data:`ENTRY_COLUMNS`."""
+    entry_id, name, raw_name, size, symlink, unsafe, flags, method, crc, compressed, at = row
+    member = None
+    if flags is not None:
+        member = Member(raw_name, flags, method, crc, compressed, size, at, 0, 0)
+    return Entry(name, raw_name, size, bool(symlink), unsafe, entry_id, member)
 
 
 class Bundle(ABC):
@@ -104,22 +113,22 @@ class Bundle(ABC):
 
     def entries(self) -> Iterator[Entry]:
         """Every entry, in the order listed."""
-        cursor = self.db.execute(f"SELECT {_ENTRY} FROM entries ORDER BY id")
+        cursor = self.db.execute(f"SELECT {_ENTRY} ORDER BY e.id")
         while rows := cursor.fetchmany(BATCH):
-            yield from (_entry(row) for row in rows)
+            yield from (entry_from_row(row) for row in rows)
 
     def entry(self, entry_id: int) -> Entry:
-        row = self.db.execute(f"SELECT {_ENTRY} FROM entries WHERE id = ?", (entry_id,))
-        return _entry(row.fetchone())
+        row = self.db.execute(f"SELECT {_ENTRY} WHERE e.id = ?", (entry_id,))
+        return entry_from_row(row.fetchone())
 
     def find(self, name: str) -> Entry | None:
         """The first plain, safe file called ``name``."""
         row = self.db.execute(
-            f"SELECT {_ENTRY} FROM entries WHERE name = ? AND unsafe IS NULL AND NOT symlink "
-            "ORDER BY id LIMIT 1",
+            f"SELECT {_ENTRY} WHERE e.name = ? AND e.unsafe IS NULL AND NOT e.symlink "
+            "ORDER BY e.id LIMIT 1",
             (name,),
         ).fetchone()
-        return _entry(row) if row else None
+        return entry_from_row(row) if row else None
 
     @abstractmethod
     def open(self, entry: Entry) -> BinaryIO:
@@ -199,13 +208,9 @@ class ZipBundle(Bundle):
         )
 
     def open(self, entry: Entry) -> BinaryIO:
-        row = self.db.execute(
-            "SELECT raw_name, flags, method, crc, compressed, size, header_offset "
-            "FROM entries WHERE id = ?",
-            (entry.id,),
-        ).fetchone()
-        raw, flags, method, crc, compressed, size, offset = row
-        member = Member(raw, flags, method, crc, compressed, size, offset, 0, 0)
+        member = entry.member or self.entry(entry.id).member
+        if member is None:
+            raise KeyError(entry.raw_name)
         return open_member(self.file, member)
 
     def close(self) -> None:

@@ -36,7 +36,16 @@ from cryptography import x509
 from ..archive.custody import GENESIS, event_hash
 from ..errors import UsageError
 from .bagit import MANIFEST, TAGMANIFEST, manifest_entries, parse_bag_info
-from .reader import BATCH, Bundle, Entry, iter_chunks, iter_lines, open_bundle
+from .reader import (
+    BATCH,
+    ENTRY_COLUMNS,
+    Bundle,
+    Entry,
+    entry_from_row,
+    iter_chunks,
+    iter_lines,
+    open_bundle,
+)
 from .timestamp import CA_COPY, CHAIN, TSR, load_certificates, parse_reply, verify_token
 
 TIMESTAMP_FILES = {TSR, CHAIN, CA_COPY}
@@ -116,6 +125,7 @@ CREATE TABLE good (name TEXT PRIMARY KEY, entry INTEGER NOT NULL, size INTEGER N
 CREATE TABLE listed (manifest TEXT NOT NULL, line INTEGER NOT NULL, path TEXT NOT NULL,
                      digest TEXT NOT NULL);
 CREATE INDEX listed_path ON listed (manifest, path);
+CREATE INDEX good_entry ON good (entry);
 """
 
 
@@ -174,10 +184,13 @@ def _check(
     # Hash every file once, streaming, in the order they lie in the bundle.
     last = 0
     while rows := db.execute(
-        "SELECT entry, name FROM good WHERE entry > ? ORDER BY entry LIMIT ?", (last, BATCH)
+        f"SELECT g.name, {ENTRY_COLUMNS} FROM good g JOIN entries e ON e.id = g.entry "
+        "WHERE g.entry > ? ORDER BY g.entry LIMIT ?",
+        (last, BATCH),
     ).fetchall():
-        for entry_id, name in rows:
-            entry = bundle.entry(entry_id)
+        digests: list[tuple[str, str]] = []
+        for name, *columns in rows:
+            entry = entry_from_row(tuple(columns))
             try:
                 digest, size = _hash_entry(bundle, entry)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
@@ -188,8 +201,9 @@ def _check(
             else:
                 report.files_checked += 1
                 report.bytes_checked += size
-            db.execute("UPDATE good SET digest = ? WHERE name = ?", (digest, name))
-        last = rows[-1][0]
+            digests.append((digest, name))
+        db.executemany("UPDATE good SET digest = ? WHERE name = ?", digests)
+        last = entry.id
     payload_count, payload_octets = db.execute(
         "SELECT count(*), coalesce(sum(size), 0) FROM good WHERE substr(name, 1, 5) = 'data/'"
     ).fetchone()
