@@ -86,9 +86,14 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     ext.write_text(
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
         "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n"
     )
+    # Python 3.13 verifies in X.509 strict mode: a CA needs key usage, a leaf an authority key
+    # identifier, as real CAs issue them.
     _run(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
-         "-out", ca_crt, "-days", "3", "-subj", "/CN=evidence-archiver test CA")  # fmt: skip
+         "-out", ca_crt, "-days", "3", "-subj", "/CN=evidence-archiver test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
     _run(openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
          "-subj", "/CN=localhost")  # fmt: skip
     _run(openssl, "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,

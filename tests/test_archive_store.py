@@ -37,8 +37,11 @@ def test_a_new_archive_is_migrated_on_open(archive_path: Path) -> None:
     with Archive(archive_path) as archive:
         assert archive.status()["total"] == 0
     conn = sqlite3.connect(archive_path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        conn.close()
 
 
 def test_opening_a_missing_archive_without_create_says_to_init(tmp_path: Path) -> None:

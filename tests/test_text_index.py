@@ -34,8 +34,11 @@ def fts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection
     """An empty FTS5 table declared exactly as a real archive declares its index."""
     path = Path(tmp_path_factory.mktemp("fts")) / "archive.db"
     Archive(path).close()
-    with sqlite3.connect(path) as real:
+    real = sqlite3.connect(path)
+    try:
         (sql,) = real.execute("SELECT sql FROM sqlite_master WHERE name = 'items_fts'").fetchone()
+    finally:
+        real.close()
     conn = sqlite3.connect(":memory:")
     conn.execute(sql.replace("items_fts", "t"))
     yield conn

@@ -90,6 +90,9 @@ class Archive:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        except sqlite3.DatabaseError as exc:
+            raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+        try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
             self.conn.execute("PRAGMA foreign_keys=ON")
@@ -98,8 +101,12 @@ class Archive:
             # as the archive grows (the default 2 MB thrashes past a few thousand items).
             self.conn.execute("PRAGMA cache_size=-65536")
             migrate(self.conn)
-        except sqlite3.DatabaseError as exc:
-            raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+        except BaseException as exc:
+            # Not an archive, or one from a newer version: nothing to keep open.
+            self.conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+            raise
         self.custody = CustodyLog(self.conn)
 
     # -- lifecycle -----------------------------------------------------------------------------
