@@ -494,6 +494,8 @@ def _export(
             done += 1
             if progress:
                 progress("originals", done, total)
+        if progress:
+            progress("thumbnails", done, total)
         _write_thumbnails(archive, bag, exhibits)
         _write_views(bag, exhibits, labels, options, progress, done, total)
         if progress:
