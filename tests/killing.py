@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -38,10 +39,55 @@ def kill_at(
             assert time.monotonic() < deadline, "the import made no progress"
             time.sleep(0.005)
         if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+            kill_with_helpers(proc)
             kills += 1
         proc.wait(timeout=30)
     return kills
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below ``pid`` (its worker processes, theirs, …), from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_with_helpers(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGKILL ``proc`` alone, as the OOM killer or ``kill -9`` would, then check that the
+    processes it had started (parser workers, a reader) end by themselves soon after, rather
+    than linger forever holding the archive open."""
+    helpers = descendants(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + timeout
+    while (left := [p for p in helpers if _alive(p)]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in left:  # don't leave them behind for the rest of the suite
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert left == [], f"processes started by the killed import outlived it: {left}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def processes_mentioning(text: str) -> list[int]:

@@ -22,7 +22,7 @@ from evidence_archiver import Archive
 from evidence_archiver.connectors.imap import ImapAccount, ImapImportReport, import_imap
 from evidence_archiver.connectors.imap_auth import Password
 from evidence_archiver.hashing import sha256_bytes
-from killing import items_committed
+from killing import items_committed, kill_with_helpers
 
 
 def load(user: ImapUser, count: int, *, big_every: int = 0) -> list[bytes]:
@@ -172,8 +172,10 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
             while time.monotonic() < deadline and items_committed(archive_path) < 10:
                 assert child.poll() is None, "the import ended before it could be killed"
                 time.sleep(0.01)
-            os.kill(child.pid, signal.SIGKILL)
+            kill_with_helpers(child)
         finally:
+            if child.poll() is None:
+                child.kill()
             child.wait(10)
     assert child.returncode == -signal.SIGKILL
     kept = items_committed(archive_path)

@@ -15,14 +15,17 @@ whatever the source size.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
@@ -80,6 +83,36 @@ def in_background(items: Iterable[T], *, buffer: int = 1000) -> Generator[T, Non
             with contextlib.suppress(queue.Empty):
                 ready.get(timeout=0.1)
         thread.join()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False  # no /proc (macOS): the signal test above has to do
+    return state == "Z"  # killed, not yet reaped by whoever started it
+
+
+def exit_with(parent: int, interval: float = 0.5) -> None:
+    """Worker initializer: end this worker soon after the process ``parent`` is gone.
+
+    A parent killed with SIGKILL (the OOM killer, ``kill -9``) cannot stop its pool. Forked
+    workers each hold the other ends of the pool's pipes, so none of them ever reads an end of
+    file: without this they would wait forever, holding the archive file open.
+    """
+
+    def watch() -> None:
+        while not _gone(parent):
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="evidence-exit-with-parent", daemon=True).start()
 
 
 class ReaderProcessError(RuntimeError):

@@ -30,7 +30,7 @@ from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
 from ..model import Blob, Capture, ImportProblem, SourceRef
-from .background import in_background, mp_context
+from .background import exit_with, in_background, mp_context
 
 MEDIA_TYPE = "message/rfc822"
 # A From_ line as mail programs write it: "From sender date", where the date has a time.
@@ -149,7 +149,12 @@ def _parse_windowed(
             )
             yield done
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=mp_context(),
+        initializer=exit_with,
+        initargs=(os.getpid(),),
+    ) as pool:
         chunk: list[RawMessage] = []
         problems: list[ImportProblem] = []
         for entry in messages:
