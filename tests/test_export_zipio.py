@@ -207,3 +207,18 @@ def test_the_central_directory_lists_names_as_written(tmp_path: Path) -> None:
         zf.writestr("plain.txt", b"2")
     buf.seek(0)
     assert [m.name for m in iter_central_directory(buf)] == ["päth/ö.txt", "plain.txt"]
+
+
+def test_an_entry_compressed_with_a_method_bundles_never_use_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("bag/data/a.txt", b"plain", compress_type=zipfile.ZIP_STORED)
+        zf.writestr("bag/data/b.txt", b"squeezed" * 100, compress_type=zipfile.ZIP_BZIP2)
+    with path.open("rb") as f:
+        plain, squeezed = list(iter_central_directory(f))
+        with open_member(f, plain) as stream:
+            assert stream.read() == b"plain"
+        with pytest.raises(zipio.UnreadableEntry, match="b.txt uses compression method 12"):
+            open_member(f, squeezed)

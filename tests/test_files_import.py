@@ -228,15 +228,20 @@ def test_a_pdf_over_the_time_limit_is_archived_with_the_reason(archive: Archive)
     assert archive.read_original(record.original_sha256 or "") == LOAN.read_bytes()
 
 
-def test_a_truncated_image_is_archived_with_the_reason(tmp_path: Path, archive: Archive) -> None:
-    path = tmp_path / "broken.png"
-    path.write_bytes(SCREENSHOT.read_bytes()[:200])
+def assert_kept_as_unreadable_image(archive: Archive, path: Path) -> None:
+    """Imported as a failure with the reason, and the original kept byte for byte."""
     report = archive.ingest(file_captures([path], limits=LIMITS), connector="files", container="t")
     assert report.failed == 1
     [record] = archive.timeline()
     assert record.parse_error is not None
     assert record.parse_error.startswith("not a readable image")
     assert archive.read_original(record.original_sha256 or "") == path.read_bytes()
+
+
+def test_a_truncated_image_is_archived_with_the_reason(tmp_path: Path, archive: Archive) -> None:
+    path = tmp_path / "broken.png"
+    path.write_bytes(SCREENSHOT.read_bytes()[:200])
+    assert_kept_as_unreadable_image(archive, path)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
@@ -252,12 +257,7 @@ def test_a_photo_cut_short_after_its_exif_is_not_taken_as_readable(
     whole = out.getvalue()
     path = tmp_path / f"photo.{fmt.lower()}"
     path.write_bytes(whole[: len(whole) // 2])  # the header and EXIF are intact
-    report = archive.ingest(file_captures([path], limits=LIMITS), connector="files", container="t")
-    assert report.failed == 1
-    [record] = archive.timeline()
-    assert record.parse_error is not None
-    assert record.parse_error.startswith("not a readable image")
-    assert archive.read_original(record.original_sha256 or "") == path.read_bytes()
+    assert_kept_as_unreadable_image(archive, path)
 
 
 def test_a_thumbnail_fits_in_320_pixels() -> None:

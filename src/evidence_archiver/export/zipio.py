@@ -17,7 +17,7 @@ zipstream-ng) keep their central directory records in memory too. Here:
   and :func:`open_member` streams one entry's bytes, checking its CRC-32 and size at the end.
 
 Only what bundles need is supported: no encryption, no multi-disk archives, and reading knows
-the stored and deflate methods (anything else raises ``NotImplementedError``).
+the stored and deflate methods (anything else raises :class:`UnreadableEntry`).
 """
 
 from __future__ import annotations
@@ -514,15 +514,20 @@ class _Window(io.RawIOBase):
         return len(data)
 
 
+class UnreadableEntry(BadZipFile):
+    """An entry this reader does not read: encrypted, or compressed with a method bundles never
+    use. For a bundle that can only mean it was not made by us, or was changed."""
+
+
 class MemberReader(io.RawIOBase):
     """The bytes of one entry, inflated if need be; raises :class:`zipfile.BadZipFile` at the
     end when they do not match the CRC-32 and size of the central directory."""
 
     def __init__(self, file: BinaryIO, member: Member) -> None:
         if member.flags & FLAG_ENCRYPTED:
-            raise NotImplementedError(f"{member.name} is encrypted")
+            raise UnreadableEntry(f"{member.name} is encrypted")
         if member.method not in (STORED, DEFLATED):
-            raise NotImplementedError(f"{member.name} uses compression method {member.method}")
+            raise UnreadableEntry(f"{member.name} uses compression method {member.method}")
         file.seek(member.header_offset)
         header = file.read(_LOCAL.size)
         if len(header) < _LOCAL.size or _U32.unpack_from(header)[0] != _LOCAL_SIG:
