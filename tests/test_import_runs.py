@@ -14,7 +14,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from evidence_archiver import Archive
-from evidence_archiver.archive.runner import Runner, is_alive, this_process
+from evidence_archiver.archive.runner import Runner, is_alive, process_gone, this_process
 from evidence_archiver.cli import app
 from evidence_archiver.hashing import blob_from_bytes
 from evidence_archiver.model import Capture, Item, SourceRef
@@ -133,3 +133,22 @@ def test_runs_logged_by_an_older_version_without_a_runner_show_interrupted(
     states = {run.container: run.status for run in archive.imports()}
     # One cannot be checked from here (another computer): it is shown as it says.
     assert states == {"old.mbox": "interrupted", "remote.mbox": "running"}
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_gone() -> None:
+    # Until whoever started it waits for it, a killed process lingers as a zombie: it must not
+    # pass for a running import, nor keep parser workers waiting for it.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert not process_gone(child.pid)
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not process_gone(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert process_gone(child.pid)
+        assert child.returncode is None  # not reaped yet: still a zombie
+        assert is_alive(Runner(child.pid, this_process().host, None)) is False
+    finally:
+        child.kill()
+        child.wait()
+    assert process_gone(child.pid)

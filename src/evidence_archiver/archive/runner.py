@@ -20,14 +20,32 @@ class Runner:
     started: str | None  # the process's start time in clock ticks since boot (Linux), or None
 
 
-def _start_ticks(pid: int) -> str | None:
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first), or None."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: fields count from its end.
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def _start_ticks(pid: int) -> str | None:
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
+
+
+def process_gone(pid: int) -> bool:
+    """True once the process ``pid`` has ended, also when it was killed and not yet reaped by
+    whoever started it (a zombie). Without ``/proc`` (macOS) only the signal test tells."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # it exists, under another user
+    fields = _stat_fields(pid)
+    return fields is not None and fields[:1] == ["Z"]
 
 
 def this_process() -> Runner:
@@ -39,16 +57,12 @@ def is_alive(runner: Runner) -> bool | None:
     cannot tell (the import ran on another host, or nothing was recorded)."""
     if runner.pid <= 0 or runner.host != socket.gethostname():
         return None
-    try:
-        os.kill(runner.pid, 0)
-    except ProcessLookupError:
+    if process_gone(runner.pid):
         return False
-    except PermissionError:
-        pass  # it exists, under another user
     if runner.started is not None:
         now = _start_ticks(runner.pid)
         if now is not None and now != runner.started:
             return False  # the id was reused by a newer process
         if now is None and Path("/proc").is_dir():
-            return False  # a zombie reaped in between, or gone
+            return False  # reaped in between
     return True

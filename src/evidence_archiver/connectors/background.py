@@ -25,8 +25,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
-from pathlib import Path
 from typing import Any, TypeVar, cast
+
+from ..archive.runner import process_gone
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -85,20 +86,6 @@ def in_background(items: Iterable[T], *, buffer: int = 1000) -> Generator[T, Non
         thread.join()
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False  # no /proc (macOS): the signal test above has to do
-    return state == "Z"  # killed, not yet reaped by whoever started it
-
-
 def exit_with(parent: int, interval: float = 0.5) -> None:
     """Worker initializer: end this worker soon after the process ``parent`` is gone.
 
@@ -108,7 +95,7 @@ def exit_with(parent: int, interval: float = 0.5) -> None:
     """
 
     def watch() -> None:
-        while not _gone(parent):
+        while not process_gone(parent):
             time.sleep(interval)
         os._exit(1)
 
