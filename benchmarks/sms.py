@@ -88,7 +88,7 @@ def child(mode: str, backup: Path, db: Path) -> dict[str, Any]:
     if mode == "parse":
         count = 0
         with PhoneExport(backup, region="CN") as export:
-            for capture in export.captures(in_child=False):
+            for capture in export.captures():
                 if isinstance(capture, Capture) and capture.item is not None:
                     count += 1
         added = count

@@ -280,8 +280,8 @@ def test_large_media_are_spooled_and_stored_whole(
     )
     path = _write(tmp_path, "mms.xml", body)
     with PhoneExport(path) as export:
-        captures = list(export.captures(in_child=in_child))
-        media = [c for c in captures if isinstance(c, Capture) and c.attachments]
+        captures = list(export.for_archive(in_child=in_child))
+        media = [c for c in captures if not isinstance(c, ImportProblem) and c.attachments]
         spooled = media[0].attachments[0].blob.path
         assert spooled is not None  # spooled, not in memory
         report = archive.ingest(captures, connector=export.connector, container=str(path))

@@ -6,14 +6,13 @@ the demo and tests all import the same way. Each returns the :class:`ImportRepor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .archive import Archive
 from .connectors import email as email_connector
 from .extract.documents import attachment_texts
-from .model import Capture, ImportProblem, ImportReport
+from .model import ImportReport
 
 Progress = Callable[[int], None]
 
@@ -41,19 +40,6 @@ def read_pdf_attachments(archive: Archive, import_id: int) -> int:
     return filled
 
 
-def _with_maildir_flags(
-    captures: Iterable[Capture | ImportProblem],
-) -> Iterator[Capture | ImportProblem]:
-    for capture in captures:
-        if isinstance(capture, Capture) and capture.item is not None:
-            flags = email_connector.maildir_flags(capture.source.locator)
-            if flags:
-                capture = replace(
-                    capture, item=replace(capture.item, flags=capture.item.flags + flags)
-                )
-        yield capture
-
-
 def import_eml(
     archive: Archive,
     paths: Sequence[Path],
@@ -65,7 +51,7 @@ def import_eml(
     """Import ``.eml`` files and folders of them (each file is one message)."""
     container = ", ".join(str(p) for p in paths)
     report = archive.ingest(
-        email_connector.parse_many(
+        email_connector.prepare_many(
             email_connector.read_eml(paths, skip=email_connector.archive_files(archive.path)),
             workers=workers,
         ),
@@ -88,7 +74,7 @@ def import_mbox(
 ) -> ImportReport:
     """Import every message of an mbox file (mboxo or mboxrd)."""
     report = archive.ingest(
-        email_connector.parse_many(email_connector.read_mbox(path), workers=workers),
+        email_connector.prepare_many(email_connector.read_mbox(path), workers=workers),
         connector="mbox",
         container=str(path),
         batch_size=batch_size,
@@ -107,12 +93,13 @@ def import_maildir(
     batch_size: int = 500,
 ) -> ImportReport:
     """Import a maildir tree, keeping the flags its file names carry (seen, replied…)."""
-    captures = email_connector.parse_many(
+    captures = email_connector.prepare_many(
         email_connector.read_maildir(root, skip=email_connector.archive_files(archive.path)),
         workers=workers,
+        amend=email_connector.with_maildir_flags,
     )
     report = archive.ingest(
-        _with_maildir_flags(captures),
+        captures,
         connector="maildir",
         container=str(root),
         batch_size=batch_size,

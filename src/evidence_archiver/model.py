@@ -101,9 +101,6 @@ class Capture:
     parse_error: str | None = None
     dedup_key: str | None = None
     container_sha256: str | None = None
-    # The four search-index columns (title, body, people, attachments), when a parser worker
-    # computed them already, so that the archive writer need not; None: the writer computes.
-    index: tuple[str, str, str, str] | None = None
 
 
 @dataclass(frozen=True)

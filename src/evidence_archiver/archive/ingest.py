@@ -9,15 +9,22 @@ into Python: this shape keeps the writer simple, it does not make it faster.
 
 Small originals go in with the batch; originals backed by a file are streamed in at once, so a
 large file is never held in memory.
+
+Everything about a capture's rows that does not depend on the archive (the item's columns as
+text, its people, its index text) is made by :func:`prepare`. A reader running in another
+process (a parser worker, a phone reader) calls it there and sends the
+:class:`PreparedCapture`, a plain tuple that crosses a pipe far more cheaply than the capture's
+objects; the writer then only numbers the rows, chains their custody events and inserts them.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
 from ..people import normalize_address
@@ -29,11 +36,12 @@ from .timeutil import format_utc, offset_minutes
 STREAM_CHUNK = 1 << 20
 _LOOKUP_CHUNK = 500
 
+# The columns after the first seven are PreparedCapture.row, in this order.
 _ITEM_INSERT = (
-    "INSERT INTO items (id, kind, occurred_at, occurred_offset, acquired_at, direction, sender, "
+    "INSERT INTO items (id, acquired_at, import_id, dedup_key, source_connector, "
+    "source_container, source_locator, kind, occurred_at, occurred_offset, direction, sender, "
     "sender_name, recipients, title, body, thread_key, message_id, flags, details, "
-    "original_sha256, container_sha256, source_connector, source_container, source_locator, "
-    "dedup_key, parse_status, parse_error, import_id) "
+    "original_sha256, container_sha256, parse_status, parse_error) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ORIGINAL_INSERT = (
@@ -79,6 +87,98 @@ def fts_values(item: Item, attachments: Any) -> tuple[str, str, str, str]:
     )
 
 
+class PreparedCapture(NamedTuple):
+    """A capture with an item, as the rows the writer inserts (see :func:`prepare`)."""
+
+    connector: str
+    container: str
+    locator: str
+    dedup_key: str
+    original: Blob | None
+    attachments: tuple[Attachment, ...]
+    # kind, occurred_at, occurred_offset, direction, sender, sender_name, recipients, title,
+    # body, thread_key, message_id, flags, details, original_sha256, container_sha256,
+    # parse_status, parse_error: the items columns after the first seven of _ITEM_INSERT.
+    row: tuple[Any, ...]
+    people: tuple[tuple[str, str, str], ...]  # role, address, domain
+    fts: tuple[str, str, str, str]  # the search-index columns (title, body, people, attachments)
+    parse_error: str | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.container} {self.locator}".strip()
+
+
+def prepare(capture: Capture) -> PreparedCapture:
+    """The rows of a capture that holds an item (or an original that failed to parse).
+
+    Pure: it depends on nothing but the capture, so it can run in the process that read it.
+    """
+    src = capture.source
+    original = capture.original
+    sha = original.sha256 if original else None
+    dedup_key = capture.dedup_key or (f"sha256:{sha}" if sha else None)
+    if dedup_key is None:
+        raise ValueError("a capture needs an original or a dedup key")
+    item = capture.item or Item(kind="file", title=f"(unreadable) {src.locator}".strip())
+    occurred = item.occurred_at
+    row = (
+        item.kind,
+        format_utc(occurred) if occurred else None,
+        offset_minutes(occurred) if occurred else None,
+        item.direction,
+        item.sender,
+        item.sender_name,
+        _json_list(item.recipients),
+        item.title,
+        item.body,
+        item.thread_key,
+        item.message_id,
+        _json_list(item.flags),
+        _DETAILS_JSON(item.details),
+        sha,
+        capture.container_sha256,
+        "failed" if capture.parse_error else "ok",
+        capture.parse_error,
+    )
+    return PreparedCapture(
+        src.connector,
+        src.container,
+        src.locator,
+        dedup_key,
+        original,
+        capture.attachments,
+        row,
+        _people(item),
+        fts_values(item, capture.attachments),
+        capture.parse_error,
+    )
+
+
+def is_container(capture: Capture) -> bool:
+    """A whole export file that its items point into (stored once, no item of its own)."""
+    return capture.item is None and capture.parse_error is None
+
+
+def prepare_all(
+    captures: Iterable[Capture | ImportProblem],
+) -> Iterator[Capture | ImportProblem | PreparedCapture]:
+    """``captures`` with each one that holds an item prepared (see :func:`prepare`)."""
+    for capture in captures:
+        if isinstance(capture, Capture) and not is_container(capture):
+            yield prepare(capture)
+        else:
+            yield capture
+
+
+def held_bytes(entry: Capture | ImportProblem | PreparedCapture) -> int:
+    """The bytes of originals an entry carries in memory (file-backed ones are not counted)."""
+    if isinstance(entry, ImportProblem):
+        return 0
+    held = len(entry.original.data or b"") if entry.original is not None else 0
+    return held + sum(len(a.blob.data or b"") for a in entry.attachments)
+
+
 def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool:
     """Store one original unless it is there already; return True when it was new."""
     if blob.data is not None:
@@ -115,7 +215,7 @@ class BatchWriter:
     now: datetime
     stored_at: str = ""
     originals: dict[str, tuple[str, int, str, str, bytes]] = field(default_factory=dict)
-    pending: list[tuple[Capture, str]] = field(default_factory=list)
+    pending: list[PreparedCapture] = field(default_factory=list)
     errors: list[tuple[int, str, str, str | None]] = field(default_factory=list)
     custody_rows: list[tuple[int, str, str, str, str, str, str]] = field(default_factory=list)
 
@@ -139,41 +239,40 @@ class BatchWriter:
                 blob.data,
             )
 
-    def add(self, capture: Capture | ImportProblem) -> None:
+    def add(self, capture: Capture | ImportProblem | PreparedCapture) -> None:
         if isinstance(capture, ImportProblem):
             src = capture.source
             self._fail(f"{src.container} {src.locator}".strip(), capture.reason, None)
             return
-        is_container = capture.item is None and capture.parse_error is None
+        if isinstance(capture, Capture):
+            if is_container(capture):
+                self._add_container(capture)
+                return
+            capture = prepare(capture)
+        if capture.original is not None:
+            self._keep(capture.original)
+        self.pending.append(capture)
+
+    def _add_container(self, capture: Capture) -> None:
         original = capture.original
-        if is_container:
-            # A whole export file that its items point into; stored once, acquired once.
-            if original is not None and store_original(self.conn, original, self.stored_at):
-                self._event(
-                    "acquired",
-                    f"original:{original.sha256}",
-                    {
-                        "connector": capture.source.connector,
-                        "container": capture.source.container,
-                        "sha256": original.sha256,
-                        "size": original.size,
-                        "import_id": self.report.import_id,
-                    },
-                )
-            return
-        sha = original.sha256 if original else None
-        dedup_key = capture.dedup_key or (f"sha256:{sha}" if sha else None)
-        if dedup_key is None:
-            raise ValueError("a capture needs an original or a dedup key")
-        if original is not None:
-            self._keep(original)
-        self.pending.append((capture, dedup_key))
+        if original is not None and store_original(self.conn, original, self.stored_at):
+            self._event(
+                "acquired",
+                f"original:{original.sha256}",
+                {
+                    "connector": capture.source.connector,
+                    "container": capture.source.container,
+                    "sha256": original.sha256,
+                    "size": original.size,
+                    "import_id": self.report.import_id,
+                },
+            )
 
     def _event(self, action: str, subject: str, details: dict[str, Any]) -> None:
         self.custody_rows.append(self.custody.next_row(self.stored_at, action, subject, details))
 
     def _existing(self) -> dict[str, int]:
-        keys = list(dict.fromkeys(key for _, key in self.pending))
+        keys = list(dict.fromkeys(p.dedup_key for p in self.pending))
         found: dict[str, int] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
@@ -188,6 +287,7 @@ class BatchWriter:
         """Write the batch; return the ids of the items it added."""
         conn = self.conn
         import_id = self.report.import_id
+        stored_at = self.stored_at
         known = self._existing()
         next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
         items: list[tuple[Any, ...]] = []
@@ -196,52 +296,43 @@ class BatchWriter:
         fts: list[tuple[int, str, str, str, str]] = []
         sightings: list[tuple[Any, ...]] = []
         new_ids: list[int] = []
-        for capture, dedup_key in self.pending:
-            src = capture.source
-            if dedup_key in known:
+        for p in self.pending:
+            if p.dedup_key in known:
                 sightings.append(
-                    (
-                        known[dedup_key],
-                        src.connector,
-                        src.container,
-                        src.locator,
-                        import_id,
-                        self.stored_at,
-                    )
+                    (known[p.dedup_key], p.connector, p.container, p.locator, import_id, stored_at)
                 )
                 self.report.duplicates += 1
                 continue
             item_id = next_id
             next_id += 1
-            known[dedup_key] = item_id
+            known[p.dedup_key] = item_id
             new_ids.append(item_id)
-            item = capture.item or Item(kind="file", title=f"(unreadable) {src.locator}".strip())
-            sha = capture.original.sha256 if capture.original else None
-            items.append(self._item_row(item_id, capture, item, dedup_key))
-            people.extend(_people_rows(item_id, item))
-            for position, attachment in enumerate(capture.attachments):
+            items.append(
+                (item_id, stored_at, import_id, p.dedup_key, p.connector, p.container, p.locator)
+                + p.row
+            )
+            people.extend([(item_id, *person) for person in p.people])
+            for position, attachment in enumerate(p.attachments):
                 self._keep(attachment.blob)
                 attachments.append(_attachment_row(item_id, position, attachment))
-            fts.append((item_id, *(capture.index or fts_values(item, capture.attachments))))
-            sightings.append(
-                (item_id, src.connector, src.container, src.locator, import_id, self.stored_at)
-            )
+            fts.append((item_id, *p.fts))
+            sightings.append((item_id, p.connector, p.container, p.locator, import_id, stored_at))
+            sha = p.original.sha256 if p.original else None
             self._event(
                 "acquired",
                 f"item:{item_id}",
                 {
-                    "connector": src.connector,
-                    "container": src.container,
-                    "locator": src.locator,
+                    "connector": p.connector,
+                    "container": p.container,
+                    "locator": p.locator,
                     "original_sha256": sha,
-                    "container_sha256": capture.container_sha256,
-                    "attachments": [a.blob.sha256 for a in capture.attachments],
+                    "container_sha256": p.row[_CONTAINER_SHA256],
+                    "attachments": [a.blob.sha256 for a in p.attachments],
                     "import_id": import_id,
                 },
             )
-            if capture.parse_error:
-                where = f"{src.container} {src.locator}".strip()
-                self._fail(where, f"kept unparsed: {capture.parse_error}", sha)
+            if p.parse_error:
+                self._fail(p.where, f"kept unparsed: {p.parse_error}", sha)
             else:
                 self.report.added += 1
         conn.executemany(_ORIGINAL_INSERT, self.originals.values())
@@ -254,38 +345,11 @@ class BatchWriter:
         conn.executemany(_ERROR_INSERT, self.errors)
         return new_ids
 
-    def _item_row(self, item_id: int, capture: Capture, item: Item, key: str) -> tuple[Any, ...]:
-        src = capture.source
-        occurred = item.occurred_at
-        return (
-            item_id,
-            item.kind,
-            format_utc(occurred) if occurred else None,
-            offset_minutes(occurred) if occurred else None,
-            self.stored_at,
-            item.direction,
-            item.sender,
-            item.sender_name,
-            _json_list(item.recipients),
-            item.title,
-            item.body,
-            item.thread_key,
-            item.message_id,
-            _json_list(item.flags),
-            _DETAILS_JSON(item.details),
-            capture.original.sha256 if capture.original else None,
-            capture.container_sha256,
-            src.connector,
-            src.container,
-            src.locator,
-            key,
-            "failed" if capture.parse_error else "ok",
-            capture.parse_error,
-            self.report.import_id,
-        )
+
+_CONTAINER_SHA256 = 14  # its place in PreparedCapture.row
 
 
-def _people_rows(item_id: int, item: Item) -> list[tuple[int, str, str, str]]:
+def _people(item: Item) -> tuple[tuple[str, str, str], ...]:
     rows = []
     seen: set[tuple[str, str]] = set()
     for role, raw in [("from", item.sender), *(("to", r) for r in item.recipients)]:
@@ -294,8 +358,8 @@ def _people_rows(item_id: int, item: Item) -> list[tuple[int, str, str, str]]:
         address, domain = normalize_address(raw)
         if (role, address) not in seen:
             seen.add((role, address))
-            rows.append((item_id, role, address, domain))
-    return rows
+            rows.append((role, address, domain))
+    return tuple(rows)
 
 
 def _attachment_row(item_id: int, position: int, attachment: Attachment) -> tuple[Any, ...]:

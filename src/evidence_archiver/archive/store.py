@@ -37,7 +37,7 @@ from ..model import (
 from . import cases as case_rules
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
-from .ingest import BatchWriter, fts_values
+from .ingest import BatchWriter, PreparedCapture, fts_values
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -164,7 +164,7 @@ class Archive:
 
     def ingest(
         self,
-        captures: Iterable[Capture | ImportProblem],
+        captures: Iterable[Capture | ImportProblem | PreparedCapture],
         *,
         connector: str,
         container: str,
@@ -195,7 +195,7 @@ class Archive:
             import_id = int(cur.lastrowid or 0)
         report = ImportReport(import_id=import_id)
         rules = case_rules.load_rules(self.conn)
-        batch: list[Capture | ImportProblem] = []
+        batch: list[Capture | ImportProblem | PreparedCapture] = []
         with self._background_checkpoints():
             for capture in captures:
                 batch.append(capture)
@@ -224,7 +224,7 @@ class Archive:
 
     def _ingest_batch(
         self,
-        batch: list[Capture | ImportProblem],
+        batch: list[Capture | ImportProblem | PreparedCapture],
         report: ImportReport,
         rules: case_rules.RuleSet,
     ) -> None:

@@ -15,7 +15,9 @@ from ..errors import UsageError
 def format_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("refusing a naive datetime: evidence times must carry a zone")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat writes the same text as strftime("%Y-%m-%dT%H:%M:%S.%fZ") several times faster
+    # (an import formats a time per item), and pads years before 1000 to four digits.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_utc(text: str) -> datetime:

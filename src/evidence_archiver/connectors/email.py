@@ -17,13 +17,14 @@ import mmap
 import os
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
-from ..archive.ingest import fts_values
+from ..archive.ingest import PreparedCapture, prepare
 from ..errors import SourceError
 from ..extract.email import NotAnEmail, parse_email
 from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
@@ -53,6 +54,11 @@ _MAILDIR_FLAGS = {
 }
 
 RawMessage = tuple[bytes, SourceRef]
+# A message with a note for ``amend`` (IMAP: its folder, UID, flags and labels).
+NotedMessage = tuple[bytes, SourceRef, Any]
+Message = RawMessage | NotedMessage
+Amend = Callable[[Capture, Any], Capture]
+Parsed = Capture | PreparedCapture
 
 
 def capture_from_bytes(
@@ -90,29 +96,41 @@ def capture_from_bytes(
     return Capture(source=source, original=blob, item=None, parse_error=reason)
 
 
-def _parse_chunk(chunk: list[RawMessage]) -> list[Capture]:
+def _parse_one(message: Message, amend: Amend | None) -> Capture:
+    raw, source = message[0], message[1]
+    capture = capture_from_bytes(raw, source)
+    if amend is not None:
+        capture = amend(capture, message[2] if len(message) > 2 else None)
+    return capture
+
+
+def _parse_chunk(chunk: list[Message], amend: Amend | None, prepared: bool) -> list[Parsed]:
     # Runs in a worker: the bytes are dropped from the result (the caller has them) so that
-    # they cross the process boundary only once.
-    # The search-index text is made here too, on the worker's core, not the writer's.
-    out = []
-    for raw, source in chunk:
-        capture = capture_from_bytes(raw, source)
+    # they cross the process boundary only once. Prepared, the item's rows and search-index
+    # text are made here too, on the worker's core, not the writer's.
+    out: list[Parsed] = []
+    for message in chunk:
+        capture = _parse_one(message, amend)
         assert capture.original is not None
-        index = fts_values(capture.item, capture.attachments) if capture.item else None
-        out.append(replace(capture, original=replace(capture.original, data=None), index=index))
+        capture = replace(capture, original=replace(capture.original, data=None))
+        out.append(prepare(capture) if prepared else capture)
     return out
 
 
-def _reattach(capture: Capture, raw: bytes) -> Capture:
-    assert capture.original is not None
-    return replace(capture, original=replace(capture.original, data=raw))
+def _reattach(parsed: Parsed, raw: bytes) -> Parsed:
+    assert parsed.original is not None
+    original = replace(parsed.original, data=raw)
+    if isinstance(parsed, PreparedCapture):
+        return parsed._replace(original=original)
+    return replace(parsed, original=original)
 
 
 def parse_many(
-    messages: Iterable[RawMessage | ImportProblem],
+    messages: Iterable[Message | ImportProblem],
     *,
     workers: int | None = None,
     chunk_size: int = 64,
+    amend: Amend | None = None,
 ) -> Iterator[Capture | ImportProblem]:
     """Parse messages in worker processes; yield Captures in input order.
 
@@ -121,31 +139,68 @@ def parse_many(
     writing overlap. At most
     ``4 × workers`` chunks are in flight and ``8 × workers`` parsed chunks wait, so memory stays
     bounded whatever the input size. ``workers=0`` parses in this process (small inputs, tests).
+    ``amend(capture, note)`` runs on each parsed message, in the worker, with the third element
+    of a :data:`NotedMessage` (else None); it must be picklable (a module-level function).
     """
+    return cast(
+        Iterator[Capture | ImportProblem], _parse(messages, workers, chunk_size, amend, False)
+    )
+
+
+def prepare_many(
+    messages: Iterable[Message | ImportProblem],
+    *,
+    workers: int | None = None,
+    chunk_size: int = 64,
+    amend: Amend | None = None,
+) -> Iterator[PreparedCapture | ImportProblem]:
+    """:func:`parse_many`, each message then prepared for the archive writer in the worker
+    (:func:`~evidence_archiver.archive.ingest.prepare`): what imports hand to ``ingest``."""
+    return cast(
+        Iterator[PreparedCapture | ImportProblem],
+        _parse(messages, workers, chunk_size, amend, True),
+    )
+
+
+def _parse(
+    messages: Iterable[Message | ImportProblem],
+    workers: int | None,
+    chunk_size: int,
+    amend: Amend | None,
+    prepared: bool,
+) -> Iterator[Parsed | ImportProblem]:
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers <= 0:
         for entry in messages:
-            yield entry if isinstance(entry, ImportProblem) else capture_from_bytes(*entry)
+            if isinstance(entry, ImportProblem):
+                yield entry
+            else:
+                capture = _parse_one(entry, amend)
+                yield prepare(capture) if prepared else capture
         return
-    for parsed in in_background(_parse_windowed(messages, workers, chunk_size), buffer=8 * workers):
+    for parsed in in_background(
+        _parse_windowed(messages, workers, chunk_size, amend, prepared), buffer=8 * workers
+    ):
         yield from parsed
 
 
 def _parse_windowed(
-    messages: Iterable[RawMessage | ImportProblem],
+    messages: Iterable[Message | ImportProblem],
     workers: int,
     chunk_size: int,
-) -> Iterator[list[Capture | ImportProblem]]:
+    amend: Amend | None,
+    prepared: bool,
+) -> Iterator[list[Parsed | ImportProblem]]:
     """Parsed chunks in input order, from a pool with a bounded window of work in flight."""
-    window: deque[tuple[Future[list[Capture]], list[RawMessage], list[ImportProblem]]] = deque()
+    window: deque[tuple[Future[list[Parsed]], list[Message], list[ImportProblem]]] = deque()
 
-    def drain(limit: int) -> Iterator[list[Capture | ImportProblem]]:
+    def drain(limit: int) -> Iterator[list[Parsed | ImportProblem]]:
         while len(window) > limit:
             future, raws, probs = window.popleft()
-            done: list[Capture | ImportProblem] = list(probs)
+            done: list[Parsed | ImportProblem] = list(probs)
             done.extend(
-                _reattach(capture, raw)
-                for capture, (raw, _) in zip(future.result(), raws, strict=True)
+                _reattach(parsed, message[0])
+                for parsed, message in zip(future.result(), raws, strict=True)
             )
             yield done
 
@@ -155,7 +210,7 @@ def _parse_windowed(
         initializer=exit_with,
         initargs=(os.getpid(),),
     ) as pool:
-        chunk: list[RawMessage] = []
+        chunk: list[Message] = []
         problems: list[ImportProblem] = []
         for entry in messages:
             if isinstance(entry, ImportProblem):
@@ -163,11 +218,11 @@ def _parse_windowed(
                 continue
             chunk.append(entry)
             if len(chunk) >= chunk_size:
-                window.append((pool.submit(_parse_chunk, chunk), chunk, problems))
+                window.append((pool.submit(_parse_chunk, chunk, amend, prepared), chunk, problems))
                 chunk, problems = [], []
                 yield from drain(4 * workers)
         if chunk or problems:
-            window.append((pool.submit(_parse_chunk, chunk), chunk, problems))
+            window.append((pool.submit(_parse_chunk, chunk, amend, prepared), chunk, problems))
         yield from drain(0)
 
 
@@ -328,3 +383,13 @@ def maildir_flags(locator: str) -> tuple[str, ...]:
     if not sep:
         return ()
     return tuple(_MAILDIR_FLAGS[c] for c in info if c in _MAILDIR_FLAGS)
+
+
+def with_maildir_flags(capture: Capture, _note: object = None) -> Capture:
+    """The capture with the flags its maildir file name carries (an ``amend`` for parse_many)."""
+    if capture.item is None:
+        return capture
+    flags = maildir_flags(capture.source.locator)
+    if not flags:
+        return capture
+    return replace(capture, item=replace(capture.item, flags=capture.item.flags + flags))

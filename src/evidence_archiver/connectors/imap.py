@@ -17,7 +17,7 @@ whole every time, with a warning, and dedup by hash does the rest.
 
 Fast. UIDs are grouped into batches by their ``RFC822.SIZE`` (a few MB per ``UID FETCH``). A
 fetcher thread reads batches from the network into a bounded queue while the main thread feeds
-them to :func:`connectors.email.parse_many` (parsing in worker processes) and the archive writer
+them to :func:`connectors.email.prepare_many` (parsing in worker processes) and the archive writer
 (one transaction per ``ingest`` batch): network, parsing and writing overlap. ``last_uid`` is
 advanced only after the batch holding that UID has committed, so a killed import keeps what it
 wrote and the next run resumes after it.
@@ -48,10 +48,11 @@ from imapclient import IMAPClient
 from imapclient import exceptions as imap_errors
 
 from ..archive import Archive
+from ..archive.ingest import PreparedCapture
 from ..errors import SourceError
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
-from .email import parse_many
+from .email import NotedMessage, prepare_many
 from .imap_auth import Credentials, OAuth2Token
 
 CONNECTOR = "imap"
@@ -766,7 +767,7 @@ def _import_folder(
     gave_up: list[str] = []
     metas: deque[dict[str, Any]] = deque()
 
-    def raw_messages() -> Iterator[tuple[bytes, SourceRef]]:
+    def raw_messages() -> Iterator[NotedMessage]:
         while True:
             got = fetcher.out.get()
             if got is _DONE:
@@ -782,17 +783,18 @@ def _import_folder(
                 locator = f"UID {message.uid}" + (
                     f" UIDVALIDITY {plan.uidvalidity}" if plan.uidvalidity is not None else ""
                 )
-                yield message.raw, SourceRef(CONNECTOR, container, locator)
+                yield message.raw, SourceRef(CONNECTOR, container, locator), message.meta
             result.fetched += len(got)
             result.bytes += size
             if progress:
                 progress.advance(folder, len(got), size)
 
-    def annotated(parsed: Iterable[Capture | ImportProblem]) -> Iterator[Capture | ImportProblem]:
+    def counted(
+        parsed: Iterable[PreparedCapture | ImportProblem],
+    ) -> Iterator[PreparedCapture | ImportProblem]:
         for capture in parsed:
-            meta = metas.popleft()
-            yielded.append(int(meta["uid"]))
-            yield with_imap_details(capture, meta) if isinstance(capture, Capture) else capture
+            yielded.append(int(metas.popleft()["uid"]))
+            yield capture
 
     def on_commit(count: int) -> None:
         nonlocal committed
@@ -804,7 +806,7 @@ def _import_folder(
     fetcher.start()
     try:
         ingest_report = archive.ingest(
-            annotated(parse_many(raw_messages(), workers=workers)),
+            counted(prepare_many(raw_messages(), workers=workers, amend=with_imap_details)),
             connector=CONNECTOR,
             container=container,
             batch_size=ingest_batch,

@@ -17,12 +17,11 @@ or, to see the captures without storing them::
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Mapping
-from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ...archive.ingest import fts_values
+from ...archive.ingest import PreparedCapture, held_bytes, prepare_all
 from ...errors import UsageError
 from ...model import Capture, ImportProblem, ImportReport
 from ..background import in_child_process
@@ -127,12 +126,20 @@ class PhoneExport:
     def connector(self) -> str:
         return self.format
 
-    def captures(self, *, in_child: bool | None = None) -> Iterator[Capture | ImportProblem]:
-        """The export's captures, in file order.
+    def captures(self) -> Iterator[Capture | ImportProblem]:
+        """The export's captures, in file order, read in this process."""
+        return self._captures()
+
+    def for_archive(
+        self, *, in_child: bool | None = None
+    ) -> Iterator[Capture | ImportProblem | PreparedCapture]:
+        """What :meth:`Archive.ingest` is given: the captures, those with an item prepared.
 
         A large export (``in_child=None``) or any (``in_child=True``) is read in a child process
-        that also makes each item's index text, so reading a backup and writing the archive run
-        on two cores; this process's notes are brought up to date when the last capture is out.
+        that also prepares each item's rows (:func:`prepare`), so reading a backup and writing
+        the archive run on two cores and little crosses between them; this process's notes are
+        brought up to date when the last capture is out. Otherwise the captures are read here
+        and the writer prepares them.
         """
         if in_child is None:
             try:
@@ -141,9 +148,11 @@ class PhoneExport:
                 in_child = False
         if not in_child:
             return self._captures()
-        return self._captures_from_child()
+        return self._prepared_in_child()
 
-    def _captures_from_child(self) -> Generator[Capture | ImportProblem, None, None]:
+    def _prepared_in_child(
+        self,
+    ) -> Generator[Capture | ImportProblem | PreparedCapture, None, None]:
         notes = yield from in_child_process(
             _read_in_child,
             self.path,
@@ -152,7 +161,7 @@ class PhoneExport:
             self.column_map,
             self.zone,
             self.spool.folder(),
-            weigh=_bytes_held,
+            weigh=held_bytes,
         )
         self.notes.merge(notes)
 
@@ -172,14 +181,6 @@ class PhoneExport:
         self.close()
 
 
-def _bytes_held(capture: Capture | ImportProblem) -> int:
-    """The media bytes a capture carries in memory (large ones are spooled to files)."""
-    if not isinstance(capture, Capture):
-        return 0
-    held = len(capture.original.data or b"") if capture.original is not None else 0
-    return held + sum(len(a.blob.data or b"") for a in capture.attachments)
-
-
 def _read_in_child(
     path: Path,
     format: str,
@@ -187,8 +188,8 @@ def _read_in_child(
     column_map: dict[str, str] | None,
     zone: str | None,
     spool_folder: Path,
-) -> Generator[Capture | ImportProblem, None, ReadNotes]:
-    """The reader's side of :meth:`PhoneExport.captures` in a child process."""
+) -> Generator[Capture | ImportProblem | PreparedCapture, None, ReadNotes]:
+    """The reader's side of :meth:`PhoneExport.for_archive` in a child process."""
     with PhoneExport(
         path,
         format=format,
@@ -197,11 +198,7 @@ def _read_in_child(
         zone=zone,
         spool=Spool(spool_folder),
     ) as export:
-        for capture in export.captures(in_child=False):
-            if isinstance(capture, Capture) and capture.item is not None:
-                # Made here, it is work the writing process no longer does.
-                capture = replace(capture, index=fts_values(capture.item, capture.attachments))
-            yield capture
+        yield from prepare_all(export.captures())
         return export.notes
 
 
@@ -222,13 +219,13 @@ def import_phone_export(
     ``zone`` (an IANA name such as ``Asia/Shanghai``) is where chat exports' wall-clock times
     were shown; by default ``EVIDENCE_TZ`` or this computer's zone. Idempotent: a second run
     (or a newer backup overlapping this one) adds only messages not yet archived and counts
-    the rest as ``duplicates``. ``in_child`` is passed to :meth:`PhoneExport.captures`.
+    the rest as ``duplicates``. ``in_child`` is passed to :meth:`PhoneExport.for_archive`.
     """
     with PhoneExport(
         path, format=format, region=region, column_map=column_map, zone=zone
     ) as export:
         report = archive.ingest(
-            export.captures(in_child=in_child),
+            export.for_archive(in_child=in_child),
             connector=export.connector,
             container=str(export.path),
             batch_size=batch_size,
