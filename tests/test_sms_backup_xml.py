@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from evidence_archiver import Archive
 from evidence_archiver.connectors.sms import PhoneExport, detect_format, import_phone_export
-from evidence_archiver.connectors.sms.backup_xml import CharRefRepair, HostileXml
+from evidence_archiver.connectors.sms.backup_xml import CharRefRepair, HostileXml, MediaLift
 from evidence_archiver.connectors.sms.common import SPOOL_THRESHOLD, epoch_to_datetime
 from evidence_archiver.errors import SourceError
 from evidence_archiver.hashing import sha256_file
@@ -204,6 +205,84 @@ def test_repair_works_whatever_the_chunk_boundaries(step: int) -> None:
     out += repair.feed(b"", final=True)
     assert out == b'<a b="x&#128077;y&#x1F44D;z&#128077;&#65533;&#10;"/>'
     assert (repair.emoji, repair.replaced) == (2, 1)
+
+
+def _mms_with(data: str, extra: str = "", date: int = 1709704960000) -> str:
+    return (
+        f'  <mms date="{date}" msg_box="1" address="+8613800138000">\n'
+        f'    <parts><part ct="image/png" name="p.png" data="{data}"{extra} /></parts>\n'
+        "  </mms>\n"
+    )
+
+
+@pytest.mark.parametrize("step", [1, 5, 4096, 5000, 1 << 20])
+def test_media_are_lifted_out_whole_whatever_the_chunk_boundaries(step: int) -> None:
+    big = base64.b64encode(bytes(range(256)) * 40).decode()  # 13,656 characters
+    short = base64.b64encode(b"tiny").decode()
+    spaced = big[:5000] + " " + big[5000:]  # not one run: left to expat
+    data = (
+        f'<smses>\n<part data="{big}" />\n<part data="{short}"/><part data="{spaced}"/>'
+        f"<part  data=\"{big}\"/><part data='{big}'/>\n</smses>"
+    ).encode()
+    lift = MediaLift()
+    pieces = [lift.feed(data[i : i + step]) for i in range(0, len(data), step)]
+    out = b"".join(pieces) + lift.feed(b"", final=True)
+    attr = lift.attr.encode()
+    assert out == (
+        b'<smses>\n<part data="" ' + attr + b'="0" />\n<part data="' + short.encode() + b'"/>'
+        b'<part data="' + spaced.encode() + b'"/><part  data="" ' + attr + b'="1"/>'
+        b"<part data='" + big.encode() + b"'/>\n</smses>"
+    )
+    assert lift.take("0") == lift.take("1") == big.encode()
+    # Line 3 lost the 13,656 characters of the value cut after column 22 (counting from 0).
+    assert lift.columns_removed(2, 100) == len(big) + 2 - len(b'"" ' + attr + b'="0"')
+    assert lift.columns_removed(3, 1) == 0
+
+
+def test_a_file_cannot_pose_as_lifted_media(tmp_path: Path, archive: Archive) -> None:
+    # The attribute's name carries a random nonce: one written in the file is just an attribute.
+    forged = ' evidence-media-0000000000000000="0"'
+    big = base64.b64encode(b"\x89PNG" + bytes(8000)).decode()
+    path = _write(tmp_path, "mms.xml", _mms_with(big) + _mms_with("aGk=", forged, 1709704970000))
+    report, _ = import_phone_export(archive, path)
+    assert (report.added, report.failed) == (2, 0)
+    first, second = archive.timeline()
+    assert archive.read_original(first.attachments[0].sha256) == base64.b64decode(big)
+    assert archive.read_original(second.attachments[0].sha256) == b"hi"
+
+
+def test_damage_on_a_line_with_lifted_media_is_reported_at_its_column_in_the_file(
+    tmp_path: Path, archive: Archive
+) -> None:
+    big = base64.b64encode(bytes(9000)).decode()
+    line = f'    <parts><part ct="image/png" data="{big}" /><oops x=1/></parts>\n'
+    body = f'  <mms date="1709704960000" msg_box="1" address="1">\n{line}  </mms>\n'
+    path = _write(tmp_path, "mms.xml", body + _sms(1709704970000, "after"))
+    report, _ = import_phone_export(archive, path)
+    column = line.index("x=1") + 3  # expat stops at the unquoted value; columns count from 1
+    assert [e.reason for e in report.errors][0].startswith(
+        f"the file is damaged at line 4, column {column}: not well-formed"
+    )
+    assert [i.body for i in archive.timeline()] == ["after"]
+
+
+def test_media_of_records_that_are_skipped_are_not_kept(tmp_path: Path) -> None:
+    big = base64.b64encode(bytes(9000)).decode()
+    unclosed = (
+        '  <mms date="1709704960000" msg_box="1" address="1">\n'
+        f'    <parts><part ct="image/png" data="{big}" /></parts>\n'
+    )
+    stray = f'  <part ct="image/png" data="{big}" />\n'
+    path = _write(tmp_path, "mms.xml", unclosed + _sms(1709704970000, "next") + stray)
+    with PhoneExport(path) as export:
+        entries = list(export.captures())
+        reader_media = [
+            c for c in entries if isinstance(c, Capture) and c.item and c.item.kind == "mms"
+        ]
+        assert not reader_media
+        assert [c.item.body for c in entries if isinstance(c, Capture) and c.item] == ["next"]
+    lifts = [o for o in gc.get_objects() if isinstance(o, MediaLift)]
+    assert all(not lift._values for lift in lifts)
 
 
 def test_overlapping_newer_backup_adds_only_new_messages(archive: Archive) -> None:

@@ -4,7 +4,9 @@ Design:
 
 * **Streamed.** The file is read in 1 MiB chunks and fed to expat; each ``<sms>``, ``<mms>`` or
   ``<call>`` becomes a capture as soon as its end tag is read and is then forgotten, so memory
-  does not grow with the file. Large MMS media go to a :class:`~.common.Spool` file.
+  does not grow with the file. Large MMS media go to a :class:`~.common.Spool` file. Media
+  values are lifted out of the byte stream before expat (:class:`MediaLift`): they are most
+  of a backup's bytes, and expat need not look at base64.
 * **Hostile XML is refused, not parsed.** The app never writes a DTD. A ``<!DOCTYPE``, an entity
   declaration or an external entity stops the import before anything is stored, with a message
   that says why (these are how "billion laughs" and external-entity attacks work). This is the
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import binascii
 import re
+import secrets
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -191,6 +194,116 @@ class CharRefRepair:
         return b"".join(pieces)
 
 
+# A media part's base64 as the app writes it: one unbroken run of the base64 alphabet in double
+# quotes. Shorter values are left to expat, where lifting them would gain nothing.
+LIFT_MIN = 4096
+_BASE64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_DATA_OPEN = b' data="'
+
+
+class MediaLift:
+    """A byte filter that lifts long base64 attribute values out of the stream before expat.
+
+    MMS media are most of a backup's bytes, and expat examines each byte of an attribute value
+    before Python copies it into a string that is then decoded: about half of all reading time.
+    A ``data="…"`` value of 4 KiB or more of base64 alone is kept here as bytes and replaced in
+    the stream by an empty value and an attribute, :attr:`attr`, holding a token for
+    :meth:`take`. That attribute's name carries a random nonce, so a file cannot forge one. Any
+    other value (with whitespace, references, single quotes) goes to expat as before.
+
+    Only ``data`` values are cut, and never a line break, so line numbers are unchanged;
+    :meth:`columns_removed` gives what was cut from a line, to report columns as in the file.
+    """
+
+    def __init__(self) -> None:
+        self.attr = f"evidence-media-{secrets.token_hex(8)}"
+        self._attr_bytes = self.attr.encode("ascii")
+        self._pending = b""
+        self._values: dict[str, bytes] = {}
+        self._next = 0
+        self._line = 1  # the line the next output byte is on
+        self._column = 0  # that byte's column
+        self._cuts: deque[tuple[int, int, int]] = deque()  # line, output column, bytes cut
+
+    def feed(self, chunk: bytes, final: bool = False) -> bytes:
+        buf = self._pending + chunk if self._pending else chunk
+        cut = len(buf) if final else self._safe_cut(buf)
+        ready, self._pending = buf[:cut], buf[cut:]
+        out = self._lift(ready) if _DATA_OPEN in ready else ready
+        newlines = out.count(b"\n")
+        if newlines:
+            self._line += newlines
+            self._column = len(out) - out.rfind(b"\n") - 1
+        else:
+            self._column += len(out)
+        # Damage is reported soon after it is read: cuts from far back are not needed again.
+        while self._cuts and self._cuts[0][0] < self._line - 10_000:
+            self._cuts.popleft()
+        return out
+
+    @staticmethod
+    def _safe_cut(buf: bytes) -> int:
+        """Where to stop: before a value that may go on in the next chunk, or a ``data="`` the
+        chunk boundary splits."""
+        start = buf.rfind(_DATA_OPEN)
+        if start != -1:
+            value = start + len(_DATA_OPEN)
+            if buf.find(b'"', value) == -1 and not buf[value:].translate(None, _BASE64):
+                return start
+        for size in range(len(_DATA_OPEN) - 1, 0, -1):
+            if buf.endswith(_DATA_OPEN[:size]):
+                return len(buf) - size
+        return len(buf)
+
+    def _lift(self, data: bytes) -> bytes:
+        pieces: list[bytes] = []
+        last = 0
+        line, column = self._line, self._column
+        at = data.find(_DATA_OPEN)
+        while at != -1:
+            # find and translate run at memory speed; a regex over every byte would not.
+            value_start = at + len(_DATA_OPEN)
+            end = data.find(b'"', value_start)
+            if end == -1:
+                break
+            if end - value_start < LIFT_MIN or data[value_start:end].translate(None, _BASE64):
+                at = data.find(_DATA_OPEN, end)
+                continue
+            token = str(self._next)
+            self._next += 1
+            self._values[token] = data[value_start:end]
+            piece = data[last : at + len(_DATA_OPEN) - 1]  # up to and with "data="
+            newlines = piece.count(b"\n")
+            if newlines:
+                line += newlines
+                column = len(piece) - piece.rfind(b"\n") - 1
+            else:
+                column += len(piece)
+            placeholder = b'"" ' + self._attr_bytes + b'="' + token.encode("ascii") + b'"'
+            cut = end + 1 - (at + len(_DATA_OPEN) - 1)
+            self._cuts.append((line, column, cut - len(placeholder)))
+            column += len(placeholder)
+            pieces += (piece, placeholder)
+            last = end + 1
+            at = data.find(_DATA_OPEN, last)
+        pieces.append(data[last:])
+        return b"".join(pieces)
+
+    def take(self, token: str) -> bytes:
+        """A lifted value (once: it is forgotten as it is given)."""
+        return self._values.pop(token)
+
+    def release(self, attrs: dict[str, str]) -> None:
+        """Forget the value of an element that will not be read (a skipped, damaged record)."""
+        token = attrs.get(self.attr)
+        if token is not None:
+            self._values.pop(token, None)
+
+    def columns_removed(self, line: int, column: int) -> int:
+        """How many bytes were cut from ``line`` before output ``column`` (both from 1 / 0)."""
+        return sum(cut for at, col, cut in self._cuts if at == line and col < column)
+
+
 @dataclass
 class _Record:
     tag: str
@@ -203,6 +316,7 @@ class _Record:
     addrs: list[dict[str, str]] = field(default_factory=list)
     emoji: int = 0
     replaced: int = 0
+    media: MediaLift | None = None  # where its parts' lifted values wait
 
 
 class _Collector:
@@ -214,12 +328,14 @@ class _Collector:
         self,
         parser: Any,
         repair: CharRefRepair,
+        media: MediaLift,
         *,
         line_base: int = 0,
         resume: _Collector | None = None,
     ) -> None:
         self.parser = parser
         self.repair = repair
+        self.media = media
         self.line_base = line_base
         self.depth = 0
         self.root: str | None = None
@@ -282,6 +398,8 @@ class _Collector:
             if self.current is not None:
                 # A record starting inside an MMS: that MMS lost its end tag. Skip it, go on.
                 self.unclosed.append(self.current)
+                for part in self.current.parts:
+                    self.media.release(part)
             self.record_depth = self.depth
             self.count += 1
             self.current = _Record(
@@ -290,12 +408,15 @@ class _Collector:
                 self.count,
                 self.parser.CurrentLineNumber + self.line_base,
                 self.parser.CurrentByteIndex,
+                media=self.media,
             )
         elif self.current is not None:
             if name == "part":
                 self.current.parts.append(attrs)
             elif name == "addr":
                 self.current.addrs.append(attrs)
+        elif name == "part":
+            self.media.release(attrs)  # a part outside any record is not read
 
     def end(self, name: str) -> None:
         if (
@@ -338,8 +459,9 @@ class SmsBackupReader(SpooledReader):
     ) -> None:
         super().__init__(path, region=region, spool=spool, notes=notes)
         self._repair = CharRefRepair()
+        self._media = MediaLift()
         self._parser = expat.ParserCreate()
-        self._collector = _Collector(self._parser, self._repair)
+        self._collector = _Collector(self._parser, self._repair, self._media)
         self._emoji = self._replaced = 0
         try:
             self._file = path.open("rb")
@@ -381,13 +503,14 @@ class SmsBackupReader(SpooledReader):
             return
         chunk = self._file.read(CHUNK)
         final = not chunk
-        data = self._repair.feed(chunk, final=final)
+        data = self._repair.feed(self._media.feed(chunk, final=final), final=final)
         try:
             self._parser.Parse(data, final)
         except expat.ExpatError as exc:
             code = exc.code
             line = exc.lineno + self._collector.line_base
-            where = f"line {line}, column {exc.offset + 1}: {expat.ErrorString(code)}"
+            column = exc.offset + 1 + self._media.columns_removed(exc.lineno, exc.offset)
+            where = f"line {line}, column {column}: {expat.ErrorString(code)}"
             truncation_codes = {
                 expat.errors.codes[expat.errors.XML_ERROR_NO_ELEMENTS],
                 expat.errors.codes[expat.errors.XML_ERROR_UNCLOSED_TOKEN],
@@ -432,12 +555,16 @@ class SmsBackupReader(SpooledReader):
         self._resume_at = (offset, line - 1)
         self._file.seek(offset)
         self._repair = CharRefRepair()
+        # Values lifted past the damage are read again from the file; the old lift keeps only
+        # those of records already read, until they are converted.
+        self._media = MediaLift()
         self._parser = expat.ParserCreate()
         self._collector = _Collector(
-            self._parser, self._repair, line_base=line - 1, resume=self._collector
+            self._parser, self._repair, self._media, line_base=line - 1, resume=self._collector
         )
         # The fresh parser needs the root element open again; it adds no line.
-        self._parser.Parse(self._repair.feed(f"<{self._collector.root}>".encode()), False)
+        reopen = self._media.feed(f"<{self._collector.root}>".encode())
+        self._parser.Parse(self._repair.feed(reopen), False)
         return line
 
     def captures(self) -> Iterator[Capture | ImportProblem]:
@@ -617,7 +744,9 @@ class SmsBackupReader(SpooledReader):
             if media_type == "application/smil":
                 continue  # layout only; the file keeps it
             name = safe_filename(part.get("name", ""), part.get("cl", ""), part.get("fn", ""))
-            data_b64 = part.get("data")
+            data_b64: str | bytes | None = part.get("data")
+            if record.media is not None and record.media.attr in part:
+                data_b64 = record.media.take(part[record.media.attr])
             text = clean(part.get("text"))
             if data_b64 is None:
                 if media_type.startswith("text/plain"):
@@ -628,7 +757,9 @@ class SmsBackupReader(SpooledReader):
                     attachments.append(Attachment(blob, name, media_type, text=text))
                 continue
             try:
-                data = binascii.a2b_base64("".join(data_b64.split()), strict_mode=True)
+                if isinstance(data_b64, str):
+                    data_b64 = "".join(data_b64.split())
+                data = binascii.a2b_base64(data_b64, strict_mode=True)
             except binascii.Error as exc:
                 broken.append({"name": name, "media_type": media_type, "reason": str(exc)})
                 problems.append(
