@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from evidence_archiver import Archive, ArchiveError, NotFound, UsageError
+from evidence_archiver.archive.ingest import prepare
 from evidence_archiver.archive.timeutil import format_utc
 from evidence_archiver.hashing import blob_from_bytes, blob_from_file, sha256_bytes
 from evidence_archiver.model import Attachment, Capture, ImportProblem, Item, SourceRef
@@ -71,6 +72,33 @@ def test_ingest_stores_original_bytes_and_reimport_is_a_noop(archive: Archive) -
         data = archive.read_original(capture.original.sha256)
         assert data == capture.original.data
         assert sha256_bytes(data) == capture.original.sha256
+
+
+def test_a_batch_ends_early_once_its_originals_fill_the_byte_bound(archive: Archive) -> None:
+    captures = [email_capture(i, body=str(i) * 400_000) for i in range(5)]  # ~400 kB each
+    small = [email_capture(10 + i) for i in range(3)]
+    batches: list[int] = []
+    report = archive.ingest(
+        [*captures, *small],
+        connector="eml",
+        container="test",
+        batch_size=100,
+        batch_bytes=1_000_000,
+        progress=batches.append,
+    )
+    assert report.added == 8
+    assert batches == [3, 2 + 3]  # three reach 1 MB; the rest fit under it
+    # Already prepared (as a reader's process sends them), they count the same.
+    again: list[int] = []
+    archive.ingest(
+        [prepare(c) for c in captures],
+        connector="eml",
+        container="test",
+        batch_size=100,
+        batch_bytes=1_000_000,
+        progress=again.append,
+    )
+    assert again == [3, 2]
 
 
 def test_occurred_at_keeps_the_offset_it_was_sent_with(archive: Archive) -> None:

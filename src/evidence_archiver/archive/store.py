@@ -37,7 +37,7 @@ from ..model import (
 from . import cases as case_rules
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
-from .ingest import BatchWriter, PreparedCapture, fts_values
+from .ingest import BatchWriter, PreparedCapture, fts_values, held_bytes
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -169,9 +169,14 @@ class Archive:
         connector: str,
         container: str,
         batch_size: int = 500,
+        batch_bytes: int = 64 << 20,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Store captures; return what was added, what was already there and what failed.
+
+        A batch (one transaction) ends after ``batch_size`` captures, or sooner once the
+        originals it holds in memory reach ``batch_bytes``, so that large mail or media never
+        pile up in memory whatever the batch size.
 
         The run is logged in ``imports`` before the first batch, with the process that runs
         it, so that while it runs it shows as ``running`` and once that process is gone without
@@ -196,14 +201,16 @@ class Archive:
         report = ImportReport(import_id=import_id)
         rules = case_rules.load_rules(self.conn)
         batch: list[Capture | ImportProblem | PreparedCapture] = []
+        held = 0
         with self._background_checkpoints():
             for capture in captures:
                 batch.append(capture)
-                if len(batch) >= batch_size:
+                held += held_bytes(capture)
+                if len(batch) >= batch_size or held >= batch_bytes:
                     self._ingest_batch(batch, report, rules)
                     if progress:
                         progress(len(batch))
-                    batch = []
+                    batch, held = [], 0
             if batch:
                 self._ingest_batch(batch, report, rules)
                 if progress:

@@ -86,8 +86,8 @@ def index_text(text: str) -> str:
     >>> index_text("请办理延期还款 extension").split()
     ['请办', '办理', '理延', '延期', '期还', '还款', '款', 'extension']
     """
-    if not text:
-        return ""
+    if not text or text.isascii():
+        return text  # ASCII is its own NFKC form and holds no CJK: most messages, no work
     text = normalize(text)
     if not _IS_CJK.search(text):
         return text

@@ -36,6 +36,9 @@ __all__ = ["FORMATS", "PhoneExport", "ReadNotes", "detect_format", "import_phone
 #: From this size on, an export is read in a child process while this one writes the archive.
 #: Below it, starting a process costs more than the overlap gains.
 CHILD_READER_BYTES = 1_000_000
+#: Items per ingest transaction. Phone messages are small and many: a larger batch than mail's
+#: commits (and syncs) less often; the media a batch holds are bounded by ``Archive.ingest``.
+PHONE_BATCH = 2000
 
 
 class PhoneExport:
@@ -162,6 +165,11 @@ class PhoneExport:
             self.zone,
             self.spool.folder(),
             weigh=held_bytes,
+            # Enough items in flight to cover a whole ingest batch being written, so the
+            # reader keeps working meanwhile; small batches bound the media they hold.
+            batch_size=256,
+            lookahead=16,
+            batch_bytes=2 << 20,
         )
         self.notes.merge(notes)
 
@@ -210,7 +218,7 @@ def import_phone_export(
     region: str | None = None,
     column_map: Mapping[str, str] | None = None,
     zone: str | None = None,
-    batch_size: int = 500,
+    batch_size: int = PHONE_BATCH,
     progress: Callable[[int], None] | None = None,
     in_child: bool | None = None,
 ) -> tuple[ImportReport, ReadNotes]:
