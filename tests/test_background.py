@@ -3,14 +3,16 @@ child's items, return value, failures and early stops all reaching the caller.""
 
 from __future__ import annotations
 
+import fcntl
 import multiprocessing
 import os
 import time
 from collections.abc import Generator
+from pathlib import Path
 
 import pytest
 
-from evidence_archiver.connectors.background import ReaderProcessError, in_child_process
+from evidence_archiver.connectors.background import ReaderProcessError, _widen, in_child_process
 
 
 def numbers(count: int) -> Generator[int, None, str]:
@@ -113,3 +115,21 @@ def test_large_items_cross_in_smaller_batches() -> None:
     got = list(produced)
     assert [b[0] for b in got] == [n % 256 for n in range(64)]
     assert all(len(b) == 1 << 20 for b in got)
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are a Linux feature")
+def test_the_pipe_from_a_reader_holds_a_whole_batch() -> None:
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    try:
+        before = fcntl.fcntl(receiving.fileno(), fcntl.F_GETPIPE_SZ)
+        _widen(receiving)
+        after = fcntl.fcntl(receiving.fileno(), fcntl.F_GETPIPE_SZ)
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+        assert after == max(before, min(limit, 4 << 20))
+        # A batch of that size goes in without anyone reading: the child never waits for the
+        # receiving thread to get the GIL.
+        sending.send_bytes(b"x" * (after - 64))
+        assert receiving.recv_bytes() == b"x" * (after - 64)
+    finally:
+        receiving.close()
+        sending.close()

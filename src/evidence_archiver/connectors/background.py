@@ -25,7 +25,13 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from multiprocessing import get_context
 from multiprocessing.connection import Connection
 from multiprocessing.context import BaseContext
+from pathlib import Path
 from typing import Any, TypeVar, cast
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ..archive.runner import process_gone
 
@@ -154,6 +160,25 @@ def _serve(
         conn.close()
 
 
+def _widen(conn: Connection) -> None:
+    """Give the pipe the largest buffer the system allows (Linux: 1 MiB instead of 64 KiB).
+
+    With a small buffer the child blocks in ``send`` until this process's receiving thread has
+    read each 64 KiB, and that thread needs the GIL for every read: whenever the writer holds
+    the GIL for a while, the reader stands still. A whole batch fitting in the pipe decouples
+    them. Where this cannot be set, the default buffer works, only slower.
+    """
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if set_size is None:
+        return
+    try:
+        limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    except (OSError, ValueError):
+        limit = 1 << 20
+    with contextlib.suppress(OSError):
+        fcntl.fcntl(conn.fileno(), set_size, min(limit, 4 << 20))
+
+
 def in_child_process(
     target: Callable[..., Generator[T, None, R]],
     *args: Any,
@@ -174,6 +199,7 @@ def in_child_process(
     """
     context = mp_context()
     receiving, sending = context.Pipe(duplex=False)
+    _widen(receiving)
     child = context.Process(  # type: ignore[attr-defined]
         target=_serve,
         args=(sending, receiving, target, args, batch_size, weigh, batch_bytes),
