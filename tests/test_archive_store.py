@@ -101,6 +101,45 @@ def test_a_batch_ends_early_once_its_originals_fill_the_byte_bound(archive: Arch
     assert again == [3, 2]
 
 
+def test_sightings_first_from_the_item_then_each_new_place(archive: Archive) -> None:
+    capture = email_capture(1)
+    first = archive.ingest([capture], connector="eml", container="inbox")
+    elsewhere = Capture(
+        source=SourceRef("mbox", "backup.mbox", "message 7"),
+        original=capture.original,
+        item=capture.item,
+    )
+    second = archive.ingest([elsewhere], connector="mbox", container="backup.mbox")
+    again = archive.ingest([elsewhere], connector="mbox", container="backup.mbox")
+    first_again = archive.ingest([capture], connector="eml", container="inbox")
+    assert (second.duplicates, again.duplicates, first_again.duplicates) == (1, 1, 1)
+    record = archive.item(1)
+    assert [(s.connector, s.container, s.locator) for s in record.sightings] == [
+        ("eml", "test", "msg-1"),
+        ("mbox", "backup.mbox", "message 7"),
+    ]
+    # Only the later place has a row of its own; the first is the item's source.
+    assert archive.conn.execute("SELECT COUNT(*) FROM item_sightings").fetchone()[0] == 1
+    assert archive.items_seen_in_import(first.import_id) == [1]
+    assert archive.items_seen_in_import(second.import_id) == [1]
+    assert archive.items_seen_in_import(again.import_id) == []
+    assert archive.items_seen_in_import(first_again.import_id) == []
+
+
+def test_a_first_sighting_written_by_an_older_version_is_not_shown_twice(
+    archive: Archive,
+) -> None:
+    report = archive.ingest([email_capture(1)], connector="eml", container="test")
+    with archive.transaction() as conn:  # as schema v4 and before wrote every first sighting
+        conn.execute(
+            "INSERT INTO item_sightings (item_id, connector, container, locator, import_id, "
+            "seen_at) SELECT id, source_connector, source_container, source_locator, import_id, "
+            "acquired_at FROM items"
+        )
+    assert len(archive.item(1).sightings) == 1
+    assert archive.items_seen_in_import(report.import_id) == [1]
+
+
 def test_occurred_at_keeps_the_offset_it_was_sent_with(archive: Archive) -> None:
     archive.ingest([email_capture(1)], connector="eml", container="test")
     item = archive.item(1)

@@ -271,16 +271,19 @@ class BatchWriter:
     def _event(self, action: str, subject: str, details: dict[str, Any]) -> None:
         self.custody_rows.append(self.custody.next_row(self.stored_at, action, subject, details))
 
-    def _existing(self) -> dict[str, int]:
+    def _existing(self) -> dict[str, tuple[int, tuple[str, str, str]]]:
+        """Items already archived under the batch's keys: their id and their own source."""
         keys = list(dict.fromkeys(p.dedup_key for p in self.pending))
-        found: dict[str, int] = {}
+        found: dict[str, tuple[int, tuple[str, str, str]]] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for key, item_id in self.conn.execute(
-                f"SELECT dedup_key, id FROM items WHERE dedup_key IN ({marks})", chunk
+            for key, item_id, connector, container, locator in self.conn.execute(
+                "SELECT dedup_key, id, source_connector, source_container, source_locator "
+                f"FROM items WHERE dedup_key IN ({marks})",
+                chunk,
             ):
-                found[key] = int(item_id)
+                found[key] = (int(item_id), (connector, container or "", locator or ""))
         return found
 
     def flush(self) -> list[int]:
@@ -298,14 +301,19 @@ class BatchWriter:
         new_ids: list[int] = []
         for p in self.pending:
             if p.dedup_key in known:
-                sightings.append(
-                    (known[p.dedup_key], p.connector, p.container, p.locator, import_id, stored_at)
-                )
+                # Seen again, perhaps in a new place. The first place is the item's own source
+                # columns, not repeated in item_sightings: one row and one index entry less
+                # per item.
+                known_id, first_place = known[p.dedup_key]
+                if (p.connector, p.container, p.locator) != first_place:
+                    sightings.append(
+                        (known_id, p.connector, p.container, p.locator, import_id, stored_at)
+                    )
                 self.report.duplicates += 1
                 continue
             item_id = next_id
             next_id += 1
-            known[p.dedup_key] = item_id
+            known[p.dedup_key] = (item_id, (p.connector, p.container, p.locator))
             new_ids.append(item_id)
             items.append(
                 (item_id, stored_at, import_id, p.dedup_key, p.connector, p.container, p.locator)
@@ -316,7 +324,6 @@ class BatchWriter:
                 self._keep(attachment.blob)
                 attachments.append(_attachment_row(item_id, position, attachment))
             fts.append((item_id, *p.fts))
-            sightings.append((item_id, p.connector, p.container, p.locator, import_id, stored_at))
             sha = p.original.sha256 if p.original else None
             self._event(
                 "acquired",

@@ -266,11 +266,19 @@ def _v4_import_runner(db: sqlite_utils.Database) -> None:
     imports.add_column("runner_started", str)
 
 
+def _v5_items_by_import(db: sqlite_utils.Database) -> None:
+    """Items found by the import that added them. From v5 an item's first sighting is only in
+    its own source columns (``item_sightings`` holds the later ones), so "what did import N
+    bring" reads ``items.import_id``; older first sightings stay where they are."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_items_import_id ON items (import_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2_search_index,
     _v3_search_filter_index,
     _v4_import_runner,
+    _v5_items_by_import,
 ]
 
 

@@ -428,14 +428,18 @@ class Archive:
                 (item_id,),
             )
         )
-        sightings = tuple(
+        # The first sighting is the item's own source; item_sightings holds the later ones
+        # (archives written before v5 hold the first there too: it is not repeated).
+        first = Sighting(r[17], r[18] or "", r[19] or "", parse_utc(r[4]))
+        later = [
             Sighting(s[0], s[1] or "", s[2] or "", parse_utc(s[3]))
             for s in conn.execute(
                 "SELECT connector, container, locator, seen_at FROM item_sightings "
                 "WHERE item_id = ? ORDER BY seen_at, rowid",
                 (item_id,),
             )
-        )
+        ]
+        sightings = (first, *(s for s in later if s != first))
         return _item_record(r, attachments, tags, notes, cases, sightings)
 
     def timeline_ids(
@@ -586,8 +590,9 @@ class Archive:
         return [
             int(i)
             for (i,) in self.conn.execute(
-                "SELECT DISTINCT item_id FROM item_sightings WHERE import_id = ? ORDER BY item_id",
-                (import_id,),
+                "SELECT id FROM items WHERE import_id = ? "
+                "UNION SELECT item_id FROM item_sightings WHERE import_id = ? ORDER BY 1",
+                (import_id, import_id),
             )
         ]
 
