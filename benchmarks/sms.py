@@ -18,6 +18,8 @@ the file size: compare the two sizes.
 
 Run:  .venv/bin/python benchmarks/sms.py --scale 0.05   (quick: 1,000 + 25 and 10,000 + 250)
       .venv/bin/python benchmarks/sms.py                (full: 20,000 + 500 and 200,000 + 5,000)
+      .venv/bin/python benchmarks/sms.py --rounds 3     (each size three times, and the median:
+                                                         a shared host's speed drifts)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -128,6 +131,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="1.0 = the issue's sizes")
     parser.add_argument("--work", type=Path, default=HERE / "out" / "sms")
     parser.add_argument(
+        "--rounds", type=int, default=1, help="run each size N times (the host's speed drifts)"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("MODE", "BACKUP", "DB"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
@@ -142,25 +148,36 @@ def main() -> None:
     ]
     header = ("size", "file MB", "mode", "messages", "s", "msg/s", "peak MB", "reader", "sum")
     print("{:>22} {:>8} {:>7} {:>9} {:>7} {:>8} {:>8} {:>7} {:>6}".format(*header))
-    for sms, mms in sizes:
-        backup = args.work / f"sms-{sms}-{mms}.xml"
-        if not backup.exists():
-            write_backup(backup, sms, mms)
-        size_mb = backup.stat().st_size / 1e6
-        for mode in ("parse", "import"):
-            db = args.work / f"archive-{sms}.db"
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-            result = run(mode, backup, db)
-            rate = result["messages"] / result["seconds"]
+    import_rates: dict[str, list[float]] = {}
+    for round_number in range(args.rounds):
+        for sms, mms in sizes:
+            backup = args.work / f"sms-{sms}-{mms}.xml"
+            if not backup.exists():
+                write_backup(backup, sms, mms)
+            size_mb = backup.stat().st_size / 1e6
+            label = f"{sms} SMS + {mms} MMS"
+            for mode in ("parse", "import"):
+                db = args.work / f"archive-{sms}-{round_number}.db"
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+                result = run(mode, backup, db)
+                rate = result["messages"] / result["seconds"]
+                if mode == "import":
+                    import_rates.setdefault(label, []).append(rate)
+                print(
+                    f"{label:>22} {size_mb:8.0f} {mode:>7} {result['messages']:9d} "
+                    f"{result['seconds']:7.1f} {rate:8.0f} {result['peak_mb']:8.0f} "
+                    f"{result['reader_mb']:7.0f} {result['peak_mb'] + result['reader_mb']:6.0f}",
+                    flush=True,
+                )
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{db}{suffix}").unlink(missing_ok=True)
+    if args.rounds > 1:
+        for label, rates in import_rates.items():
             print(
-                f"{f'{sms} SMS + {mms} MMS':>22} {size_mb:8.0f} {mode:>7} {result['messages']:9d} "
-                f"{result['seconds']:7.1f} {rate:8.0f} {result['peak_mb']:8.0f} "
-                f"{result['reader_mb']:7.0f} {result['peak_mb'] + result['reader_mb']:6.0f}",
-                flush=True,
+                f"{label}: import {statistics.median(rates):.0f} msg/s median over "
+                f"{len(rates)} rounds ({min(rates):.0f}-{max(rates):.0f}; target 10,000)"
             )
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
     if os.environ.get("KEEP_BENCH_FILES") != "1":
         for file in args.work.glob("sms-*.xml"):
             file.unlink()
