@@ -140,6 +140,35 @@ def test_a_first_sighting_written_by_an_older_version_is_not_shown_twice(
     assert archive.items_seen_in_import(report.import_id) == [1]
 
 
+def test_items_without_an_original_or_message_id_stay_out_of_those_indexes(
+    archive: Archive,
+) -> None:
+    text = Capture(
+        source=SourceRef("sms-backup-restore", "sms.xml", "element 1 (line 3)"),
+        original=None,
+        item=Item(kind="sms", body="pay now", sender="+8613800138000"),
+        dedup_key="sms|+8613800138000|1|in|x",
+    )
+    mail = email_capture(1)
+    archive.ingest([text, mail], connector="test", container="test")
+    conn = archive.conn
+    for column in ("original_sha256", "message_id"):
+        plan = conn.execute(
+            f"EXPLAIN QUERY PLAN SELECT id FROM items WHERE {column} = ?", ("x",)
+        ).fetchall()
+        assert f"idx_items_{column}" in plan[0][3]
+    indexed = conn.execute(
+        "SELECT COUNT(*) FROM items INDEXED BY idx_items_original_sha256 "
+        "WHERE original_sha256 IS NOT NULL"
+    ).fetchone()[0]
+    assert indexed == 1
+    assert mail.original is not None
+    found = conn.execute(
+        "SELECT id FROM items WHERE original_sha256 = ?", (mail.original.sha256,)
+    ).fetchall()
+    assert found == [(2,)]
+
+
 def test_occurred_at_keeps_the_offset_it_was_sent_with(archive: Archive) -> None:
     archive.ingest([email_capture(1)], connector="eml", container="test")
     item = archive.item(1)

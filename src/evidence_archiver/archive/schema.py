@@ -267,10 +267,20 @@ def _v4_import_runner(db: sqlite_utils.Database) -> None:
 
 
 def _v5_items_by_import(db: sqlite_utils.Database) -> None:
-    """Items found by the import that added them. From v5 an item's first sighting is only in
-    its own source columns (``item_sightings`` holds the later ones), so "what did import N
-    bring" reads ``items.import_id``; older first sightings stay where they are."""
+    """Items found by the import that added them, and lighter indexes for phone messages.
+
+    From v5 an item's first sighting is only in its own source columns (``item_sightings``
+    holds the later ones), so "what did import N bring" reads ``items.import_id``; older first
+    sightings stay where they are. Messages and calls from a phone export have no original of
+    their own and no Message-ID: the indexes on those two columns leave such rows out instead
+    of filing one NULL entry per message (a lookup by value still uses them).
+    """
     db.execute("CREATE INDEX IF NOT EXISTS idx_items_import_id ON items (import_id)")
+    for column in ("original_sha256", "message_id"):
+        db.execute(f"DROP INDEX IF EXISTS idx_items_{column}")
+        db.execute(
+            f"CREATE INDEX idx_items_{column} ON items ({column}) WHERE {column} IS NOT NULL"
+        )
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
