@@ -222,3 +222,24 @@ def test_an_entry_compressed_with_a_method_bundles_never_use_is_refused_by_name(
             assert stream.read() == b"plain"
         with pytest.raises(zipio.UnreadableEntry, match="b.txt uses compression method 12"):
             open_member(f, squeezed)
+
+
+def test_a_finished_zip_is_synced_to_disk_before_it_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Power loss cannot be staged here; what can be checked is that the bytes are handed to
+    # the disk (fsync of the zip itself) once it is whole, after a create and after an append.
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(zipio.os, "fsync", spy)
+    path = tmp_path / "a.zip"
+    write_sample(path)
+    assert synced == [path.stat().st_ino]
+    with ZipWriter.append(path, (2026, 6, 1, 0, 0, 0)) as zw:
+        zw.write_bytes("bag/timestamp/manifest.tsr", b"\x30\x82token", compress=False)
+    assert synced == [path.stat().st_ino] * 2

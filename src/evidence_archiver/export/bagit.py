@@ -285,6 +285,8 @@ class DirBagWriter(BagWriter):
         with target.open("wb") as f:
             sink = _HashingSink(f)
             produce(sink)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())  # durable before the bag is renamed into place
         return sink.digest.hexdigest(), sink.size
 
 
@@ -297,6 +299,12 @@ def open_bag(path: Path, fmt: str, moment: datetime, root: str | None = None) ->
         return ZipBagWriter(path, root or path.name.removesuffix(".zip"), moment)
     path.mkdir(parents=True)
     return DirBagWriter(path)
+
+
+def fsync_tree(path: Path) -> None:
+    """:func:`fsync_dir` for a folder bag and every folder in it (their entries are new too)."""
+    for folder, _, _ in os.walk(path):
+        fsync_dir(Path(folder))
 
 
 def fsync_dir(path: Path) -> None:

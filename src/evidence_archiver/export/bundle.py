@@ -47,7 +47,7 @@ from ..extract.files import thumbnail_png
 from ..hashing import sha256_bytes
 from ..model import CustodyEvent
 from . import render_html
-from .bagit import BagWriter, fsync_dir, open_bag, should_deflate
+from .bagit import BagWriter, fsync_dir, fsync_tree, open_bag, should_deflate
 from .exhibits import (
     CONVERSATION_KINDS,
     Exhibit,
@@ -558,8 +558,10 @@ def _export(
         bag.abort()
         _remove(partial)
         raise
-    fsync_dir(partial if options.fmt == "dir" else partial.parent)
+    if options.fmt == "dir":
+        fsync_tree(partial)
     partial.replace(target)
+    fsync_dir(target.parent)  # the rename itself
     result = ExportResult(
         path=target,
         items=len(exhibits),

@@ -23,6 +23,7 @@ the stored and deflate methods (anything else raises :class:`UnreadableEntry`).
 from __future__ import annotations
 
 import io
+import os
 import struct
 import tempfile
 import zlib
@@ -273,6 +274,9 @@ class ZipWriter:
             )  # fmt: skip
             self._file.write(records + self._comment)
             self._file.truncate()
+            # On disk before anyone (the custody log, a timestamp) says the bundle exists.
+            self._file.flush()
+            os.fsync(self._file.fileno())
         finally:
             self.abort()
 
