@@ -169,7 +169,7 @@ class Archive:
         connector: str,
         container: str,
         batch_size: int = 500,
-        batch_bytes: int = 32 << 20,
+        batch_bytes: int = 16 << 20,
         progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Store captures; return what was added, what was already there and what failed.
