@@ -108,6 +108,10 @@ class PreparedCapture(NamedTuple):
     def where(self) -> str:
         return f"{self.container} {self.locator}".strip()
 
+    @property
+    def container_sha256(self) -> str | None:
+        return self.row[14]  # type: ignore[no-any-return]
+
 
 def prepare(capture: Capture) -> PreparedCapture:
     """The rows of a capture that holds an item (or an original that failed to parse).
@@ -333,7 +337,7 @@ class BatchWriter:
                     "container": p.container,
                     "locator": p.locator,
                     "original_sha256": sha,
-                    "container_sha256": p.row[_CONTAINER_SHA256],
+                    "container_sha256": p.container_sha256,
                     "attachments": [a.blob.sha256 for a in p.attachments],
                     "import_id": import_id,
                 },
@@ -351,9 +355,6 @@ class BatchWriter:
         conn.executemany(CUSTODY_INSERT, self.custody_rows)
         conn.executemany(_ERROR_INSERT, self.errors)
         return new_ids
-
-
-_CONTAINER_SHA256 = 14  # its place in PreparedCapture.row
 
 
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:
