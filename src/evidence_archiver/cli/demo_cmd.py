@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, ItemRecord, SearchHit
-from ..demo import DemoResult, run_demo
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
@@ -22,6 +21,9 @@ from .common import (
     print_json,
     show_time,
 )
+
+if TYPE_CHECKING:
+    from ..demo import DemoResult
 
 # The last one is the instalment's new due date: the mail, texts, chat, agreement and screenshot
 # all name it.
@@ -45,6 +47,10 @@ def demo(
 
     Example: evidence demo
     """
+    # Imported here: the demo pulls in the PDF renderer and its fonts, which every other
+    # command would otherwise pay for at start-up.
+    from ..demo import run_demo
+
     folder = directory or Path(tempfile.mkdtemp(prefix="evidence-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     if not json_:

@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..archive.timeutil import parse_user_date
 from ..errors import UsageError
-from ..export import ExportOptions, export_bundle, timestamp_bundle, verify_bundle
+
+# ``..export`` (X.509, the bundle writer) is imported inside each command that uses it, so that
+# every other command starts without loading it.
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -111,6 +113,8 @@ def export(
             raise UsageError(f"cannot read --now {now!r}: use e.g. 2024-05-01T12:00:00Z") from None
         if moment.tzinfo is None:
             raise UsageError("--now needs a time zone, e.g. 2024-05-01T12:00:00Z")
+    from ..export import ExportOptions, export_bundle
+
     options = ExportOptions(
         case=case,
         out=out,
@@ -169,6 +173,8 @@ def verify(
 
     Example: evidence verify lenderx_20240501T120000Z.zip --tsa-ca-file tsa-ca.pem
     """
+    from ..export import verify_bundle
+
     report = verify_bundle(path, tsa_ca_file=tsa_ca_file)
     if as_json:
         print_json(report.as_json())
@@ -210,6 +216,8 @@ def timestamp(
     """
     if not tsa_url:
         raise UsageError("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)")
+    from ..export import timestamp_bundle
+
     info = timestamp_bundle(path, tsa_url, ca_file=tsa_ca_file)
     _record(archive, path, info.as_json())
     if as_json:
