@@ -16,6 +16,7 @@ The input bytes are never changed; they are the original that the archive stores
 from __future__ import annotations
 
 import email.utils
+import functools
 import mimetypes
 import re
 import unicodedata
@@ -132,14 +133,21 @@ def _header(headers: HeaderMap, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _addresses(headers: HeaderMap, *names: str) -> list[tuple[str, str]]:
-    values = [decode_header_value(v) for n in names for v in headers.get(n.lower(), [])]
+def _addresses(headers: HeaderMap, *names: str) -> tuple[tuple[str, str], ...]:
+    return _addresses_in(tuple(v for n in names for v in headers.get(n.lower(), [])))
+
+
+# A mailbox's messages come from and go to a few correspondents, so the same header values
+# recur message after message, and reading addresses is slow pure Python: remember the last ones.
+@functools.lru_cache(maxsize=1024)
+def _addresses_in(raw_values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    values = [decode_header_value(v) for v in raw_values]
     found = []
     for display, addr in email.utils.getaddresses(values):
         addr = addr.strip()
         if addr:
             found.append((display.strip(), addr.lower() if "@" in addr else addr))
-    return found
+    return tuple(found)
 
 
 def parse_date(value: str | None) -> tuple[datetime | None, str | None]:
