@@ -62,7 +62,7 @@ def _run_tokens(run: str, *, final: bool) -> str:
     """Index form of one CJK run: its bigrams then its last character (unless ``final``)."""
     if len(run) == 1:
         return run
-    grams = " ".join(run[i : i + 2] for i in range(len(run) - 1))
+    grams = " ".join(map(str.__add__, run[:-1], run[1:]))  # each character and the next
     return grams if final else f"{grams} {run[-1]}"
 
 

@@ -47,7 +47,8 @@ def import_mbox(
     Example: evidence import mbox ~/Downloads/takeout.mbox
     """
     with open_archive(archive, create=True) as arch:
-        total = count_mbox(path) if path.is_file() else None
+        # Counted only for the progress bar, which --json goes without.
+        total = count_mbox(path) if path.is_file() and not json_ else None
         with progress_bar(f"Importing {path.name}", total, enabled=not json_) as advance:
             report = importing.import_mbox(
                 arch, path, progress=advance, workers=workers, batch_size=batch_size

@@ -58,16 +58,17 @@ def _entity(text: str, start: int, end: int, *, in_multipart: bool) -> Message:
     is cut from the part's body, or from its epilogue if it is a multipart itself."""
     msg = Message(policy=compat32)
     body = _headers(msg, text, start, end)
-    if msg.get_content_maintype() == "message":
+    media_type = msg.get_content_type()
+    if media_type.startswith("message/"):
         raise _Unusual  # parsed as nested messages (or delivery-status blocks)
-    if msg.get_content_maintype() != "multipart":
+    if not media_type.startswith("multipart/"):
         payload = text[body:end]
         msg.set_payload(_chop_eol(payload) if in_multipart else payload)
         return msg
     boundary = msg.get_boundary()
     if (
         boundary is None
-        or msg.get_content_type() == "multipart/digest"
+        or media_type == "multipart/digest"
         or str(msg.get("content-transfer-encoding", "8bit")).lower() not in _MULTIPART_ENCODINGS
     ):
         raise _Unusual
