@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -99,6 +100,36 @@ def test_a_batch_ends_early_once_its_originals_fill_the_byte_bound(archive: Arch
         progress=again.append,
     )
     assert again == [3, 2]
+
+
+def test_a_whole_export_file_is_committed_before_its_first_record_is_read(
+    archive: Archive, tmp_path: Path
+) -> None:
+    export = tmp_path / "sms-backup.xml"
+    export.write_bytes(b"<smses>" + b"<sms/>" * 1000 + b"</smses>")
+    blob = blob_from_file(export, "application/xml")
+    seen_before_records: list[bool] = []
+
+    def reader() -> Iterator[Capture]:
+        yield Capture(SourceRef("sms", str(export), "whole file"), original=blob, item=None)
+        # What another connection sees now is committed: the writer stored the file on its
+        # own, instead of holding it until a batch of records is full.
+        other = sqlite3.connect(archive.path)
+        try:
+            found = other.execute("SELECT 1 FROM originals WHERE sha256 = ?", (blob.sha256,))
+            seen_before_records.append(found.fetchone() is not None)
+        finally:
+            other.close()
+        for i in range(3):
+            yield email_capture(i)
+
+    batches: list[int] = []
+    report = archive.ingest(
+        reader(), connector="sms", container=str(export), progress=batches.append
+    )
+    assert seen_before_records == [True]
+    assert report.added == 3
+    assert batches == [1, 3]
 
 
 def test_sightings_first_from_the_item_then_each_new_place(archive: Archive) -> None:

@@ -37,7 +37,7 @@ from ..model import (
 from . import cases as case_rules
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
-from .ingest import BatchWriter, PreparedCapture, fts_values, held_bytes
+from .ingest import BatchWriter, PreparedCapture, fts_values, held_bytes, is_container
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -176,7 +176,7 @@ class Archive:
 
         A batch (one transaction) ends after ``batch_size`` captures, or sooner once the
         originals it holds in memory reach ``batch_bytes``, so that large mail or media never
-        pile up in memory whatever the batch size.
+        pile up in memory whatever the batch size, or right after a whole export file.
 
         The run is logged in ``imports`` before the first batch, with the process that runs
         it, so that while it runs it shows as ``running`` and once that process is gone without
@@ -206,7 +206,10 @@ class Archive:
             for capture in captures:
                 batch.append(capture)
                 held += held_bytes(capture)
-                if len(batch) >= batch_size or held >= batch_bytes:
+                # A whole export file is written at once, in a transaction of its own: its
+                # reader is meanwhile busy with the first records, on the other core.
+                whole_file = isinstance(capture, Capture) and is_container(capture)
+                if len(batch) >= batch_size or held >= batch_bytes or whole_file:
                     self._ingest_batch(batch, report, rules)
                     if progress:
                         progress(len(batch))
