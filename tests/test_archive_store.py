@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import pytest
 from evidence_archiver import Archive, ArchiveError, NotFound, UsageError
 from evidence_archiver.archive.ingest import prepare
 from evidence_archiver.archive.timeutil import format_utc
+from evidence_archiver.errors import SourceError
 from evidence_archiver.hashing import blob_from_bytes, blob_from_file, sha256_bytes
 from evidence_archiver.model import Attachment, Capture, ImportProblem, Item, SourceRef
 
@@ -220,6 +221,33 @@ def test_a_large_original_is_streamed_in_and_out(archive: Archive, tmp_path: Pat
     with out.open("wb") as f:
         assert archive.copy_original(blob.sha256, f) == big.stat().st_size
     assert out.read_bytes() == big.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: data[:5] + b"X" + data[6:],  # rewritten in place, same size
+        lambda data: data + b"more",  # still being written
+        lambda data: data[:-10],  # cut short
+    ],
+)
+def test_a_file_that_changes_after_it_was_read_is_not_stored(
+    archive: Archive, tmp_path: Path, change: Callable[[bytes], bytes]
+) -> None:
+    export = tmp_path / "calls-backup.xml"
+    export.write_bytes(b"<calls>" + b"<call/>" * 5000 + b"</calls>")
+    blob = blob_from_file(export, "application/xml")  # hashed now, as the reader does
+    export.write_bytes(change(export.read_bytes()))
+    capture = Capture(SourceRef("sms", str(export), "whole file"), original=blob, item=None)
+    before = archive.status()
+    with pytest.raises(SourceError, match="changed while it was being imported"):
+        archive.ingest(
+            [email_capture(1), capture, email_capture(2)], connector="sms", container="x"
+        )
+    assert archive.status()["total"] == before["total"]
+    with pytest.raises(NotFound):
+        archive.read_original(blob.sha256)
+    assert archive.integrity_check() == []
 
 
 def test_problems_and_unparsed_originals_are_logged_and_kept(archive: Archive) -> None:

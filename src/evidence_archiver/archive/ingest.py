@@ -19,6 +19,7 @@ objects; the writer then only numbers the rows, chains their custody events and 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from ..errors import SourceError
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
 from ..people import normalize_address
 from .custody import INSERT_SQL as CUSTODY_INSERT
@@ -199,13 +201,26 @@ def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool
     )
     if cur.rowcount != 1:
         return False
-    # Large files are streamed into the reserved blob, never read whole into memory.
+    # Large files are streamed into the reserved blob, never read whole into memory, and
+    # hashed again on the way: the file was hashed when it was read, and whatever changed it
+    # since (an app still writing its backup, a sync client) must not leave an original that
+    # does not match its own hash.
+    digest = hashlib.sha256()
+    remaining = blob.size
     with (
         blob.path.open("rb") as src,
         conn.blobopen("originals", "content", int(cur.lastrowid or 0)) as dst,
     ):
-        while chunk := src.read(STREAM_CHUNK):
+        while remaining and (chunk := src.read(min(STREAM_CHUNK, remaining))):
+            digest.update(chunk)
             dst.write(chunk)
+            remaining -= len(chunk)
+        grew = bool(src.read(1))
+    if remaining or grew or digest.hexdigest() != blob.sha256:
+        raise SourceError(
+            f"{blob.path} changed while it was being imported, so it was not stored (nor "
+            "what was read from it in this batch); import it again once nothing is writing it"
+        )
     return True
 
 
