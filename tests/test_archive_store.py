@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from evidence_archiver import Archive, ArchiveError, NotFound, UsageError
+from evidence_archiver.archive import schema
 from evidence_archiver.archive.ingest import prepare
 from evidence_archiver.archive.timeutil import format_utc
 from evidence_archiver.errors import SourceError
@@ -248,6 +250,60 @@ def test_a_file_that_changes_after_it_was_read_is_not_stored(
     with pytest.raises(NotFound):
         archive.read_original(blob.sha256)
     assert archive.integrity_check() == []
+
+
+def test_a_file_larger_than_sqlite_holds_in_one_value_is_kept_in_parts(
+    archive: Archive, tmp_path: Path
+) -> None:
+    # SQLite refuses values over 1,000,000,000 bytes, and phone backups with years of pictures
+    # are larger. Here the limit is lowered on this connection, as if the file were that big.
+    archive.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2_000_000)
+    big = tmp_path / "sms-backup.xml"
+    data = bytes(range(256)) * (5 * 4096 + 7)  # 5 MiB and a bit: six parts
+    big.write_bytes(data)
+    blob = blob_from_file(big, "application/xml")
+    capture = Capture(SourceRef("sms", str(big), "whole file"), original=blob, item=None)
+    archive.ingest([capture], connector="sms", container=str(big))
+    assert archive.read_original(blob.sha256) == data
+    out = tmp_path / "copy.xml"
+    with out.open("wb") as f:
+        assert archive.copy_original(blob.sha256, f) == len(data)
+    assert out.read_bytes() == data
+    parts = archive.conn.execute(
+        "SELECT part, length(data) FROM original_parts WHERE sha256 = ? ORDER BY part",
+        (blob.sha256,),
+    ).fetchall()
+    assert [p for p, _ in parts] == list(range(6))
+    assert sum(n for _, n in parts) == len(data)
+    assert archive.original_info(blob.sha256).size == len(data)
+    # Stored once: the same file again adds no parts.
+    archive.ingest([capture], connector="sms", container=str(big))
+    assert archive.conn.execute("SELECT COUNT(*) FROM original_parts").fetchone()[0] == 6
+
+
+def test_originals_stored_before_parts_existed_still_read_back(
+    archive_path: Path, tmp_path: Path
+) -> None:
+    conn = sqlite3.connect(archive_path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migration in schema.MIGRATIONS[:5]:  # an archive written by schema v5
+        migration(db)
+    conn.execute("PRAGMA user_version = 5")
+    old = b"stored whole, as v5 stored every file" * 1000
+    conn.execute(
+        "INSERT INTO originals (sha256, size, media_type, stored_at, content) "
+        "VALUES (?, ?, 'text/plain', '2024-01-01T00:00:00Z', ?)",
+        (sha256_bytes(old), len(old), old),
+    )
+    conn.close()
+    with Archive(archive_path) as archive:
+        assert archive.read_original(sha256_bytes(old)) == old
+        out = tmp_path / "old.txt"
+        with out.open("wb") as f:
+            archive.copy_original(sha256_bytes(old), f)
+        assert out.read_bytes() == old
+        version = archive.conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == len(schema.MIGRATIONS)
 
 
 def test_problems_and_unparsed_originals_are_logged_and_kept(archive: Archive) -> None:

@@ -35,7 +35,8 @@ from .custody import CustodyLog
 from .text_index import index_text
 from .timeutil import format_utc, offset_minutes
 
-STREAM_CHUNK = 1 << 20
+#: The size of the parts a file-backed original is kept in.
+PART_SIZE = 1 << 20
 _LOOKUP_CHUNK = 500
 
 # The columns after the first seven are PreparedCapture.row, in this order.
@@ -55,6 +56,7 @@ _ATTACHMENT_INSERT = (
     "INSERT INTO attachments (item_id, position, original_sha256, filename, media_type, size, "
     "inline, content_id, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_PART_INSERT = "INSERT INTO original_parts (sha256, part, data) VALUES (?, ?, ?)"
 _FTS_INSERT = (
     "INSERT INTO items_fts (rowid, title, body, people, attachments) VALUES (?, ?, ?, ?, ?)"
 )
@@ -186,7 +188,13 @@ def held_bytes(entry: Capture | ImportProblem | PreparedCapture) -> int:
 
 
 def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool:
-    """Store one original unless it is there already; return True when it was new."""
+    """Store one original unless it is there already; return True when it was new.
+
+    Bytes in memory go into ``originals.content``. A file is streamed into ``original_parts``
+    (see ``schema._v6_original_parts``), never read whole into memory, and hashed again on the
+    way: it was hashed when it was read, and whatever changed it since (an app still writing
+    its backup, a sync client) must not leave an original that does not match its own hash.
+    """
     if blob.data is not None:
         cur = conn.execute(
             _ORIGINAL_INSERT, (blob.sha256, blob.size, blob.media_type, stored_at, blob.data)
@@ -196,25 +204,25 @@ def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool
         raise ValueError("a Blob needs data or a path")
     cur = conn.execute(
         "INSERT OR IGNORE INTO originals (sha256, size, media_type, stored_at, content) "
-        "VALUES (?, ?, ?, ?, zeroblob(?))",
-        (blob.sha256, blob.size, blob.media_type, stored_at, blob.size),
+        "VALUES (?, ?, ?, ?, NULL)",
+        (blob.sha256, blob.size, blob.media_type, stored_at),
     )
     if cur.rowcount != 1:
         return False
-    # Large files are streamed into the reserved blob, never read whole into memory, and
-    # hashed again on the way: the file was hashed when it was read, and whatever changed it
-    # since (an app still writing its backup, a sync client) must not leave an original that
-    # does not match its own hash.
     digest = hashlib.sha256()
     remaining = blob.size
-    with (
-        blob.path.open("rb") as src,
-        conn.blobopen("originals", "content", int(cur.lastrowid or 0)) as dst,
-    ):
-        while remaining and (chunk := src.read(min(STREAM_CHUNK, remaining))):
-            digest.update(chunk)
-            dst.write(chunk)
-            remaining -= len(chunk)
+    with blob.path.open("rb") as src:
+
+        def parts() -> Iterator[tuple[str, int, bytes]]:
+            nonlocal remaining
+            number = 0
+            while remaining and (chunk := src.read(min(PART_SIZE, remaining))):
+                digest.update(chunk)
+                remaining -= len(chunk)
+                yield blob.sha256, number, chunk
+                number += 1
+
+        conn.executemany(_PART_INSERT, parts())
         grew = bool(src.read(1))
     if remaining or grew or digest.hexdigest() != blob.sha256:
         raise SourceError(

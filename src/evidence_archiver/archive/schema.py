@@ -283,12 +283,31 @@ def _v5_items_by_import(db: sqlite_utils.Database) -> None:
         )
 
 
+def _v6_original_parts(db: sqlite_utils.Database) -> None:
+    """Originals streamed in from files are kept in numbered parts of 1 MiB.
+
+    SQLite holds at most 1,000,000,000 bytes in one value, and a phone backup with years of
+    pictures is larger. A file streamed into one reserved blob was also written twice once it
+    outgrew the page cache (its zeros, then its bytes). Such an original has ``content`` NULL
+    in ``originals`` and its bytes, in order, in ``original_parts``; originals already stored
+    stay as they are.
+    """
+    db.execute(
+        "CREATE TABLE original_parts ("
+        " sha256 TEXT NOT NULL REFERENCES originals (sha256),"
+        " part INTEGER NOT NULL,"
+        " data BLOB NOT NULL,"
+        " PRIMARY KEY (sha256, part))"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2_search_index,
     _v3_search_filter_index,
     _v4_import_runner,
     _v5_items_by_import,
+    _v6_original_parts,
 ]
 
 

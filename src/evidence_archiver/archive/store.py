@@ -12,6 +12,7 @@ running it again after a kill, therefore stores each original exactly once.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -372,16 +373,27 @@ class Archive:
         ).fetchone()
         if row is None:
             raise NotFound(f"no original with SHA-256 {sha256}")
-        return bytes(row[0])
+        if row[0] is not None:
+            return bytes(row[0])
+        buffer = io.BytesIO()
+        self.copy_original(sha256, buffer)
+        return buffer.getvalue()
 
     def copy_original(self, sha256: str, out: BinaryIO) -> int:
         """Stream an original into ``out`` in 1 MiB chunks; return the bytes written."""
         row = self.conn.execute(
-            "SELECT rowid FROM originals WHERE sha256 = ?", (sha256,)
+            "SELECT rowid, content IS NULL FROM originals WHERE sha256 = ?", (sha256,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no original with SHA-256 {sha256}")
         written = 0
+        if row[1]:  # streamed in from a file: kept in parts (schema._v6_original_parts)
+            for (part,) in self.conn.execute(
+                "SELECT data FROM original_parts WHERE sha256 = ? ORDER BY part", (sha256,)
+            ):
+                out.write(part)
+                written += len(part)
+            return written
         with self.conn.blobopen("originals", "content", int(row[0]), readonly=True) as blob:
             while chunk := blob.read(STREAM_CHUNK):
                 out.write(chunk)
