@@ -1,4 +1,5 @@
-"""Killing a real import with SIGKILL part way through, for the crash-safety tests."""
+"""Killing a real import (or bundle write) with SIGKILL part way through, for the crash-safety
+tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -112,3 +114,24 @@ def wait_until_gone(text: str, timeout: float = 20) -> list[int]:
     while (left := processes_mentioning(text)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+# An append to a finished zip (as ``evidence timestamp`` makes), killed after it wrote over the
+# old central directory and before the new one.
+_KILLED_APPEND = """
+import os, signal, sys
+from pathlib import Path
+from evidence_archiver.export.zipio import ZipWriter
+
+writer = ZipWriter.append(Path(sys.argv[1]), (2026, 6, 1, 0, 0, 0))
+writer.write_bytes("bag/timestamp/manifest.tsr", b"token" * 100_000, compress=False)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def kill_during_zip_append(path: Path) -> None:
+    """Start appending a large entry to the zip at ``path`` in a process that is then killed."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_APPEND, str(path)], capture_output=True, check=False
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr

@@ -16,6 +16,7 @@ import pytest
 
 from evidence_archiver.export import zipio
 from evidence_archiver.export.zipio import ZipWriter, iter_central_directory, open_member
+from killing import kill_during_zip_append
 
 WHEN = (2026, 5, 1, 12, 0, 0)
 
@@ -240,6 +241,62 @@ def test_a_finished_zip_is_synced_to_disk_before_it_is_closed(
     path = tmp_path / "a.zip"
     write_sample(path)
     assert synced == [path.stat().st_ino]
+    synced.clear()
     with ZipWriter.append(path, (2026, 6, 1, 0, 0, 0)) as zw:
+        # Before the zip is touched, its journal (and the folder that lists it) is on disk.
+        journal = zipio.journal_path(path)
+        assert synced == [journal.stat().st_ino, tmp_path.stat().st_ino]
         zw.write_bytes("bag/timestamp/manifest.tsr", b"\x30\x82token", compress=False)
-    assert synced == [path.stat().st_ino] * 2
+    # Then the finished zip, then the folder once the journal is gone.
+    assert synced[2:] == [path.stat().st_ino, tmp_path.stat().st_ino]
+    assert not journal.exists()
+
+
+def test_an_append_that_fails_midway_leaves_the_zip_as_it_was(tmp_path: Path) -> None:
+    path = tmp_path / "a.zip"
+    write_sample(path)
+    before = path.read_bytes()
+    with (  # noqa: PT012 - the failure happens inside the append
+        pytest.raises(RuntimeError, match="disk full"),
+        ZipWriter.append(path, WHEN) as zw,
+    ):
+        zw.write_bytes("bag/timestamp/manifest.tsr", b"token" * 20_000, compress=False)
+        raise RuntimeError("disk full")
+    assert path.read_bytes() == before
+    assert not zipio.journal_path(path).exists()
+
+
+def test_an_append_killed_midway_is_undone_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "a.zip"
+    entries = write_sample(path)
+    before = path.read_bytes()
+    kill_during_zip_append(path)
+    assert path.read_bytes() != before
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(path)
+    assert zipio.restore_interrupted_append(path)
+    assert path.read_bytes() == before
+    assert not zipio.journal_path(path).exists()
+    assert not zipio.restore_interrupted_append(path)  # nothing left to undo
+    # And the next append starts from the restored zip.
+    kill_during_zip_append(path)
+    with ZipWriter.append(path, WHEN) as zw:
+        zw.write_bytes("bag/timestamp/manifest.tsr", b"token", compress=False)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.testzip() is None
+        assert zf.read("bag/timestamp/manifest.tsr") == b"token"
+        assert {name: zf.read(name) for name in entries} == entries
+
+
+def test_a_journal_cut_short_is_dropped_and_the_zip_left_alone(tmp_path: Path) -> None:
+    # Killed while it wrote its journal, the append had not touched the zip yet.
+    path = tmp_path / "a.zip"
+    write_sample(path)
+    with ZipWriter.append(path, WHEN):  # adds nothing; just to see a whole journal
+        whole = zipio.journal_path(path).read_bytes()
+    before = path.read_bytes()
+    for cut in (0, 10, len(whole) - 1):
+        zipio.journal_path(path).write_bytes(whole[:cut])
+        assert not zipio.restore_interrupted_append(path)
+        assert path.read_bytes() == before
+        assert not zipio.journal_path(path).exists()

@@ -24,6 +24,7 @@ from evidence_archiver.export import (
     verify_bundle,
 )
 from evidence_archiver.export.local_tsa import LocalTSA
+from killing import kill_during_zip_append
 from tsa import EXPORT_NOW, require_tool
 
 ORIGINAL = "data/originals/E-001-A2_receipt.jpg"
@@ -257,6 +258,26 @@ def test_timestamp_can_be_added_later_to_a_zip_and_a_folder(
     timestamp_bundle(folder, tsa.url)
     assert (folder / "timestamp" / "manifest.tsr").is_file()
     assert verify_bundle(folder, tsa_ca_file=tsa.ca_file).ok
+
+
+def test_a_timestamp_killed_while_written_is_undone_and_can_be_added_again(
+    bundle: Path, tsa: LocalTSA
+) -> None:
+    sealed = bundle.read_bytes()
+    kill_during_zip_append(bundle)
+    with pytest.raises(zipfile.BadZipFile):
+        zipfile.ZipFile(bundle)  # what a crash used to leave: no readable zip at all
+    report = verify_bundle(bundle)
+    assert report.ok, report.problems
+    assert any("interrupted" in note for note in report.notes)
+    assert bundle.read_bytes() == sealed
+    kill_during_zip_append(bundle)
+    info = timestamp_bundle(bundle, tsa.url, ca_file=tsa.ca_file)
+    assert info.checked_against_ca
+    report = verify_bundle(bundle, tsa_ca_file=tsa.ca_file)
+    assert report.ok, report.problems
+    assert report.timestamp is not None
+    assert not any("interrupted" in note for note in report.notes)
 
 
 def test_a_tsa_answering_garbage_is_a_clear_error_and_adds_nothing(

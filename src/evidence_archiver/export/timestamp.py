@@ -42,7 +42,7 @@ from rfc3161_client import (
 from ..errors import EvidenceError, UsageError
 from .bagit import TAGMANIFEST
 from .reader import ZipBundle, open_bundle
-from .zipio import ZipWriter
+from .zipio import ZipWriter, restore_interrupted_append
 
 TSR = "timestamp/manifest.tsr"
 CHAIN = "timestamp/tsa-chain.pem"
@@ -186,6 +186,8 @@ def timestamp_bundle(
     path: Path, tsa_url: str, *, ca_file: Path | None = None, timeout: float = 30
 ) -> TimestampInfo:
     """Request a token over the bundle's tag manifest and add it to the bundle."""
+    if path.is_file():
+        restore_interrupted_append(path)  # an earlier attempt killed while it wrote
     with open_bundle(path) as bundle:
         if bundle.has(TSR):
             raise UsageError(f"{path} already has a timestamp ({TSR}); nothing to do")

@@ -47,6 +47,7 @@ from .reader import (
     open_bundle,
 )
 from .timestamp import CA_COPY, CHAIN, TSR, load_certificates, parse_reply, verify_token
+from .zipio import journal_path, restore_interrupted_append
 
 TIMESTAMP_FILES = {TSR, CHAIN, CA_COPY}
 DAMAGED = "damaged"
@@ -114,9 +115,30 @@ def verify_bundle(path: Path, *, tsa_ca_file: Path | None = None) -> VerifyRepor
             roots = load_certificates(tsa_ca_file.read_bytes())
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read the CA certificate {tsa_ca_file}: {exc}") from exc
+    if path.is_file():
+        _undo_interrupted_append(path, report)
     with open_bundle(path) as bundle:
         _check(bundle, report, roots, tsa_ca_file)
     return report
+
+
+def _undo_interrupted_append(path: Path, report: VerifyReport) -> None:
+    """A timestamp that was being added when its process died leaves a journal beside the zip
+    (see ``zipio``); the zip is put back as it was before, so that it can be checked."""
+    try:
+        undone = restore_interrupted_append(path)
+    except OSError as exc:
+        report.add(
+            journal_path(path).name,
+            f"adding a timestamp to this bundle was interrupted and it cannot be put back "
+            f"here ({exc.strerror or exc}); run 'evidence timestamp' on it where it is writable",
+        )
+        return
+    if undone:
+        report.notes.append(
+            "adding a timestamp to this bundle had been interrupted: the bundle was put back "
+            "exactly as it was before; run 'evidence timestamp' again to add one"
+        )
 
 
 _TABLES = """

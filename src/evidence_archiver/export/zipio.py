@@ -13,6 +13,9 @@ zipstream-ng) keep their central directory records in memory too. Here:
 * :meth:`ZipWriter.append` reopens a finished zip to add entries (the timestamp tokens): the
   existing central directory is copied, in chunks, to the temporary file, and new entries are
   written where it was, as ``zipfile``'s append mode does, but without parsing it into memory.
+  What gets overwritten (the old central directory and end records) is first saved, synced, in
+  a journal beside the zip: an append that fails, or a process killed in the middle of one,
+  leaves a zip that :func:`restore_interrupted_append` puts back byte for byte.
 * :func:`iter_central_directory` walks the central directory of any zip one record at a time,
   and :func:`open_member` streams one entry's bytes, checking its CRC-32 and size at the end.
 
@@ -22,6 +25,7 @@ the stored and deflate methods (anything else raises :class:`UnreadableEntry`).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -30,8 +34,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from zipfile import BadZipFile
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Hash
 
 # From these values on, a size, an offset or the entry count goes into the ZIP64 fields and the
 # plain field holds the marker instead (the limits are separate from the markers for the tests).
@@ -95,8 +102,11 @@ class ZipWriter:
         directory: BinaryIO | None = None,
         count: int = 0,
         comment: bytes = b"",
+        appending_to: Path | None = None,
     ) -> None:
         self._file = file
+        # Set while appending: the append is undone from its journal unless close() succeeds.
+        self._appending_to = appending_to
         self._date, self._time = _dos_time(date_time)
         self._offset = offset
         # The central directory records wait on disk, not in memory, until close().
@@ -119,6 +129,7 @@ class ZipWriter:
         (no end record, data before the first entry, a central directory that is not right
         before the end records).
         """
+        restore_interrupted_append(path)
         file = path.open("r+b")
         try:
             end = _find_end(file)
@@ -128,6 +139,7 @@ class ZipWriter:
             try:
                 file.seek(end.directory_offset)
                 _copy(file, directory, end.directory_size)
+                _write_journal(path, file, end.directory_offset)
             except BaseException:
                 directory.close()
                 raise
@@ -142,6 +154,7 @@ class ZipWriter:
             directory=directory,
             count=end.count,
             comment=end.comment,
+            appending_to=path,
         )
 
     def open(self, name: str, *, compress: bool, size_hint: int | None = None) -> _EntryWriter:
@@ -277,14 +290,20 @@ class ZipWriter:
             # On disk before anyone (the custody log, a timestamp) says the bundle exists.
             self._file.flush()
             os.fsync(self._file.fileno())
+            if self._appending_to is not None:
+                _drop_journal(journal_path(self._appending_to))
+                self._appending_to = None
         finally:
             self.abort()
 
     def abort(self) -> None:
-        """Release the files without finishing the zip (after a failure)."""
+        """Release the files without finishing the zip (after a failure); an append is undone."""
         self._closed = True
         self._directory.close()
         self._file.close()
+        if self._appending_to is not None:
+            path, self._appending_to = self._appending_to, None
+            restore_interrupted_append(path)
 
     def __enter__(self) -> ZipWriter:
         return self
@@ -351,12 +370,91 @@ class _EntryWriter:
         self.close()
 
 
-def _copy(source: BinaryIO, target: BinaryIO, size: int) -> None:
+# -- the append journal -------------------------------------------------------------------------
+
+JOURNAL_SUFFIX = ".append-journal"
+_JOURNAL_HEAD = struct.Struct("<8sQQ32s")  # magic, zip size, where the append writes, tail hash
+_JOURNAL_MAGIC = b"EVZIPJ01"
+
+
+def journal_path(path: Path) -> Path:
+    """Where the journal of an append to the zip at ``path`` is kept."""
+    return path.with_name(path.name + JOURNAL_SUFFIX)
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_journal(path: Path, file: BinaryIO, offset: int) -> None:
+    """Save the zip's bytes from ``offset`` (what the append overwrites) beside it, synced."""
+    size = file.seek(0, os.SEEK_END)
+    digest = hashlib.sha256()
+    with journal_path(path).open("w+b") as out:
+        out.write(bytes(_JOURNAL_HEAD.size))  # the head, once the tail's hash is known
+        file.seek(offset)
+        _copy(file, out, size - offset, digest)
+        out.seek(0)
+        out.write(_JOURNAL_HEAD.pack(_JOURNAL_MAGIC, size, offset, digest.digest()))
+        out.flush()
+        os.fsync(out.fileno())
+    _sync_folder(path.parent)
+
+
+def _drop_journal(journal: Path) -> None:
+    journal.unlink(missing_ok=True)
+    _sync_folder(journal.parent)
+
+
+def restore_interrupted_append(path: Path) -> bool:
+    """Undo an append to the zip at ``path`` that never finished; True when one was undone.
+
+    The zip gets back exactly the bytes it had before the append began. A journal that is
+    itself incomplete (the process died while writing it, before the zip was touched) is
+    simply removed.
+    """
+    journal = journal_path(path)
+    try:
+        saved = journal.open("rb")
+    except FileNotFoundError:
+        return False
+    restored = False
+    with saved:
+        head = saved.read(_JOURNAL_HEAD.size)
+        if len(head) == _JOURNAL_HEAD.size:
+            magic, size, offset, digest = _JOURNAL_HEAD.unpack(head)
+            length = saved.seek(0, os.SEEK_END) - _JOURNAL_HEAD.size
+            check = hashlib.sha256()
+            saved.seek(_JOURNAL_HEAD.size)
+            _copy(saved, None, length, check)
+            if magic == _JOURNAL_MAGIC and length == size - offset and check.digest() == digest:
+                saved.seek(_JOURNAL_HEAD.size)
+                with path.open("r+b") as file:
+                    file.seek(offset)
+                    _copy(saved, file, length)
+                    file.truncate(size)
+                    file.flush()
+                    os.fsync(file.fileno())
+                restored = True
+    _drop_journal(journal)
+    return restored
+
+
+def _copy(source: BinaryIO, target: BinaryIO | None, size: int, digest: Hash | None = None) -> None:
+    """Copy ``size`` bytes in bounded pieces (to nowhere when ``target`` is None), hashing
+    them into ``digest`` when one is given."""
     while size > 0:
         chunk = source.read(min(DIRECTORY_CHUNK, size))
         if not chunk:
             raise BadZipFile("the zip file is truncated")
-        target.write(chunk)
+        if digest is not None:
+            digest.update(chunk)
+        if target is not None:
+            target.write(chunk)
         size -= len(chunk)
 
 
