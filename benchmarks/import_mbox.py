@@ -10,9 +10,10 @@ Generates a mixed mbox (plain text, HTML-only, multipart/alternative, PDF and im
 3. ``mbox-to-sqlite`` (simonw) on the same file, installed in its own virtual environment under
    ``benchmarks/out/`` (it is not a dependency of ours).
 
-The machine's speed can drift by a third within minutes (a shared host), which would skew
-ratios between runs made minutes apart. So ``--rounds N`` runs the three N times, in a rotating
-order, and reports each round's ratios and their median.
+The machine's speed can drift by half within minutes (a shared host), which would skew ratios
+between runs made minutes apart. So ``--rounds N`` runs the three N times, in a rotating order,
+and reports each round's ratios and their median; ``hostspeed`` prints a reference loop's time
+before and after, to read the absolute figures against.
 
 Usage: python benchmarks/import_mbox.py [--messages 20000] [--rounds 3] [--out benchmarks/out]
 """
@@ -30,6 +31,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import hostspeed
 
 HERE = Path(__file__).resolve().parent
 LOREM = [
@@ -203,6 +206,7 @@ def main() -> None:
     ]
     to_bare: list[float] = []
     to_theirs: list[float] = []
+    hostspeed.report("before")
     for round_number in range(args.rounds):
         print(f"round {round_number + 1}:")
         shift = round_number % len(runs)
@@ -222,6 +226,7 @@ def main() -> None:
         f"({min(to_theirs):.2f}-{max(to_theirs):.2f}) (target ~1)"
     )
     print(f"archive size {archive.stat().st_size / 1e6:.1f} MB")
+    hostspeed.report("after")
 
 
 if __name__ == "__main__":

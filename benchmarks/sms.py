@@ -36,6 +36,8 @@ from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
+import hostspeed
+
 HERE = Path(__file__).resolve().parent
 START_MS = 1704067200000  # 2024-01-01T00:00:00Z
 MEDIA_BYTES = 66_000
@@ -147,6 +149,7 @@ def main() -> None:
         (int(200_000 * args.scale), int(5_000 * args.scale)),
     ]
     header = ("size", "file MB", "mode", "messages", "s", "msg/s", "peak MB", "reader", "sum")
+    hostspeed.report("before")
     print("{:>22} {:>8} {:>7} {:>9} {:>7} {:>8} {:>8} {:>7} {:>6}".format(*header))
     import_rates: dict[str, list[float]] = {}
     for round_number in range(args.rounds):
@@ -178,6 +181,7 @@ def main() -> None:
                 f"{label}: import {statistics.median(rates):.0f} msg/s median over "
                 f"{len(rates)} rounds ({min(rates):.0f}-{max(rates):.0f}; target 10,000)"
             )
+    hostspeed.report("after")
     if os.environ.get("KEEP_BENCH_FILES") != "1":
         for file in args.work.glob("sms-*.xml"):
             file.unlink()
