@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from .zipio import ZipWriter
+from .zipio import ZipWriter, fsync_dir
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 MANIFEST = "manifest-sha256.txt"
@@ -305,17 +305,3 @@ def fsync_tree(path: Path) -> None:
     """:func:`fsync_dir` for a folder bag and every folder in it (their entries are new too)."""
     for folder, _, _ in os.walk(path):
         fsync_dir(Path(folder))
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a finished bag durable before the custody log says it exists."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

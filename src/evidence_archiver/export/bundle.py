@@ -47,7 +47,7 @@ from ..extract.files import thumbnail_png
 from ..hashing import sha256_bytes
 from ..model import CustodyEvent
 from . import render_html
-from .bagit import BagWriter, fsync_dir, fsync_tree, open_bag, should_deflate
+from .bagit import BagWriter, fsync_tree, open_bag, should_deflate
 from .exhibits import (
     CONVERSATION_KINDS,
     Exhibit,
@@ -58,6 +58,7 @@ from .exhibits import (
     extension_for,
     safe_name,
 )
+from .zipio import fsync_dir
 
 VOLUME_SIZE = 1000
 BOOKKEEPING_ACTIONS = frozenset({"exported", "timestamped"})

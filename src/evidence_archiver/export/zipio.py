@@ -382,10 +382,18 @@ def journal_path(path: Path) -> Path:
     return path.with_name(path.name + JOURNAL_SUFFIX)
 
 
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def fsync_dir(path: Path) -> None:
+    """Put a folder's entries (a file just made, renamed or removed in it) on disk, before
+    anything (the custody log, a timestamp) relies on them. Where the file system cannot sync
+    a folder, nothing happens."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
+    except OSError:
+        pass
     finally:
         os.close(fd)
 
@@ -402,12 +410,12 @@ def _write_journal(path: Path, file: BinaryIO, offset: int) -> None:
         out.write(_JOURNAL_HEAD.pack(_JOURNAL_MAGIC, size, offset, digest.digest()))
         out.flush()
         os.fsync(out.fileno())
-    _sync_folder(path.parent)
+    fsync_dir(path.parent)
 
 
 def _drop_journal(journal: Path) -> None:
     journal.unlink(missing_ok=True)
-    _sync_folder(journal.parent)
+    fsync_dir(journal.parent)
 
 
 def restore_interrupted_append(path: Path) -> bool:
