@@ -94,15 +94,15 @@ def _headers(msg: Message, text: str, start: int, end: int) -> int:
             break
         lines.append((pos, line_end))
         pos = line_end
-    name_at: int | None = None
+    field: tuple[int, int] | None = None  # the first line of the field being read
     for index, (line_start, line_end) in enumerate(lines):
         if text[line_start] in " \t":
-            if name_at is None:
+            if field is None:
                 raise _Unusual  # a continuation with nothing to continue: a recorded defect
             continue
-        if name_at is not None:
-            _add_header(msg, text, name_at, line_start)
-            name_at = None
+        if field is not None:
+            _add_header(msg, text, field, line_start)
+            field = None
         if text.startswith("From ", line_start):
             if index != 0:
                 raise _Unusual  # a misplaced envelope line, or the body's first line
@@ -110,19 +110,19 @@ def _headers(msg: Message, text: str, start: int, end: int) -> int:
             continue
         if text[line_start] == ":":
             raise _Unusual  # no field name: a recorded defect
-        name_at = line_start
-    if name_at is not None:
-        _add_header(msg, text, name_at, lines[-1][1])
+        field = (line_start, line_end)
+    if field is not None:
+        _add_header(msg, text, field, lines[-1][1])
     return body
 
 
-def _add_header(msg: Message, text: str, start: int, end: int) -> None:
+def _add_header(msg: Message, text: str, first: tuple[int, int], end: int) -> None:
     # compat32's header_source_parse: the name as written, the value with the blanks after the
-    # colon and the final line ending removed, continuation lines kept as they are.
-    colon = text.index(":", start, end)
-    first_end = _EOL.search(text, start, end)
-    head_end = first_end.end() if first_end else end
-    value = text[colon + 1 : head_end].lstrip(" \t") + text[head_end:end]
+    # colon and the final line ending removed, continuation lines (up to ``end``) kept as they
+    # are.
+    start, first_end = first
+    colon = text.index(":", start, first_end)
+    value = text[colon + 1 : first_end].lstrip(" \t") + text[first_end:end]
     msg.set_raw(text[start:colon], value.rstrip("\r\n"))
 
 
