@@ -138,8 +138,12 @@ def _recording(
     # Chinese phones' names are in the phone's zone, China's unless told; a generic
     # recorder's name says nothing of its zone, so it gets an instant only when told one.
     zone = options.zone or (CHINA_ZONE if name.system != "generic" else None)
+    who = f"{name.contact} ({name.number})" if name.contact and name.number else ""
     template = Item(
         kind="file",
+        title=f"Call recording with {who or name.contact or name.number}"
+        if (name.contact or name.number)
+        else "",
         occurred_at=name.started(zone),
         sender=name.number,
         sender_name=name.contact,
@@ -171,7 +175,7 @@ def _capture(
             occurred_at=party.occurred_at,
             sender=party.sender,
             sender_name=party.sender_name,
-            title=found.path.name,
+            title=party.title or found.path.name,
             thread_key=party.thread_key,
             details=details,
         )
@@ -184,7 +188,7 @@ def _capture(
         occurred_at=extracted.occurred_at or party.occurred_at,
         sender=party.sender,
         sender_name=party.sender_name,
-        title=extracted.title or found.path.name,
+        title=party.title or extracted.title or found.path.name,
         body=extracted.body,
         # A call recording joins the conversation with its number, as calls and texts do.
         thread_key=party.thread_key,
