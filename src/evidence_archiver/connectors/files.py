@@ -149,7 +149,12 @@ def _recording(
         sender_name=name.contact,
         thread_key=thread_key(name.number) if name.number else None,
     )
-    return name.hint(zone), template, name.problem
+    problem = name.problem
+    if not media_type.startswith(("audio/", "video/")):
+        # Named like a recording, but the bytes are not sound (a .m4a may sniff as video/mp4).
+        content = f"not a readable audio file: its content is {media_type}, not sound"
+        problem = f"{content}; {problem}" if problem else content
+    return name.hint(zone), template, problem
 
 
 def _capture(

@@ -239,7 +239,8 @@ def parse_recording_name(
         return RecordingName(
             "coloros", number, who.strip() if number else "", contact, when, 60, problem
         )
-    return _generic(stem, hinted, generic_region or default_region())
+    # In a Chinese phone's folder, a name of no known layout still has Chinese numbers.
+    return _generic(stem, hinted, region if hinted else generic_region or default_region())
 
 
 def _generic(stem: str, hinted: str | None, region: str) -> RecordingName | None:
