@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -387,11 +388,18 @@ class BatchWriter:
         return new_ids
 
 
+# A key whose counterparty may be a service number (95…, 10…, 12…, 400…, 800…, with or
+# without +86): the only ones with another stored form. Checked first, as it runs per message.
+_SERVICE_KEY = re.compile(r"[^|]*\|(?:\+86)?(?:9|1[02]|[48]00)")
+
+
 def _older_key_forms(key: str) -> tuple[str, ...]:
     """The same phone message's key with its counterparty in the other stored form, if any.
 
     Phone keys read ``kind|counterparty|time|direction|digest`` (``sms.common.message_key``).
     """
+    if not _SERVICE_KEY.match(key):
+        return ()
     kind, sep, rest = key.partition("|")
     counterparty, sep2, tail = rest.partition("|")
     if not sep or not sep2:

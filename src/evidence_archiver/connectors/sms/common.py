@@ -356,8 +356,10 @@ def with_signatures(
         item = capture.item if isinstance(capture, Capture) else None
         if (
             item is None
-            or item.kind not in ("sms", "mms")
             or item.direction != "in"
+            or item.kind not in ("sms", "mms")
+            # Stored service numbers are bare digits; mobiles and others start with "+".
+            or not item.sender[:1].isdigit()
             or not cn_service_number(item.sender, "CN")
         ):
             yield capture
