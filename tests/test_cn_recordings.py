@@ -359,6 +359,12 @@ def test_import_file_from_the_command_line(tmp_path: Path, archive_path: Path) -
     result = runner.invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["added"] == len(RECORDINGS)
+    with Archive(archive_path) as arch:
+        miui = recordings_by_name(arch)["乐贷 LenderX(13800138000)_20240703140210.mp3"]
+    shown = runner.invoke(app, ["show", str(miui.id)], env=env).output
+    call = miui.details["recording"]["call_item_id"]
+    assert f"Recording of: call #{call}" in shown
+    assert "Call recording with 乐贷 LenderX (+8613800138000)" in shown
     (storage / "Sounds" / "CallRecord" / "13900139000_20240230140210.amr").write_bytes(
         silent_amr(1)
     )
