@@ -2,8 +2,9 @@
 exported as a timestamped evidence bundle and verified.
 
 The sample data ships inside the package (``demo_data``, copied from ``fixtures/`` when the wheel
-is built: ``demo/`` mail, ``phone/`` SMS, calls and chat, ``documents/`` agreements and a
-screenshot); in a source checkout it is read from ``fixtures/`` directly. The timestamp comes
+is built: ``demo/`` mail, ``phone/`` SMS, calls, chat and a Xiaomi phone's call recording,
+``documents/`` agreements and a screenshot); in a source checkout it is read from ``fixtures/``
+directly. The timestamp comes
 from a throwaway RFC 3161 authority started on 127.0.0.1 for the demo (it needs the ``openssl``
 command); without it the bundle is exported untimestamped and the demo says so.
 """
@@ -37,6 +38,8 @@ DEMO_RULES = [
     ("phone", "95555"),
     ("keyword", "LenderX"),
 ]
+# The borrower's phone is a Xiaomi: its recordings folder, copied as it is on the phone.
+RECORDINGS = Path("phone", "MIUI", "sound_recorder", "call_rec")
 PHONE_EXPORTS = [
     "sms-20240705.xml",
     "sms-20240820.xml",  # a newer backup overlapping the first: only new messages are added
@@ -68,6 +71,8 @@ class DemoResult:
     verify: VerifyReport | None = None
     timestamp_note: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Each call recording's item id and the id of the call-log entry it was linked to.
+    recordings: dict[int, int | None] = field(default_factory=dict)
 
 
 def run_demo(
@@ -85,6 +90,10 @@ def run_demo(
             archive, data / "phone" / name, region="CN", zone="Asia/Shanghai"
         )
         imports[name] = report
+    # The phone's clock ran on Beijing time; its numbers are Chinese.
+    imports["call recording (Xiaomi)"] = import_files(
+        archive, [data / RECORDINGS], ocr=None, zone="Asia/Shanghai", region="CN"
+    )
     documents = data / "documents"
     imports["agreements (PDF)"] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
     imports["screenshot"] = import_files(archive, sorted(documents.glob("*.png")))
@@ -98,6 +107,9 @@ def run_demo(
             "writing, then charged late fees and threatened by collectors anyway.",
         )
     result = DemoResult(archive.path, slug, linked, imports)
+    for record in archive.timeline(kind="file"):
+        if "recording" in record.details:
+            result.recordings[record.id] = record.details["recording"].get("call_item_id")
     if bundle_dir is None:
         return result
     # A fresh machine may lack a Chinese font or openssl: the demo still makes and verifies a

@@ -267,6 +267,9 @@ def show(
         console.print(f"[yellow]Could not be parsed:[/] {escape(item.parse_error or '')}")
     if item.flags:
         console.print(f"[bold]Flags:[/] {', '.join(item.flags)}")
+    call = (item.details.get("recording") or {}).get("call_item_id")
+    if call is not None:
+        console.print(f"[bold]Recording of:[/] call #{call} (evidence show {call})")
     console.print()
     console.print(escape(item.body) if item.body else "[dim](no text)[/]")
     console.print()

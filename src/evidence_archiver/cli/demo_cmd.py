@@ -42,8 +42,8 @@ def demo(
 ) -> None:
     """Show the tool end to end on a sample dispute (never touches your own archive).
 
-    Imports mail, texts, calls, a chat and agreements, builds the case, searches it, exports a
-    timestamped bundle and verifies it.
+    Imports mail, texts, calls, a call recording, a chat and agreements, builds the case,
+    searches it, exports a timestamped bundle and verifies it.
 
     Example: evidence demo
     """
@@ -76,6 +76,9 @@ def demo(
                 "bundle": result.export.as_json() if result.export else None,
                 "verify": result.verify.as_json() if result.verify else None,
                 "notes": result.notes,
+                "recordings": [
+                    {"item": rec, "call": call} for rec, call in result.recordings.items()
+                ],
             }
         )
     else:
@@ -97,7 +100,13 @@ def _print(
             f"Imported {escape(name)}: {report.added} new, {report.duplicates} already "
             f"there, {report.failed} failed."
         )
-    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.\n")
+    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.")
+    for recording, call in result.recordings.items():
+        if call is None:
+            console.print(f"Call recording #{recording} matches no call in the call log.")
+        else:
+            console.print(f"Call recording #{recording} is the recording of call #{call}.")
+    console.print()
     table = Table(title="Timeline (your time zone; set EVIDENCE_TZ to change)")
     for col in ("#", "when", "kind", "from", "title / text"):
         table.add_column(col, overflow="fold")
