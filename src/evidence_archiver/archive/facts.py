@@ -321,7 +321,11 @@ def _check_items(conn: sqlite3.Connection, case: int, items: Sequence[int]) -> l
 def case_of_items(conn: sqlite3.Connection, items: Sequence[int]) -> int:
     """The one case all ``items`` are linked to, when no case was named."""
     common: set[int] | None = None
+    if not items:
+        raise UsageError("a fact must cite at least one item, e.g. 'evidence fact add 42 …'")
     for item_id in items:
+        if conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
+            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
         cases = {
             int(c)
             for (c,) in conn.execute(
