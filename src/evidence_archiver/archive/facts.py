@@ -620,9 +620,12 @@ def decide(
 
 # -- possible breaches -------------------------------------------------------------------------
 
+# What a demand, a late fee or a collection notice says (a reminder that an instalment the
+# promise deferred is due counts too: it demands payment before the promised date).
 _BREACH_TERMS = re.compile(
-    r"逾期费用?|滞纳金|罚息|违约金|催收|已逾期|逾期|最后通知|上报征信|"
-    r"\b(?:late fees?|overdue|collections?|final notice|arrears|penalty)\b",
+    r"逾期费用?|滞纳金|罚息|违约金|催收|已逾期|逾期|最后通知|上报征信|应还|立即还款|必须还款|"
+    r"\b(?:late fees?|overdue|collections?|final notice|arrears|penalty|due on|amount due|"
+    r"pay (?:now|today|immediately))\b",
     re.IGNORECASE,
 )
 
