@@ -74,7 +74,7 @@ _SENTENCE = re.compile(r"(?<=[。！？!?；;])|\n+|(?<=[.])(?=\s|$)")
 
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _AMOUNT = re.compile(
-    rf"(?P<pre>¥|￥|RMB|CNY|人民币|US\$|\$|USD)\s?(?P<n1>{_NUMBER})(?:\s?元)?|"
+    rf"(?P<pre>¥|￥|RMB|CNY|人民币|US\$|\$|USD|HK\$|HKD|EUR|€|GBP|£)\s?(?P<n1>{_NUMBER})(?:\s?元)?|"
     rf"(?P<n2>{_NUMBER})\s?(?P<post>元|块钱|块|CNY|RMB|美元|USD|dollars?)",
     re.IGNORECASE,
 )
@@ -93,6 +93,9 @@ _CURRENCY = {
     "美元": "USD",
     "dollar": "USD",
     "dollars": "USD",
+    "hk$": "HKD",
+    "€": "EUR",
+    "£": "GBP",
 }
 _AGENT = re.compile(
     r"(?:工号|客服编号|客服工号|员工编号|坐席号)\s*[:：#]?\s*(?P<a>[A-Za-z]{0,4}\d{2,8})|"
@@ -101,7 +104,7 @@ _AGENT = re.compile(
     re.IGNORECASE,
 )
 _REFERENCE = re.compile(
-    r"(?:合同编号|协议编号|借款编号|贷款编号|订单编号|订单号|合同号|流水号|编号)\s*[:：]?\s*"
+    r"(?:合同编号|协议编号|借款编号|贷款编号|订单编号|订单号|合同号|流水号|(?<!客服)(?<!员工)编号)\s*[:：]?\s*"
     r"(?:[A-Za-z .]{0,14}[:：]\s*)?(?P<a>[A-Za-z0-9][A-Za-z0-9-]{3,40})|"
     r"\b(?:contract|reference|ref|order|loan|agreement)\s*(?:no\.?|number|#)?\s*[:#]?\s*"
     r"(?P<b>[A-Za-z]{1,6}-?\d[A-Za-z0-9-]{2,40}|\d{6,20})\b",
