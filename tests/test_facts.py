@@ -5,6 +5,7 @@ Key facts chronology."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import sqlite3
@@ -270,3 +271,33 @@ def test_the_bundle_has_the_key_facts_chronology_in_every_view_and_stays_reprodu
     assert verify_bundle(one.path).ok
     (one.path / "data/facts.csv").write_text("row\nforged\n", encoding="utf-8")
     assert any("facts.csv" in p.file for p in verify_bundle(one.path).problems)
+
+
+def test_verify_reports_key_facts_citing_an_exhibit_the_bundle_lacks(
+    archive: Archive, case: dict[str, int], tmp_path: Path
+) -> None:
+    archive.add_fact([case[0]], PROMISE)
+    bag = export_bundle(
+        archive,
+        ExportOptions(case="lenderx", out=tmp_path / "bag", now=NOW, fmt="dir", pdf=False),
+    ).path
+    facts = bag / "data/facts.json"
+    raw = facts.read_text(encoding="utf-8")
+    number = json.loads(raw)["facts"][0]["exhibits"][0]
+    facts.write_text(raw.replace(f'"{number}"', '"E-999"'), encoding="utf-8")  # same size
+
+    def rehash(manifest: Path, name: str) -> None:
+        digest = hashlib.sha256((bag / name).read_bytes()).hexdigest()
+        lines = [
+            f"{digest}  {name}" if line.endswith(f"  {name}") else line
+            for line in manifest.read_text(encoding="utf-8").splitlines()
+        ]
+        manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # Re-hashed as a forger would: only the facts' own check can tell.
+    rehash(bag / "manifest-sha256.txt", "data/facts.json")
+    rehash(bag / "tagmanifest-sha256.txt", "manifest-sha256.txt")
+    problems = verify_bundle(bag).problems
+    assert [(p.file, p.message) for p in problems] == [
+        ("data/facts.json", "cites exhibit E-999, which is not in the bundle")
+    ]
