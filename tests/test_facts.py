@@ -301,3 +301,30 @@ def test_verify_reports_key_facts_citing_an_exhibit_the_bundle_lacks(
     assert [(p.file, p.message) for p in problems] == [
         ("data/facts.json", "cites exhibit E-999, which is not in the bundle")
     ]
+
+
+def test_the_demo_records_the_promise_and_its_bundle_shows_the_breach(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from evidence_archiver.demo import DEMO_SLUG, run_demo
+
+    run_demo(archive)
+    facts = archive.facts(DEMO_SLUG)
+    promise = next(f for f in facts if f.kind == "promise" and f.due)
+    assert promise.due == date(2024, 10, 15)
+    assert len(promise.items) == 3  # the SMS, the WhatsApp message and the e-mail
+    assert promise.amount == Decimal("5265.76")
+    assert any(f.kind == "breach" for f in facts)
+    breaches = archive.fact_conflicts(DEMO_SLUG)
+    late_fee = next(f for f in facts if f.kind == "breach")
+    assert set(late_fee.items) <= {c.item for c in breaches}
+    run_demo(archive)  # a second run adds nothing
+    assert len(archive.facts(DEMO_SLUG)) == len(facts)
+    result = export_bundle(
+        archive, ExportOptions(case=DEMO_SLUG, out=tmp_path / "d", now=NOW, fmt="dir", pdf=False)
+    )
+    data = json.loads((result.path / "data/facts.json").read_text(encoding="utf-8"))
+    assert len(data["facts"]) == len(facts)
+    assert len(data["possible_breaches"]) == len(breaches)
+    assert result.warnings == []
+    assert verify_bundle(result.path).ok
