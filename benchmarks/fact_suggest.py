@@ -3,10 +3,12 @@
     .venv/bin/python benchmarks/fact_suggest.py [--labelled fixtures/facts/labelled.jsonl] [-v]
 
 The labelled set (``fixtures/facts/labelled.jsonl``, 64 messages, half Chinese, half English)
-was written together with the rules of ``extract/facts.py`` and overstates how well they do;
-the held-out set (``fixtures/facts/heldout.jsonl``, 40 messages, half Chinese) was written
-after the rules were frozen, in other phrasings, and the rules were not changed after it: its
-figures are the honest ones. Each gives for each message the time it was written, its text,
+was written together with the first rules of ``extract/facts.py`` and overstates how well they
+do. The second set (``fixtures/facts/heldout.jsonl``, 40 messages, half Chinese) was written
+after those rules were frozen (recall 23.5% on it then), and its misses were then used to widen
+the vocabulary: it is no longer held out either. The fresh set (``fixtures/facts/fresh.jsonl``)
+was written after that, and the rules were not changed after it: its figures are the honest
+ones. Each gives for each message the time it was written, its text,
 the facts a careful reader would record (kind, and the due date and amount when the fact names
 them) and the agent identifier and reference number it names. The demo case is imported into
 a throwaway archive and its items are labelled below by a phrase of their text.
@@ -201,6 +203,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labelled", type=Path, default=ROOT / "fixtures/facts/labelled.jsonl")
     parser.add_argument("--heldout", type=Path, default=ROOT / "fixtures/facts/heldout.jsonl")
+    parser.add_argument("--fresh", type=Path, default=ROOT / "fixtures/facts/fresh.jsonl")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     args = parser.parse_args(list(argv) if argv is not None else None)
     every, zh, en = score_labelled(args.labelled)
@@ -209,9 +212,15 @@ def main(argv: Iterable[str] | None = None) -> int:
     every.report(f"labelled set ({args.labelled.name}), all messages")
     zh.report("labelled set, Chinese messages")
     en.report("labelled set, English messages")
-    held.report(f"held-out set ({args.heldout.name}, written after the rules), all messages")
-    held_zh.report("held-out set, Chinese messages")
-    held_en.report("held-out set, English messages")
+    held.report(f"second set ({args.heldout.name}; used to widen the rules), all messages")
+    held_zh.report("second set, Chinese messages")
+    held_en.report("second set, English messages")
+    if args.fresh.exists():
+        fresh, fresh_zh, fresh_en = score_labelled(args.fresh)
+        fresh.report(f"fresh set ({args.fresh.name}, written after the rules), all messages")
+        fresh_zh.report("fresh set, Chinese messages")
+        fresh_en.report("fresh set, English messages")
+        every.misses += fresh.misses
     demo.report("demo case")
     if args.verbose:
         print("\nmisses:")

@@ -7,11 +7,14 @@ How a message is read:
 
 * It is cut into sentences (。！？!?; and line ends; a full stop only when a space or the end
   follows it, so that 5,265.76 stays whole). A question is never a commitment.
-* A sentence is a **promise** when it holds a commitment word (同意, 批准, 承诺, 顺延, 延期至,
-  减免, 免除, 不收取…; agree, approve, waive, defer, promise, will not charge…), a **payment**
-  when it says money was paid or received (已还款, 还款成功, 已收到您的还款…; payment received,
-  we have received…), and a **demand** when it asks for money or says something is overdue
-  (逾期, 催收, 请立即还款, 最后通知, 滞纳金, 罚息…; overdue, pay now, late fee, final notice…).
+* A sentence is a **promise** when it holds a commitment word (同意, 批准, 承诺, 顺延, 延后,
+  减免, 免除, 不收取, 将…退回, 我会…还…; agree, approve, waive, defer, push back, payment plan,
+  will be refunded, I'll pay…), a **demand** when it asks for money outright (应还, 请…还款,
+  最后还款日; must be paid, is due, payment due), a **payment** when it says money was paid or
+  received (已还款, 扣款…成功, 原路退回, 已经还清了; payment received, was successful, I sent…),
+  and otherwise a **demand** when it says something is overdue or charged (逾期, 催收, 滞纳金,
+  罚息, 自动扣款, 起诉; overdue, late fee, late charge, past due, default, autopay…). A question
+  or a request (？, 能否, 麻烦…; could you…) makes no promise and no demand.
   A commitment wins over a demand in one sentence ("第4期延至10月15日，期间不收取逾期费用"
   is a promise), and a late-fee word right after a negation (不收取, 免除, no, waive) is no
   demand.
@@ -20,7 +23,8 @@ How a message is read:
 * Dates: 2024年10月15日, 2024-10-15, 2024/10/15, 10月15日 / 10月15号 (the year that puts the
   day nearest to the message: 12月30日 written on 2 January is last December, 1月5日 written
   on 28 December is next January), 15 October 2024, October 15, 15 Oct; relative forms from
-  the message's own time in its own zone: 今天, 明天, 后天, 下周一…下周日, 本周五, 下个月15日,
+  the message's own time in its own zone: 今天, 今晚, 明天, 后天, 下周一…下周日, 本周五, 本月30日,
+  下个月15日, 十月十五日 (Chinese numerals),
   下个月 (the same day next month), N天内 / within N days, tomorrow, next Monday. A promise
   or demand takes as its due date the first date it names that is not before the message.
 * Amounts need a currency to count (元, 块, CNY, RMB, 人民币, ¥, ￥, $, USD, 美元) and are
@@ -41,32 +45,54 @@ from decimal import Decimal, InvalidOperation
 KINDS = ("promise", "demand", "payment", "breach", "other")
 
 _COMMIT = re.compile(
-    r"同意|批准|承诺|顺延|延期至|延至|延到|推迟至|减免|免除|豁免|不收取|不再收取|不上报|"
+    r"同意|批准|审批|承诺|顺延|延期至|延至|延到|延后|推后|推迟|延长|减免|免除|豁免|不收取|不再收取|"
+    r"不上报|不计|不会(?:产生|收取)|可以给您|为您办理|给您办理|停息挂账|计划已调整|已调整为|"
+    r"将.{0,16}(?:退回|退还|返还)|我(?:会|将|保证|一定会?|晚上|明天|今天)[^。！？]{0,12}还|"
     r"\b(?:agree[sd]?|approved?|approves|waived?|waives|defer(?:red|s)?|postponed?|promised?|"
     r"promises|will not (?:be )?charged?|won't charge|extended|grant(?:ed)?|confirm(?:ed)? "
-    r"(?:the|your) (?:extension|deferral))\b",
+    r"(?:the|your) (?:extension|deferral)|push(?:ed)? .{0,24}back|able to offer|"
+    r"we can (?:offer|extend|push|move|give|waive|reduce)|payment plan|reschedul\w*|"
+    r"will be (?:reversed|refunded|credited|waived|removed)|schedule has been (?:updated|"
+    r"changed|adjusted)|may be paid|i(?:'ll| will) pay)\b",
     re.IGNORECASE,
 )
 _PAYMENT = re.compile(
-    r"已还款|已还清|还款成功|扣款成功|已收到您的还款|已收到还款|已支付|已转账|已到账|已结清|"
+    r"已还款|已还清|还款成功|扣款.{0,16}成功|付款成功|支付成功|已收到您的还款|已收到还款|已支付|"
+    r"已转账|已到账|已结清|原路退回|退款.{0,16}已|还了\s*\d|已经?.{0,8}还(?:清|了)|"
     r"\b(?:payment (?:received|has been received|successful|confirmed)|we (?:have )?received "
-    r"your payment|has been paid|was paid|i (?:have )?paid|repaid|paid in full)\b",
+    r"your payment|has been paid|was paid|i (?:have |just )?(?:paid|sent|transferred)|repaid|"
+    r"paid in full|was successful|(?:credit|refund) of .{0,20}(?:has been|was) (?:posted|"
+    r"applied|issued|sent))\b",
+    re.IGNORECASE,
+)
+# Words that ask for money outright: a sentence saying so is a demand even if it also says
+# "paid" ("must be paid in full by 30 November").
+_DEMAND_FIRST = re.compile(
+    r"应还|必须还款|最后还款日|(?<!申)请.{0,16}还(?:款|清)|"
+    r"\b(?:must (?:be )?paid?|must pay|need to pay|is due|are due|due on|payment due|"
+    r"amount due)\b",
     re.IGNORECASE,
 )
 _DEMAND = re.compile(
     r"逾期|催收|滞纳金|罚息|违约金|请立即还款|立即还款|请尽快还款|必须还款|还清|应还|最后通知|"
-    r"上报征信|请于.{0,12}还款|"
-    r"\b(?:overdue|late fees?|penalty|pay (?:now|today|immediately)|must pay|final notice|"
-    r"collection|is due|are due|due on|amount due|unless .{0,40}paid|in arrears)\b",
+    r"上报征信|请于.{0,12}还款|自动扣款|最后还款日|还款日|起诉|法务|"
+    r"\b(?:overdue|late fees?|late charges?|penalty|pay (?:now|today|immediately)|must pay|"
+    r"final notice|collection|is due|are due|due on|payment due|amount due|"
+    r"unless .{0,40}paid|in arrears|past[- ]due|autopay|auto-?debit|scheduled for|default|"
+    r"legal action|\d+ days? late|is late|accrue)\b",
     re.IGNORECASE,
 )
 _NEGATED_FEE = re.compile(
-    r"(?:不收取|不再收取|不收|免除|减免|豁免|免收|无)\s*(?:任何)?(?:逾期费用?|逾期费|滞纳金|罚息|违约金)|"
+    r"(?:不收取|不再收取|不收|免除|减免|豁免|免收|无|不会产生|不会收取|不计)\s*(?:任何)?"
+    r"(?:逾期费用?|逾期费|滞纳金|罚息|违约金)|"
     r"\b(?:no|waive[ds]?|without|cancel(?:led)?|not (?:be )?charged?)\b(?:\s+\w+){0,2}?\s+"
     r"(?:late fees?|penalty(?: interest)?|overdue (?:fees?|interest))",
     re.IGNORECASE,
 )
-_QUESTION = re.compile(r"[?？]\s*$|^(?:能否|可否|是否|可以.*吗|can|could|would|may)\b", re.I)
+# A question or a request asks for a commitment or a demand, it does not make one.
+_QUESTION = re.compile(
+    r"[?？]\s*$|能否|可否|是否|能不能|可不可以|麻烦|可以.*吗|^(?:can|could|would|may)\b", re.I
+)
 
 # Sentences end at Chinese stops, ! ? ; and line ends; at an English full stop only when a
 # space or the end follows it (5,265.76 and LX-2024.1 stay whole).
@@ -100,13 +126,16 @@ _CURRENCY = {
 _AGENT = re.compile(
     r"(?:工号|客服编号|客服工号|员工编号|坐席号)\s*[:：#]?\s*(?P<a>[A-Za-z]{0,4}\d{2,8})|"
     r"第\s*(?P<b>\d{2,8})\s*号客服|"
-    r"\bagent\s*(?:id|no\.?|number|#)?\s*[:#]?\s*(?P<c>[A-Za-z]{0,4}\d{2,8})\b",
+    r"\b(?:agent|rep(?:resentative)?)\s*(?:id|no\.?|number|#)?\s*[:#]?\s*"
+    r"(?P<c>[A-Za-z]{0,4}\d{2,8})\b",
     re.IGNORECASE,
 )
 _REFERENCE = re.compile(
-    r"(?:合同编号|协议编号|借款编号|贷款编号|订单编号|订单号|合同号|流水号|(?<!客服)(?<!员工)编号)\s*[:：]?\s*"
+    r"(?:合同编号|协议编号|借款编号|贷款编号|订单编号|订单号|合同号|流水号|(?<!客服)(?<!员工)编号)"
+    r"\s*(?:为|是|[:：])?\s*"
     r"(?:[A-Za-z .]{0,14}[:：]\s*)?(?P<a>[A-Za-z0-9][A-Za-z0-9-]{3,40})|"
-    r"\b(?:contract|reference|ref|order|loan|agreement)\s*(?:no\.?|number|#)?\s*[:#]?\s*"
+    r"\b(?:contract|reference|ref|order|loan|agreement)\s*(?:no\.?|number|#)?\s*(?:is\s+)?"
+    r"[:#]?\s*"
     r"(?P<b>[A-Za-z]{1,6}-?\d[A-Za-z0-9-]{2,40}|\d{6,20})\b",
     re.IGNORECASE,
 )
@@ -123,6 +152,9 @@ _DATE = re.compile(
     r"(?P<ymd>(?P<y1>\d{4})\s*年\s*(?P<m1>\d{1,2})\s*月\s*(?P<d1>\d{1,2})\s*[日号])|"
     r"(?P<iso>(?<!\d)(?P<y2>\d{4})[-/.](?P<m2>\d{1,2})[-/.](?P<d2>\d{1,2})(?!\d))|"
     r"(?P<nextmd>下个?月\s*(?P<d5>\d{1,2})\s*[日号])|"
+    r"(?P<thismd>(?:本|这个?)月\s*(?P<d9>\d{1,2})\s*[日号])|"
+    r"(?P<cnmd>(?<![\d年一二三四五六七八九十〇零])(?P<m10>[一二三四五六七八九十]{1,2})\s*月\s*"
+    r"(?P<d10>[一二三四五六七八九十]{1,3})\s*[日号])|"
     r"(?P<md>(?<![\d年])(?P<m3>\d{1,2})\s*月\s*(?P<d3>\d{1,2})\s*[日号])|"
     rf"(?P<dmy>\b(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<mon4>{_MONTH_RE})\.?,?"
     r"(?:\s+(?P<y4>\d{4}))?\b)|"
@@ -132,7 +164,8 @@ _DATE = re.compile(
     r"(?P<enweek>\bnext\s+(?P<ewd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b)|"
     r"(?P<within>(?P<n7>\d{1,3})\s*(?:天|日)内|\bwithin\s+(?P<n8>\d{1,3})\s+days?\b)|"
     r"(?P<nextmonth>下个?月)|"
-    r"(?P<rel>今天|今日|明天|明日|后天|\btoday\b|\btomorrow\b)",
+    r"(?P<rel>今天|今日|今晚|晚上|明天|明日|后天|\btoday\b|\btonight\b|\bthis evening\b|"
+    r"\btomorrow\b)",
     re.IGNORECASE,
 )
 
@@ -220,6 +253,23 @@ def _nearest_year(month: int, day: int, said: date) -> date | None:
     return min(options, key=lambda d: (abs((d - said).days), d < said))
 
 
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _cn_number(text: str) -> int | None:
+    """一 … 三十一 written in Chinese numerals (十五 = 15, 二十 = 20, 廿 not handled)."""
+    if "十" not in text:
+        return _CN_DIGITS.get(text) if len(text) == 1 else None
+    tens, _, ones = text.partition("十")
+    if len(tens) > 1 or len(ones) > 1:
+        return None
+    high = _CN_DIGITS.get(tens, 0) if tens else 1
+    low = _CN_DIGITS.get(ones, 0) if ones else 0
+    if (tens and not high) or (ones and not low):
+        return None
+    return high * 10 + low
+
+
 def _safe_date(year: int, month: int, day: int) -> date | None:
     try:
         return date(year, month, day)
@@ -261,6 +311,11 @@ def dates(text: str, said: datetime | None) -> list[date]:
             found = _nearest_year(int(g["m3"]), int(g["d3"]), today)
         elif g["nextmd"]:
             found = _add_month(today, 1, int(g["d5"]))
+        elif g["thismd"]:
+            found = _safe_date(today.year, today.month, int(g["d9"]))
+        elif g["cnmd"]:
+            cn_month, cn_day = _cn_number(g["m10"]), _cn_number(g["d10"])
+            found = _nearest_year(cn_month, cn_day, today) if cn_month and cn_day else None
         elif g["cnweek"]:
             target = _CN_WEEKDAY[g["wd"]]
             start = today - timedelta(days=today.weekday())
@@ -277,8 +332,8 @@ def dates(text: str, said: datetime | None) -> list[date]:
             found = _add_month(today, 1)
         elif g["rel"]:
             word = g["rel"].lower()
-            shift = {"今天": 0, "今日": 0, "today": 0, "明天": 1, "明日": 1, "tomorrow": 1}
-            found = today + timedelta(days=shift.get(word, 2))
+            shift = {"明天": 1, "明日": 1, "tomorrow": 1, "后天": 2}
+            found = today + timedelta(days=shift.get(word, 0))
         if found is not None:
             out.append(found)
     return out
@@ -304,9 +359,12 @@ def sentence_kind(sentence: str) -> str | None:
     """``promise``, ``payment``, ``demand`` or None for one sentence (see the module docs)."""
     if _COMMIT.search(sentence) and not _QUESTION.search(sentence):
         return "promise"
+    asked = bool(_QUESTION.search(sentence))
+    if _DEMAND_FIRST.search(sentence) and not asked:
+        return "demand"
     if _PAYMENT.search(sentence):
         return "payment"
-    if _DEMAND.search(without_negated_fees(sentence)):
+    if _DEMAND.search(without_negated_fees(sentence)) and not asked:
         return "demand"
     return None
 
