@@ -104,11 +104,18 @@ def _money(value: Decimal | None, currency: str | None) -> str:
     return f"{value:,} {currency or ''}".strip()
 
 
-def _print_fact(fact: FactRecord, verb: str) -> None:
-    console.print(
-        f"[green]{verb} fact {fact.id}[/] ({fact.kind}) in {escape(fact.case)}, citing item(s) "
-        f"{', '.join(str(i) for i in fact.items)}."
-    )
+def _print_fact(fact: FactRecord, *, changed: bool = False) -> None:
+    cited = ", ".join(str(i) for i in fact.items)
+    if changed:
+        console.print(
+            f"[green]Changed fact {fact.id}[/] ({fact.kind}) in {escape(fact.case)}, citing "
+            f"item(s) {cited}."
+        )
+    else:
+        console.print(
+            f"[green]Recorded fact {fact.id}[/] ({fact.kind}) in {escape(fact.case)}, citing "
+            f"item(s) {cited}."
+        )
 
 
 def _breach_line(c: Conflict) -> str:
@@ -153,7 +160,7 @@ def add(
     if json_:
         print_json(fact.as_json())
         return
-    _print_fact(fact, "Recorded")
+    _print_fact(fact)
 
 
 @app.command("list")
@@ -247,7 +254,7 @@ def edit(
     if json_:
         print_json(fact.as_json())
         return
-    _print_fact(fact, "Changed")
+    _print_fact(fact, changed=True)
 
 
 @app.command("remove")
@@ -386,7 +393,7 @@ def accept(
         print_json([f.as_json() for f in facts])
         return
     for fact in facts:
-        _print_fact(fact, "Recorded")
+        _print_fact(fact)
 
 
 @app.command("reject")
