@@ -154,3 +154,11 @@ def test_fact_commands_run_as_a_subprocess(archive_path: Path, items: dict[int, 
     )
     assert result.returncode == 0, result.stderr
     assert any(s["kind"] == "promise" for s in json.loads(result.stdout))
+
+
+def test_show_lists_the_facts_citing_an_item(run, items: dict[int, int]) -> None:  # type: ignore[no-untyped-def]
+    run("fact", "add", str(items[0]), "--kind", "promise", "--text", "Deferred to October")
+    shown = json.loads(run("show", str(items[0]), "--json"))
+    assert [f["text"] for f in shown["facts"]] == ["Deferred to October"]
+    assert "Fact 1 (promise, lenderx): Deferred to October" in run("show", str(items[0]))
+    assert json.loads(run("show", str(items[2]), "--json"))["facts"] == []

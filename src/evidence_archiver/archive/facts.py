@@ -291,6 +291,16 @@ def list_facts(conn: sqlite3.Connection, case: int) -> list[FactRecord]:
     return sorted((_record(conn, r) for r in rows), key=_sort_key)
 
 
+def citing(conn: sqlite3.Connection, item_id: int) -> list[FactRecord]:
+    """The facts, of any case, that cite an item."""
+    rows = conn.execute(
+        f"SELECT {_FACT_COLUMNS} FROM facts f JOIN cases c ON c.id = f.case_id "
+        "WHERE f.id IN (SELECT fact_id FROM fact_items WHERE item_id = ?) ORDER BY f.id",
+        (item_id,),
+    ).fetchall()
+    return [_record(conn, r) for r in rows]
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 

@@ -665,6 +665,11 @@ class Archive:
     def fact(self, fact_id: int) -> facts_mod.FactRecord:
         return facts_mod.get(self.conn, fact_id)
 
+    def facts_citing(self, item_id: int) -> list[facts_mod.FactRecord]:
+        """The facts (of any case) that cite an item."""
+        self._require_item(item_id)
+        return facts_mod.citing(self.conn, item_id)
+
     def edit_fact(
         self,
         fact_id: int,
