@@ -229,12 +229,32 @@ def test_an_archive_written_by_schema_v6_migrates_and_keeps_its_custody_chain(
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"facts", "fact_items", "fact_suggestions"} <= tables
     conn.close()
+
+
+def test_a_v6_archive_with_items_and_custody_keeps_them_through_the_migration(
+    archive_path: Path,
+) -> None:
     with Archive(archive_path) as archive:
-        archive.ingest([capture(0, *MESSAGES[0])], connector="eml", container="t")
+        archive.ingest(
+            [capture(n, *m) for n, m in enumerate(MESSAGES)], connector="eml", container="t"
+        )
         archive.create_case("LenderX", slug="lenderx", rules=[("domain", "lenderx.com")])
+        events, head = archive.status()["custody_events"], archive.custody.head()
+    # v7 only adds tables: without them, and marked 6, the file is what v6 wrote.
+    conn = sqlite3.connect(archive_path, isolation_level=None)
+    for table in ("fact_suggestions", "fact_items", "facts"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA user_version = 6")
+    conn.close()
+    with Archive(archive_path) as archive:
+        assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert archive.status()["custody_events"] == events
+        assert archive.custody.head() == head
+        assert archive.verify_custody() == []
         item = archive.timeline_ids("lenderx")[0]
         archive.add_fact([item], PROMISE)
         assert archive.verify_custody() == []
+        assert len(archive.timeline_ids("lenderx")) == 3
 
 
 def test_the_bundle_has_the_key_facts_chronology_in_every_view_and_stays_reproducible(

@@ -39,7 +39,8 @@ padding:.8em;border:1px solid #eee}
 .filters{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
 .warn{color:#a40}
 #key-facts td.amount{white-space:nowrap;text-align:right}.breach{color:#a00}
-#key-facts td:first-child{white-space:nowrap}
+#key-facts td:first-child,#key-facts td:nth-child(2),#key-facts td:nth-child(5),
+#key-facts a{white-space:nowrap}
 """
 
 
