@@ -155,3 +155,27 @@ def test_hostile_and_empty_text_gives_nothing_and_does_not_hang() -> None:
     (c,) = suggest(long, at(2024, 1, 1))
     assert c.kind == "demand"
     assert len(c.text) <= 400
+
+
+@pytest.mark.parametrize("name", ["labelled.jsonl", "heldout.jsonl", "fresh.jsonl"])
+def test_the_labelled_sets_are_well_formed(name: str) -> None:
+    import json
+    from pathlib import Path
+
+    from evidence_archiver.extract.facts import KINDS
+
+    path = Path(__file__).resolve().parent.parent / "fixtures" / "facts" / name
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    assert len({r["id"] for r in rows}) == len(rows)
+    chinese = sum(r["lang"] == "zh" for r in rows)
+    assert chinese * 2 == len(rows)  # half Chinese
+    for r in rows:
+        assert datetime.fromisoformat(r["said"]).utcoffset() is not None, r["id"]
+        for fact in r["facts"]:
+            assert fact["kind"] in KINDS, r["id"]
+            if fact.get("due"):
+                date.fromisoformat(fact["due"])
+            if fact.get("amount"):
+                Decimal(fact["amount"])
+    if name == "labelled.jsonl":
+        assert len(rows) >= 60
