@@ -517,8 +517,9 @@ def choose_folders(
     chosen = [n for n in names if n.upper() == "INBOX"]
     sent = [f.name for f in selectable if "\\sent" in {x.lower() for x in f.flags}]
     if not sent:
+        # The provider's own name first; one folder, not every look-alike.
         own = imap_providers.sent_names(provider)
-        sent = [n for n in own if n in names]
+        sent = [n for n in own if n in names][:1]
     if not sent:
         sent = [n for n in names if _leaf(n) in SENT_NAMES]
     return list(dict.fromkeys(chosen + sent))
