@@ -391,6 +391,17 @@ def make_message(
     return msg.as_bytes(policy=SMTP)
 
 
+_LOOPBACK = itertools.count(20)
+
+
+def fresh_loopback() -> str:
+    """A loopback address no test used before (127.0.0.20, .21, …): Dovecot delays each
+    failed login from one address longer than the last, so tests that fail logins on purpose
+    each connect from an address of their own (see :class:`FaultProxy` ``source``)."""
+    n = next(_LOOPBACK)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
 # -- a misbehaving TCP proxy --------------------------------------------------------------------
 
 

@@ -8,7 +8,6 @@ until the client has sent ID; the ``netease_dovecot`` server gives every account
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from pathlib import Path
@@ -17,7 +16,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dovecot import HOST, UNSAFE_LOGIN, FaultProxy, ImapUser, NetEaseProxy, make_message
+from dovecot import (
+    HOST,
+    UNSAFE_LOGIN,
+    FaultProxy,
+    ImapUser,
+    NetEaseProxy,
+    fresh_loopback,
+    make_message,
+)
 from evidence_archiver import Archive
 from evidence_archiver.cli import app
 from evidence_archiver.connectors.imap import (
@@ -29,9 +36,6 @@ from evidence_archiver.connectors.imap import (
     list_folders,
 )
 from evidence_archiver.connectors.imap_auth import PASSWORD_ENV, Password
-
-# A loopback address per failed login: Dovecot delays repeated failures from one address.
-SOURCES = (f"127.0.0.{n}" for n in itertools.count(20))
 
 
 def through(proxy: NetEaseProxy | FaultProxy, user: ImapUser, **overrides: Any) -> ImapAccount:
@@ -265,7 +269,7 @@ def test_a_refused_login_says_what_the_provider_needs(
 ) -> None:
     env = {"EVIDENCE_ARCHIVE": str(archive_path), PASSWORD_ENV: "the-web-password"}
 
-    with FaultProxy(dovecot.imaps_port, faulty_connections=0, source=next(SOURCES)) as proxy:
+    with FaultProxy(dovecot.imaps_port, faulty_connections=0, source=fresh_loopback()) as proxy:
         args = ["import", "imap", *options, "--host", HOST, "--port", str(proxy.port),
                 "--ca-file", str(dovecot.ca_file), "--workers", "0"]  # fmt: skip
         result = CliRunner().invoke(app, args, env=env)
@@ -309,7 +313,7 @@ def test_an_address_on_an_unknown_domain_without_host_asks_for_one(archive_path:
 def test_login_check_against_a_server_that_refuses_explains_the_authorisation_code(
     dovecot: Any,
 ) -> None:
-    with FaultProxy(dovecot.imaps_port, faulty_connections=0, source=next(SOURCES)) as proxy:
+    with FaultProxy(dovecot.imaps_port, faulty_connections=0, source=fresh_loopback()) as proxy:
         account = ImapAccount(
             HOST, "wang@163.com", port=proxy.port, ca_file=dovecot.ca_file, provider="163"
         )

@@ -38,6 +38,7 @@ from ..connectors.imap import (
     list_folders,
     resolve_account,
 )
+from ..connectors.imap_providers import PROVIDERS
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -124,6 +125,16 @@ def _account(
         ca_file=ca_file,
         timeout=timeout,
     )
+
+
+def _warn_if_password_refused(account: ImapAccount, credentials: imap_auth.Credentials) -> None:
+    """Say before connecting when the provider is known to refuse every password."""
+    preset = PROVIDERS.get(account.provider or "")
+    if preset is not None and preset.oauth2 and isinstance(credentials, imap_auth.Password):
+        _warn(
+            f"{preset.name} accepts only OAuth2 over IMAP, so the password will probably be "
+            f"refused: put an OAuth2 access token in {imap_auth.OAUTH2_ENV} instead"
+        )
 
 
 def _prompt() -> Callable[[str], str] | None:
@@ -264,6 +275,7 @@ def import_imap_command(
         timeout,
     )
     credentials = imap_auth.resolve_credentials(user, account.host, prompt=_prompt(), warn=_warn)
+    _warn_if_password_refused(account, credentials)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

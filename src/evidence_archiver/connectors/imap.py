@@ -80,7 +80,6 @@ CLIENT_ID = {
     "name": "evidence-archiver",
     "version": _package_version(),
     "vendor": "evidence-archiver",
-    "support-url": "https://github.com/evidence-archiver/evidence-archiver",
 }
 # Errors after which a fresh connection may succeed (dropped link, BYE, timeout, TLS EOF).
 TRANSIENT: tuple[type[BaseException], ...] = (
