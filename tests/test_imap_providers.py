@@ -3,8 +3,11 @@ login says: the pure rules, without a server (the server side is in test_imap_ne
 
 from __future__ import annotations
 
+import doctest
+
 import pytest
 
+from evidence_archiver.connectors import imap
 from evidence_archiver.connectors.imap import (
     Folder,
     ImapAccount,
@@ -12,6 +15,7 @@ from evidence_archiver.connectors.imap import (
     choose_folders,
     decode_folder_name,
     login_refused_message,
+    message_meta,
     resolve_account,
     server_text,
     unsafe_login_message,
@@ -266,3 +270,18 @@ def test_a_folder_asked_for_by_its_chinese_name_is_chosen() -> None:
 def test_a_folder_is_sent_back_by_the_name_the_server_gave() -> None:
     assert Folder("a", (), raw="&AGE-").wire_name == "&AGE-"
     assert Folder("已发送", ()).wire_name == "&XfJT0ZAB-"
+
+
+def test_gmail_labels_in_chinese_are_decoded_like_folder_names() -> None:
+    meta = message_meta(
+        "INBOX", 7, 5, {b"X-GM-MSGID": 1, b"X-GM-LABELS": (b"\\Inbox", b"&TlCNNw-/&XfJT0ZAB-")}
+    )
+
+    assert meta["gmail"]["labels"] == ["\\Inbox", "乐贷/已发送"]
+
+
+def test_the_examples_in_the_imap_docstrings_hold() -> None:
+    results = doctest.testmod(imap)
+
+    assert results.attempted >= 6
+    assert results.failed == 0

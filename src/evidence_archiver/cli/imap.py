@@ -229,7 +229,11 @@ def import_imap_command(
     insecure_plaintext: PlaintextOption = False,
     folder: Annotated[
         list[str] | None,
-        typer.Option("--folder", help="A folder to import (repeatable; default: INBOX and Sent)."),
+        typer.Option(
+            "--folder",
+            help="A folder to import, by the name shown (e.g. 垃圾邮件; repeatable; default: INBOX "
+            "and the sent folder).",
+        ),
     ] = None,
     all_folders: Annotated[
         bool, typer.Option("--all-folders", help="Import every folder of the account.")

@@ -8,6 +8,19 @@ a server on this machine only (``security="plaintext"`` with a loopback host). F
 opened read-only (``EXAMINE``) and bodies fetched with ``BODY.PEEK[]``, so the importer never
 changes a flag or a message on the server. Every socket has a timeout.
 
+Providers. :func:`resolve_account` finds the server from ``--provider`` or the address
+(:mod:`connectors.imap_providers`). After login the client identifies itself with the RFC 2971
+``ID`` command whenever the server offers it: NetEase (163.com, 126.com, yeah.net, 188.com)
+answers every SELECT/EXAMINE with "Unsafe Login" until a client has, and when it still does,
+:class:`ImapUnsafeLoginError` says what it means. A refused login says what that provider
+needs (an authorisation code 授权码 for QQ and NetEase, an app password or OAuth2 for Gmail,
+OAuth2 for Outlook), with the server's own words, cleaned of control characters.
+
+Folder names. The client asks for the names as the server sends them and decodes them itself
+(modified UTF-7: ``&XfJT0ZAB-`` is 已发送); a malformed name is shown as sent, never an error,
+and a folder is opened by the server's own bytes. The sent folder is the one flagged
+``\\Sent``, else the provider's own name for it, else a usual name (Sent, 已发送…).
+
 Incremental. Per account and folder the archive keeps ``{"uidvalidity", "last_uid", "since"}``
 (:meth:`Archive.source_state`). A run asks the server for UIDs above ``last_uid`` only. When the
 folder's UIDVALIDITY changed (the folder was recreated, or the server renumbered it) the change
