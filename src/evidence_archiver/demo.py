@@ -22,7 +22,6 @@ from .documents import import_files, import_pdfs
 from .errors import EvidenceError
 from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
-from .export.render_pdf import FontMissing, find_cjk_font
 from .export.verify import VerifyReport, verify_bundle
 from .importing import import_eml, import_mbox
 from .model import ImportReport
@@ -100,16 +99,10 @@ def run_demo(
     result = DemoResult(archive.path, slug, linked, imports)
     if bundle_dir is None:
         return result
-    # A fresh machine may lack a Chinese font or openssl: the demo still makes and verifies a
-    # bundle, and says what it left out and how to get it.
-    pdf = True
-    try:
-        find_cjk_font()
-    except FontMissing as exc:
-        pdf = False
-        result.notes.append(f"bundle.pdf left out: {exc}")
+    # A fresh machine may lack openssl (and, with a stripped installation, every Chinese
+    # font): the demo still makes and verifies a bundle, and says what it left out and why.
     if shutil.which("openssl"):
-        made = demo_bundle(archive, slug, bundle_dir, now=now, pdf=pdf)
+        made = demo_bundle(archive, slug, bundle_dir, now=now)
         result.export, result.verify = made.result, made.report
         result.timestamp_note = (
             "timestamped by a throwaway local authority started for the demo (its CA is "
@@ -117,8 +110,10 @@ def run_demo(
         )
     else:
         result.export = export_bundle(
-            archive, ExportOptions(case=slug, out=bundle_dir, now=now, pdf=pdf)
+            archive, ExportOptions(case=slug, out=bundle_dir, now=now)
         )
         result.verify = verify_bundle(result.export.path)
         result.timestamp_note = "not timestamped: the openssl command is not installed"
+    if result.export.pdf_left_out:
+        result.notes.append(f"bundle.pdf left out: {result.export.pdf_left_out}")
     return result

@@ -145,6 +145,8 @@ def export(
                 result = export_bundle(arch, options, progress)
     if as_json:
         print_json(result.as_json())
+        if result.pdf_left_out:
+            raise typer.Exit(EXIT_SOME_FAILED)
         return
     console.print(f"[green]Bundle written:[/] {escape(str(result.path))}")
     console.print(
@@ -161,6 +163,12 @@ def export(
             f"{escape(str(result.path))} --tsa-url URL"
         )
     console.print(f"  Check it any time with: evidence verify {escape(str(result.path))}")
+    if result.pdf_left_out:
+        console.print(
+            f"  [yellow]bundle.pdf left out:[/] {escape(result.pdf_left_out)}. The rest of the "
+            "bundle is complete (open data/index.html); bag-info.txt records the reason."
+        )
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @handle_errors
