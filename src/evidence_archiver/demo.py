@@ -109,9 +109,7 @@ def run_demo(
             f"{made.ca_file.name} beside the bundle; a real bundle uses a public one: --tsa-url)"
         )
     else:
-        result.export = export_bundle(
-            archive, ExportOptions(case=slug, out=bundle_dir, now=now)
-        )
+        result.export = export_bundle(archive, ExportOptions(case=slug, out=bundle_dir, now=now))
         result.verify = verify_bundle(result.export.path)
         result.timestamp_note = "not timestamped: the openssl command is not installed"
     if result.export.pdf_left_out:

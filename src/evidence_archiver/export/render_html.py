@@ -19,6 +19,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from ..headline import item_headline
 from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, relative
 
 Write = Callable[[str], object]
@@ -378,7 +379,7 @@ def write_index(
             f"<td>{escape(when(r.occurred_at, labels))}</td>"
             f"<td>{escape(labels.kind(r.kind))}</td>"
             f"<td>{escape(', '.join(parties(e)))}</td>"
-            f"<td>{escape(r.title)}</td>"
+            f"<td>{escape(item_headline(r, labels.lang))}</td>"
             f"<td>{escape(snippet(r.body))}</td>"
             f"<td>{' '.join(links)}</td></tr>\n"
         )

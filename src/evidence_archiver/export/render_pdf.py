@@ -42,6 +42,7 @@ from fpdf.outline import OutlineSection
 
 from ..archive import Archive
 from ..errors import EvidenceError
+from ..headline import item_headline
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
 from .render_html import when
 
@@ -182,6 +183,7 @@ def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path
         r = e.record
         chars.update(e.number)
         chars.update(r.title)
+        chars.update(item_headline(r, "both"))  # the contents list calls and messages so
         chars.update(r.body[:MAX_BODY_CHARS])
         chars.update(r.sender)
         chars.update(r.sender_name)
@@ -422,7 +424,7 @@ class _TextWriter:
 
 def _toc_name(e: Exhibit, labels: Labels) -> str:
     r = e.record
-    title = " ".join((r.title or labels.kind(r.kind)).split())
+    title = item_headline(r, labels.lang) or labels.kind(r.kind)
     date = r.occurred_at.date().isoformat() if r.occurred_at else labels("no_date")
     return f"{e.number} {date} {title}"[:120]
 
