@@ -69,6 +69,30 @@ class DemoResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _link_screenshots(archive: Archive, slug: str, notes: list[str]) -> int:
+    """Link the screenshot to the case by hand, as its owner would, when no rule linked it.
+
+    With Tesseract the screenshot's text names the lender and the case's keyword rule links
+    it; without, it has no text and no sender for a rule to match, so the demo does what a
+    user does (``evidence case link``) and says in one line that OCR was skipped. The case,
+    the timeline and the bundle are then the same with or without the optional tool.
+    """
+    in_case = set(archive.timeline_ids(slug))
+    linked = 0
+    for item in archive.timeline(kind="file"):
+        if item.id in in_case:
+            continue
+        linked += archive.link(slug, [item.id])
+        ocr = item.details.get("ocr") or {}
+        if ocr.get("status") in ("unavailable", "failed", "skipped"):
+            notes.append(
+                f"OCR skipped for {item.title}, so its text is not searchable "
+                f"({ocr.get('reason', 'no reason given')}); it was linked to the case by hand, "
+                f"as 'evidence case link {slug} {item.id}' does"
+            )
+    return linked
+
+
 def run_demo(
     archive: Archive, *, bundle_dir: Path | None = None, now: datetime | None = None
 ) -> DemoResult:
@@ -97,6 +121,7 @@ def run_demo(
             "writing, then charged late fees and threatened by collectors anyway.",
         )
     result = DemoResult(archive.path, slug, linked, imports)
+    result.linked += _link_screenshots(archive, slug, result.notes)
     if bundle_dir is None:
         return result
     # A fresh machine may lack openssl (and, with a stripped installation, every Chinese
