@@ -202,6 +202,8 @@ def test_bundle_index_and_pdf_contents_show_the_text(phone_case: Path, tmp_path:
     assert "Missed call / 未接来电" in index
     assert "<td>您好，这里是乐贷客服。关于您的延期申请： 我们同意" in index
     assert "<td>SMS from" not in index
+    # A message short enough to be its own title is not repeated as its snippet.
+    assert "<td>逾期通知[2J[31m请立即还款 第二行 end</td><td></td>" in index
     contents = pdf.pages[1].extract_text()
     assert "Outgoing call, 4 min 12 s / 呼出电话，4分12秒" in contents
     assert "您好，这里是乐贷客服。" in contents
