@@ -84,7 +84,7 @@ def export(
     tsa_url: TsaUrlOption = None,
     tsa_ca_file: CaFileOption = None,
     no_pdf: Annotated[
-        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (e.g. without a CJK font).")
+        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (quicker for a large case).")
     ] = False,
     now: Annotated[
         str | None,
