@@ -24,7 +24,6 @@ from .documents import import_files, import_pdfs
 from .errors import EvidenceError
 from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
-from .export.render_pdf import FontMissing, find_cjk_font
 from .export.verify import VerifyReport, verify_bundle
 from .importing import import_eml, import_mbox
 from .model import ImportReport
@@ -153,6 +152,30 @@ def record_demo_facts(archive: Archive, slug: str) -> None:
     )
 
 
+def _link_screenshots(archive: Archive, slug: str, notes: list[str]) -> int:
+    """Link the screenshot to the case by hand, as its owner would, when no rule linked it.
+
+    With Tesseract the screenshot's text names the lender and the case's keyword rule links
+    it; without, it has no text and no sender for a rule to match, so the demo does what a
+    user does (``evidence case link``) and says in one line that OCR was skipped. The case,
+    the timeline and the bundle are then the same with or without the optional tool.
+    """
+    in_case = set(archive.timeline_ids(slug))
+    linked = 0
+    for item in archive.timeline(kind="file"):
+        if item.id in in_case:
+            continue
+        linked += archive.link(slug, [item.id])
+        ocr = item.details.get("ocr") or {}
+        if ocr.get("status") in ("unavailable", "failed", "skipped"):
+            notes.append(
+                f"OCR skipped for {item.title}, so its text is not searchable "
+                f"({ocr.get('reason', 'no reason given')}); it was linked to the case by hand, "
+                f"as 'evidence case link {slug} {item.id}' does"
+            )
+    return linked
+
+
 def run_demo(
     archive: Archive, *, bundle_dir: Path | None = None, now: datetime | None = None
 ) -> DemoResult:
@@ -189,27 +212,22 @@ def run_demo(
     for record in archive.timeline(kind="file"):
         if "recording" in record.details:
             result.recordings[record.id] = record.details["recording"].get("call_item_id")
+    result.linked += _link_screenshots(archive, slug, result.notes)
     if bundle_dir is None:
         return result
-    # A fresh machine may lack a Chinese font or openssl: the demo still makes and verifies a
-    # bundle, and says what it left out and how to get it.
-    pdf = True
-    try:
-        find_cjk_font()
-    except FontMissing as exc:
-        pdf = False
-        result.notes.append(f"bundle.pdf left out: {exc}")
+    # A fresh machine may lack openssl (and, with a stripped installation, every Chinese
+    # font): the demo still makes and verifies a bundle, and says what it left out and why.
     if shutil.which("openssl"):
-        made = demo_bundle(archive, slug, bundle_dir, now=now, pdf=pdf)
+        made = demo_bundle(archive, slug, bundle_dir, now=now)
         result.export, result.verify = made.result, made.report
         result.timestamp_note = (
             "timestamped by a throwaway local authority started for the demo (its CA is "
             f"{made.ca_file.name} beside the bundle; a real bundle uses a public one: --tsa-url)"
         )
     else:
-        result.export = export_bundle(
-            archive, ExportOptions(case=slug, out=bundle_dir, now=now, pdf=pdf)
-        )
+        result.export = export_bundle(archive, ExportOptions(case=slug, out=bundle_dir, now=now))
         result.verify = verify_bundle(result.export.path)
         result.timestamp_note = "not timestamped: the openssl command is not installed"
+    if result.export.pdf_left_out:
+        result.notes.append(f"bundle.pdf left out: {result.export.pdf_left_out}")
     return result

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..archive import ItemRecord
 from ..archive.timeutil import parse_user_date
+from ..headline import item_headline, one_line
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -153,7 +154,7 @@ def search(
             show_time(h.occurred_at),
             h.kind,
             escape(h.sender),
-            f"[bold]{escape(h.title)}[/]\n{highlight(h.snippet)}",
+            f"[bold]{escape(one_line(h.title))}[/]\n{highlight(h.snippet)}",
         )
     console.print(table)
     console.print(f"{len(hits)} result(s). Read one with 'evidence show NUMBER'.")
@@ -190,6 +191,7 @@ def timeline(
                     "sender": i.sender,
                     "recipients": list(i.recipients),
                     "title": i.title,
+                    "headline": item_headline(i),
                     "tags": list(i.tags),
                 }
                 for i in items
@@ -206,7 +208,7 @@ def timeline(
             i.kind,
             escape(i.sender),
             escape(", ".join(i.recipients[:2]) + (" …" if len(i.recipients) > 2 else "")),
-            escape(i.title or i.body[:60]),
+            escape(item_headline(i)),
             escape(", ".join(i.tags)),
         )
     console.print(table)

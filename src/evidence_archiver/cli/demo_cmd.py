@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
+from ..headline import item_headline, one_line, shorten
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
@@ -135,20 +136,20 @@ def _print(
     for col in ("#", "when", "kind", "from", "title / text"):
         table.add_column(col, overflow="fold")
     for i in items:
-        text = i.title or i.body
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
             i.kind,
-            escape(i.sender_name or i.sender),
-            escape(text[:70]),
+            escape(one_line(i.sender_name or i.sender)),
+            escape(item_headline(i)),
         )
     console.print(table)
     for query, hits in searches.items():
         console.print(f"\n[bold]evidence search {escape(query)!r}[/] → {len(hits)} result(s)")
         for h in hits[:3]:
             console.print(
-                f"  #{h.id} {h.kind} {show_time(h.occurred_at)} {highlight(h.snippet[:100])}"
+                f"  #{h.id} {h.kind} {show_time(h.occurred_at)} "
+                f"{highlight(shorten(h.snippet, 100))}"
             )
     _print_facts(result.case, facts, breaches)
     console.print(

@@ -84,7 +84,7 @@ def export(
     tsa_url: TsaUrlOption = None,
     tsa_ca_file: CaFileOption = None,
     no_pdf: Annotated[
-        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (e.g. without a CJK font).")
+        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (quicker for a large case).")
     ] = False,
     now: Annotated[
         str | None,
@@ -145,6 +145,8 @@ def export(
                 result = export_bundle(arch, options, progress)
     if as_json:
         print_json(result.as_json())
+        if result.pdf_left_out:
+            raise typer.Exit(EXIT_SOME_FAILED)
         return
     console.print(f"[green]Bundle written:[/] {escape(str(result.path))}")
     console.print(
@@ -163,6 +165,12 @@ def export(
     console.print(f"  Check it any time with: evidence verify {escape(str(result.path))}")
     for warning in result.warnings:
         console.print(f"  [yellow]Key facts:[/] {escape(warning)}")
+    if result.pdf_left_out:
+        console.print(
+            f"  [yellow]bundle.pdf left out:[/] {escape(result.pdf_left_out)}. The rest of the "
+            "bundle is complete (open data/index.html); bag-info.txt records the reason."
+        )
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @handle_errors
