@@ -44,6 +44,7 @@ from .records import (
     CaseSummary,
     ImportFailureRecord,
     ImportRun,
+    ImportSource,
     ItemRecord,
     NoteRecord,
     OriginalInfo,
@@ -465,8 +466,10 @@ class Archive:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[int]:
-        """Ids of items in time order (items without a date last), optionally of one case."""
+        """Ids of items in time order (items without a date last), optionally of one case;
+        ``limit`` and ``offset`` cut one page of them (the review app pages a timeline)."""
         where = ["1=1"]
         args: list[Any] = []
         if case is not None:
@@ -491,6 +494,10 @@ class Archive:
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
+            if offset:
+                sql += f" OFFSET {int(offset)}"
+        elif offset:
+            sql += f" LIMIT -1 OFFSET {int(offset)}"
         return [int(i) for (i,) in self.conn.execute(sql, args)]
 
     def timeline(
@@ -738,6 +745,19 @@ class Archive:
                 "duplicates, failed, runner_pid, runner_host, runner_started FROM imports "
                 "ORDER BY id DESC LIMIT ?",
                 (limit,),
+            )
+        ]
+
+    def import_sources(self) -> list[ImportSource]:
+        """What each source (a mailbox, an IMAP folder, a phone export) brought in, over all
+        its import runs, read from the import log: ``[ImportSource("mbox", "takeout.mbox",
+        runs=2, added=120, duplicates=120, failed=1, last=…), …]``, the most recent first."""
+        return [
+            ImportSource(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, parse_utc(r[6]))
+            for r in self.conn.execute(
+                "SELECT connector, container, COUNT(*), SUM(added), SUM(duplicates), "
+                "SUM(failed), MAX(started_at) FROM imports GROUP BY connector, container "
+                "ORDER BY MAX(started_at) DESC, connector, container"
             )
         ]
 
