@@ -83,7 +83,9 @@ def create_app(config: UiConfig) -> Starlette:
     work_folder = Path(tempfile.mkdtemp(prefix="evidence-ui-", dir=config.work_folder))
     jobs = ExportJobs(config.archive, work_folder / "exports", config.clock)
 
-    def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    def page(
+        request: Request, template: str, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
         html = env.get_template(template).render(
             request=request, csrf=csrf, path=request.url.path, **context
         )
@@ -414,31 +416,39 @@ def create_app(config: UiConfig) -> Starlette:
 
         from ..export import verify_bundle
 
-        data = await request.form(max_files=1, max_fields=5)
-        token = data.get("csrf")
-        if not isinstance(token, str) or not same_secret(token, csrf):
-            raise HTTPException(403, "This form has expired: go back, reload and try again.")
-        upload = data.get("bundle")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return page(request, "verify.html", status_code=400, report=None, error="no-file", name="")
-        name = upload.filename
+        # The form's files are closed (and their temporary files removed) when it ends.
+        async with request.form(max_files=1, max_fields=5) as data:
+            token = data.get("csrf")
+            if not isinstance(token, str) or not same_secret(token, csrf):
+                raise HTTPException(403, "This form has expired: go back, reload and try again.")
+            upload = data.get("bundle")
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                return page(
+                    request, "verify.html", status_code=400, report=None, error="no-file", name=""
+                )
+            name = upload.filename
 
-        def check() -> Any:
-            # The upload goes to a private temporary file whose name the app chose.
-            with tempfile.TemporaryDirectory(dir=work_folder) as folder:
-                target = Path(folder) / "bundle.zip"
-                with target.open("wb") as out:
-                    upload.file.seek(0)
-                    while chunk := upload.file.read(1 << 20):
-                        out.write(chunk)
-                return verify_bundle(target)
+            def check() -> Any:
+                # The upload goes to a private temporary file whose name the app chose.
+                with tempfile.TemporaryDirectory(dir=work_folder) as folder:
+                    target = Path(folder) / "bundle.zip"
+                    with target.open("wb") as out:
+                        upload.file.seek(0)
+                        while chunk := upload.file.read(1 << 20):
+                            out.write(chunk)
+                    return verify_bundle(target)
 
-        try:
-            report = await run_in_threadpool(check)
-        except EvidenceError as exc:
-            return page(request, "verify.html", status_code=400, report=None, error=str(exc), name=name)
-        finally:
-            await upload.close()
+            try:
+                report = await run_in_threadpool(check)
+            except EvidenceError as exc:
+                return page(
+                    request,
+                    "verify.html",
+                    status_code=400,
+                    report=None,
+                    error=str(exc),
+                    name=name,
+                )
         return page(request, "verify.html", report=report, error="", name=name)
 
     async def static_file(request: Request) -> Response:
@@ -457,7 +467,7 @@ def create_app(config: UiConfig) -> Starlette:
     routes = [
         Route("/", overview),
         Route("/cases", cases),
-        Route("/cases/new", case_new, methods=["POST"]),
+        Route("/cases", case_new, methods=["POST"]),
         Route("/cases/{slug}", case_page),
         Route("/cases/{slug}/timeline", timeline),
         Route("/cases/{slug}/rules", case_rule_add, methods=["POST"]),

@@ -74,6 +74,7 @@ class ExportJob:
     path: Path | None = None
     error: str = ""
     result: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def percent(self) -> int:
@@ -118,6 +119,15 @@ class ExportJobs:
         def progress(stage: str, done: int, total: int) -> None:
             job.stage, job.done, job.total = stage, done, total
 
+        if pdf:
+            from ..export.render_pdf import FontMissing, find_cjk_font
+
+            try:
+                find_cjk_font()
+            except FontMissing as exc:
+                # As the demo does: a bundle without its PDF, and the page says why.
+                pdf = False
+                job.notes.append(f"bundle.pdf left out: {exc}")
         try:
             kwargs: dict[str, Any] = {"create": False}
             if self._clock is not None:
