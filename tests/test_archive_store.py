@@ -482,3 +482,32 @@ def test_events_about_an_item_are_its_own_not_those_of_items_sharing_a_prefix(
     assert [e.action for e in about_1] == ["acquired", "tagged"]
     assert {e.subject for e in about_1} == {"item:1"}
     assert len(list(archive.custody.events("item:1"))) > len(about_1)  # the prefix: 1, 10-12
+
+
+def test_case_names_list_every_case_by_slug(archive: Archive) -> None:
+    archive.create_case("Lender X extension")
+    archive.create_case("Bank card dispute", slug="bank")
+    assert archive.case_names() == [
+        ("bank", "Bank card dispute"),
+        ("lender-x-extension", "Lender X extension"),
+    ]
+
+
+def test_kind_counts_count_items_by_kind(archive: Archive) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="t")
+    assert archive.kind_counts() == {"email": 2}
+    assert archive.kind_counts() == archive.status()["items"]
+
+
+def test_the_state_token_changes_with_every_commit_from_any_connection(
+    archive: Archive, archive_path: Path
+) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="t")
+    token = archive.state_token()
+    assert archive.state_token() == token  # reading changes nothing
+    archive.tag(1, "promise")
+    assert archive.state_token() != token
+    token = archive.state_token()
+    with Archive(archive_path) as other:
+        other.tag(2, "threat")
+    assert archive.state_token() != token

@@ -256,7 +256,7 @@ def test_every_response_carries_the_strict_headers(client: TestClient, url: str)
     assert "'unsafe-inline'" not in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
 
 
 # -- pages -------------------------------------------------------------------------------------
@@ -300,8 +300,21 @@ def test_the_item_page_shows_headers_text_attachments_and_custody(
     assert item.attachments[0].sha256 in page
     assert item.original_sha256 is not None
     assert item.original_sha256 in page
-    assert "acquired" in page
     assert "lenderx.mbox" in page or "saved" in page
+    custody = client.get(f"/items/{item.id}/custody").text
+    assert "acquired" in custody
+
+
+def test_the_custody_page_shows_the_items_own_events_only(client: TestClient, db: Path) -> None:
+    with Archive(db) as archive:
+        archive.tag(1, "promise")
+        expected = [e.hash for e in archive.custody.events_about("item:1")]
+        others = [e.hash for e in archive.custody.events("item:1") if e.subject != "item:1"]
+    page = client.get("/items/1/custody").text
+    assert expected
+    assert all(h in page for h in expected)
+    assert others
+    assert not any(h in page for h in others)
 
 
 def test_a_document_page_shows_its_tables(client: TestClient, db: Path) -> None:
@@ -349,7 +362,7 @@ def test_tags_and_notes_are_edited_through_the_forms(client: TestClient, db: Pat
     page = client.get(f"/items/{item}").text
     assert "威胁" in page
     assert "called twice" in page
-    assert "tagged" in page
+    assert "tagged" in client.get(f"/items/{item}/custody").text
     with Archive(db) as archive:
         assert archive.item(item).tags == ("威胁",)
         assert [n.text for n in archive.item(item).notes] == ["called twice"]

@@ -21,7 +21,8 @@ reachable by anything but the browser the user opened it in:
   ``Content-Length`` changes nothing).
 - **Strict headers on every response**, refusals included: a Content-Security-Policy that
   allows no script at all and nothing from anywhere but the app itself, ``nosniff``, no
-  framing, no referrer, no caching of private pages.
+  framing, no referrer sent to any other site (``same-origin``: with ``no-referrer`` a browser
+  sends ``Origin: null`` on form posts, which the origin check must refuse), no caching.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"cache-control", b"no-store"),

@@ -18,11 +18,12 @@ import asyncio
 import secrets
 import shutil
 import threading
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..archive import Archive
 from ..errors import EvidenceError
@@ -31,13 +32,39 @@ T = TypeVar("T")
 
 
 class ArchiveWorker:
-    """Runs functions of the archive on the one thread that owns its connection."""
+    """Runs functions of the archive on the one thread that owns its connection.
+
+    :meth:`cached` keeps what is costly to read on a large archive (the counts of the
+    overview, a case's summary, the order of a case's timeline) for as long as the archive's
+    :meth:`~Archive.state_token` is unchanged: any commit, from the app or from an import in
+    a terminal, drops it all. Paging through a timeline of 50,000 items then orders them once.
+    """
+
+    CACHE_ENTRIES = 32
 
     def __init__(self, path: Path, clock: Callable[[], Any] | None = None) -> None:
         self.path = path
         self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence-ui-archive")
         self._archive: Archive | None = None
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache_state: tuple[int, int] | None = None
+
+    def cached(self, archive: Archive, key: Hashable, read: Callable[[], T]) -> T:
+        """``read()``, or what it returned last for ``key`` if the archive has not changed
+        since (call it on the worker's thread, inside :meth:`run`)."""
+        state = archive.state_token()
+        if state != self._cache_state:
+            self._cache.clear()
+            self._cache_state = state
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return cast(T, self._cache[key])
+        value = read()
+        self._cache[key] = value
+        if len(self._cache) > self.CACHE_ENTRIES:
+            self._cache.popitem(last=False)
+        return value
 
     def _open(self) -> Archive:
         if self._archive is None:
