@@ -8,6 +8,7 @@ glyphs, not as "tofu" boxes. Skipped on a machine without Chromium, a failure in
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import threading
@@ -146,32 +147,45 @@ def test_search_open_tag_and_export_in_a_real_browser(
     assert report.ok, report.problems
 
 
+TOFU = "\ue000\ue001\ue002\ue003"  # private-use characters: no font has them, always boxes
+
+
 def test_chinese_is_drawn_with_real_glyphs(server: Prepared, browser: WebDriver) -> None:
     from PIL import Image, ImageChops
 
-    # Two tags of four characters each, side by side in the same style: drawn as missing
-    # glyphs ("tofu") both would be the same four boxes, pixel for pixel.
+    # Tags of four characters each, side by side in the same style. Drawn as missing glyphs
+    # ("tofu") two different Chinese words would be the same four boxes pixel for pixel, and
+    # the same as four characters no font has.
     with Archive(server.config.archive) as archive:
         item = archive.search("展期")[0].id
-        archive.tag(item, "逾期罚息")
-        archive.tag(item, "展期还款")
+        for tag in ("逾期罚息", "展期还款", TOFU):
+            archive.tag(item, tag)
     browser.get(server.config.url)
     browser.get(f"http://127.0.0.1:{server.config.port}/items/{item}")
     tags = {t.text: t for t in browser.find_elements(By.CSS_SELECTOR, ".tags .tag")}
-    assert set(tags) == {"逾期罚息", "展期还款"}
+    assert set(tags) == {"逾期罚息", "展期还款", TOFU}
     shots = {
         text: Image.open(io.BytesIO(el.screenshot_as_png)).convert("L") for text, el in tags.items()
     }
-    a, b = shots["逾期罚息"], shots["展期还款"]
-    size = (min(a.width, b.width), min(a.height, b.height))
-    diff = ImageChops.difference(a.crop((0, 0, *size)), b.crop((0, 0, *size)))
-    assert diff.getbbox() is not None, "two different Chinese words look the same: tofu"
-    assert min(a.getextrema()) < 100  # dark strokes were drawn at all
-    Path(server.config.work_folder or ".", "item-zh.png").write_bytes(
-        browser.get_screenshot_as_png()
-    )
-    if shutil.which("fc-match"):
-        font = subprocess.run(
-            ["fc-match", "sans-serif:lang=zh-cn", "family"], capture_output=True, text=True
+
+    def differ(a: Image.Image, b: Image.Image) -> bool:
+        size = (min(a.width, b.width), min(a.height, b.height))
+        return (
+            a.size != b.size
+            or ImageChops.difference(a.crop((0, 0, *size)), b.crop((0, 0, *size))).getbbox()
+            is not None
+        )
+
+    assert differ(shots["逾期罚息"], shots["展期还款"]), "two Chinese words look the same: tofu"
+    assert differ(shots["逾期罚息"], shots[TOFU]), "Chinese looks like missing glyphs: tofu"
+    assert min(shots["逾期罚息"].getextrema()) < 100  # dark strokes were drawn at all
+    if keep := os.environ.get("EVIDENCE_UI_SCREENSHOTS"):  # a copy to look at
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / "item-zh.png").write_bytes(browser.get_screenshot_as_png())
+        for name, text in (("tag-zh.png", "逾期罚息"), ("tag-tofu.png", TOFU)):
+            (Path(keep) / name).write_bytes(tags[text].screenshot_as_png)
+    if shutil.which("fc-list"):
+        fonts = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True
         ).stdout
-        assert font.strip(), "fontconfig knows no font for Chinese"
+        assert fonts.strip(), "fontconfig knows no font for Chinese (apt install fonts-wqy-zenhei)"

@@ -32,7 +32,8 @@ def ui(
     config = UiConfig(archive=archive or default_archive_path(), port=port)
 
     def ready(url: str) -> None:
-        console.print(f"The review app is open at [bold]{url}[/]")
+        console.print("The review app is open at:")
+        console.print(f"[bold]{url}[/]", soft_wrap=True)
         console.print("Keep this window open while you use it; press Ctrl+C to stop it.")
 
     serve(config, open_browser=not no_browser, on_ready=ready)

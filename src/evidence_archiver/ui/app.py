@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
@@ -50,6 +50,7 @@ from .security import MAX_UPLOAD, BodyTooLarge, Guard, csrf_token, same_secret
 from .templating import make_environment
 from .work import ArchiveWorker, ExportJobs
 
+T = TypeVar("T")
 PAGE = 50
 SEARCH_PAGE = 20
 THUMBNAIL_MAX_BYTES = 40 * 1024 * 1024
@@ -392,7 +393,7 @@ def create_app(config: UiConfig) -> Starlette:
         data = await form(request)
         tag = field_(data, "tag")
         try:
-            await _or_404(worker.run(lambda a: a.tag(item_id, tag)))
+            await _or_404(worker.run(lambda a: _then(a, a.tag(item_id, tag), worker.still_valid)))
         except UsageError as exc:
             raise HTTPException(400, str(exc)) from exc
         return back(f"/items/{item_id}")
@@ -401,7 +402,7 @@ def create_app(config: UiConfig) -> Starlette:
         item_id: int = request.path_params["item_id"]
         data = await form(request)
         tag = field_(data, "tag")
-        await _or_404(worker.run(lambda a: a.untag(item_id, tag)))
+        await _or_404(worker.run(lambda a: _then(a, a.untag(item_id, tag), worker.still_valid)))
         return back(f"/items/{item_id}")
 
     async def note_add(request: Request) -> Response:
@@ -409,7 +410,8 @@ def create_app(config: UiConfig) -> Starlette:
         data = await form(request)
         text = field_(data, "text")
         try:
-            await _or_404(worker.run(lambda a: a.add_note(item_id, text)))
+            note = worker.run(lambda a: _then(a, a.add_note(item_id, text), worker.still_valid))
+            await _or_404(note)
         except UsageError as exc:
             raise HTTPException(400, str(exc)) from exc
         return back(f"/items/{item_id}")
@@ -548,6 +550,11 @@ def create_app(config: UiConfig) -> Starlette:
         max_upload=config.max_upload,
     )
     return guarded  # type: ignore[return-value]
+
+
+def _then(archive: Archive, result: T, after: Callable[[Archive], None]) -> T:
+    after(archive)
+    return result
 
 
 async def _or_404(call: Awaitable[Any]) -> Any:

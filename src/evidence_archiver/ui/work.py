@@ -50,6 +50,14 @@ class ArchiveWorker:
         self._cache: OrderedDict[Hashable, Any] = OrderedDict()
         self._cache_state: tuple[int, int] | None = None
 
+    def still_valid(self, archive: Archive) -> None:
+        """Keep the cache across a change of this connection's own that alters nothing cached
+        (a tag, a note: no count, no case, no order), unless another connection also
+        committed since (its ``data_version`` part then moved)."""
+        state = archive.state_token()
+        if self._cache_state is not None and state[0] == self._cache_state[0]:
+            self._cache_state = state
+
     def cached(self, archive: Archive, key: Hashable, read: Callable[[], T]) -> T:
         """``read()``, or what it returned last for ``key`` if the archive has not changed
         since (call it on the worker's thread, inside :meth:`run`)."""
