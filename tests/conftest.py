@@ -32,6 +32,16 @@ class FakeClock:
         return self.now
 
 
+@pytest.fixture(autouse=True)
+def english_interface(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests read the English interface whatever the machine's locale; a test that wants
+    Chinese sets EVIDENCE_LANG itself. Compiled catalogues go to a temporary cache."""
+    monkeypatch.setenv("EVIDENCE_LANG", "en")
+    monkeypatch.setenv("EVIDENCE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

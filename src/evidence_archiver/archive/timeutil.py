@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 from ..errors import UsageError
+from ..i18n import _
 
 
 def format_utc(moment: datetime) -> str:
@@ -53,6 +54,8 @@ def parse_user_date(text: str, *, end_of_day: bool = False) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(
-            f"cannot read the date {text!r}: use YYYY-MM-DD, e.g. 2024-01-31"
+            _("cannot read the date {text}: use YYYY-MM-DD, e.g. 2024-01-31").format(
+                text=repr(text)
+            )
         ) from None
     return moment if moment.tzinfo else moment.astimezone()
