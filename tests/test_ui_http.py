@@ -482,3 +482,48 @@ def test_verify_without_a_file_or_with_junk_says_so(client: TestClient) -> None:
 def test_an_export_job_id_that_was_never_made_is_a_404(client: TestClient) -> None:
     assert client.get("/exports/" + "0" * 24).status_code == 404
     assert client.get("/exports/" + "0" * 24 + "/download").status_code == 404
+
+
+# -- languages ---------------------------------------------------------------------------------
+
+
+def test_pages_follow_the_interface_language(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert '<html lang="en">' in client.get("/").text
+    monkeypatch.setenv("EVIDENCE_LANG", "zh_CN")
+    page = client.get("/").text
+    assert '<html lang="zh-CN">' in page
+    assert "档案里有什么" in page
+    assert "34 条记录" in page
+    assert "短信" in page  # kinds too
+    item = client.get("/items/1").text
+    assert re.search(r"\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d", item)  # dates as Chinese write them
+    refused = client.get("/", headers={"host": "evil.example"})
+    assert "这个地址不由本程序提供" in refused.text
+
+
+def test_every_message_of_the_review_app_has_a_chinese_translation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from babel.messages.extract import extract_from_dir
+
+    from evidence_archiver import i18n
+
+    source = Path(i18n.__file__).parent / "ui"
+    monkeypatch.setenv("EVIDENCE_LANG", "zh_CN")
+    catalogue = i18n.translations()
+    missing = []
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(source),
+        [("**/templates/**.html", "jinja2"), ("**.py", "python")],
+        options_map={"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}},
+    ):
+        if isinstance(message, tuple):
+            translated = catalogue.ngettext(message[0], message[1], 2)
+            english = message[1]
+        else:
+            translated, english = catalogue.gettext(message), message
+        if translated == english and not english.startswith(("Message-ID", "e.g. 展期")):
+            missing.append(english)
+    assert not missing

@@ -46,8 +46,9 @@ from ..archive import Archive
 from ..archive.cases import rule_from_counterparty
 from ..archive.timeutil import parse_user_date
 from ..errors import EvidenceError, NotFound, UsageError
+from ..i18n import _
 from .security import MAX_UPLOAD, BodyTooLarge, Guard, csrf_token, same_secret
-from .templating import make_environment
+from .templating import language, make_environment
 from .work import ArchiveWorker, ExportJobs
 
 T = TypeVar("T")
@@ -88,7 +89,7 @@ def create_app(config: UiConfig) -> Starlette:
         request: Request, template: str, status_code: int = 200, **context: Any
     ) -> HTMLResponse:
         html = env.get_template(template).render(
-            request=request, csrf=csrf, path=request.url.path, **context
+            request=request, csrf=csrf, path=request.url.path, lang=language(), **context
         )
         return HTMLResponse(html, status_code=status_code)
 
@@ -97,7 +98,7 @@ def create_app(config: UiConfig) -> Starlette:
         data = await request.form(max_files=0, max_fields=20)
         token = data.get("csrf")
         if not isinstance(token, str) or not same_secret(token, csrf):
-            raise HTTPException(403, "This form has expired: go back, reload and try again.")
+            raise HTTPException(403, _("This form has expired: go back, reload and try again."))
         return data
 
     def field_(data: FormData, name: str) -> str:
@@ -107,7 +108,7 @@ def create_app(config: UiConfig) -> Starlette:
     def int_field(data: FormData, name: str) -> int:
         value = field_(data, name)
         if not value.isdigit():
-            raise HTTPException(400, "A number was expected.")
+            raise HTTPException(400, _("A number was expected."))
         return int(value)
 
     def back(url: str) -> RedirectResponse:
@@ -428,13 +429,13 @@ def create_app(config: UiConfig) -> Starlette:
     async def export_page(request: Request) -> Response:
         job = jobs.get(request.path_params["job_id"])
         if job is None:
-            raise HTTPException(404, "No such export.")
+            raise HTTPException(404, _("No such export."))
         return page(request, "export.html", job=job)
 
     async def export_download(request: Request) -> Response:
         job = jobs.get(request.path_params["job_id"])
         if job is None or job.state != "done" or job.path is None:
-            raise HTTPException(404, "This bundle is not ready.")
+            raise HTTPException(404, _("This bundle is not ready."))
         return FileResponse(
             job.path,
             media_type="application/zip",
@@ -454,7 +455,7 @@ def create_app(config: UiConfig) -> Starlette:
         async with request.form(max_files=1, max_fields=5) as data:
             token = data.get("csrf")
             if not isinstance(token, str) or not same_secret(token, csrf):
-                raise HTTPException(403, "This form has expired: go back, reload and try again.")
+                raise HTTPException(403, _("This form has expired: go back, reload and try again."))
             upload = data.get("bundle")
             if not isinstance(upload, UploadFile) or not upload.filename:
                 return page(
@@ -488,7 +489,7 @@ def create_app(config: UiConfig) -> Starlette:
     async def static_file(request: Request) -> Response:
         found = static.get(request.path_params["name"])
         if found is None:
-            raise HTTPException(404, "Not found.")
+            raise HTTPException(404, _("Not found."))
         media_type, body = found
         return Response(body, media_type=media_type, headers={"cache-control": "max-age=3600"})
 
@@ -533,7 +534,9 @@ def create_app(config: UiConfig) -> Starlette:
         worker.close()
 
     async def too_large(request: Request, exc: Exception) -> Response:
-        return page(request, "error.html", status_code=413, message="What was sent is too large.")
+        return page(
+            request, "error.html", status_code=413, message=_("What was sent is too large.")
+        )
 
     app = Starlette(
         routes=routes,

@@ -32,9 +32,12 @@ import hmac
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode
 
+from markupsafe import escape
 from starlette.datastructures import Headers
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..i18n import _
 
 MAX_QUERY = 8 * 1024
 MAX_FORM_BODY = 256 * 1024
@@ -103,11 +106,11 @@ class Guard:
         send = _with_headers(send)
         headers = Headers(scope=scope)
         if headers.get("host", "").lower() not in self.hosts:
-            await _refuse(send, 403, "This address is not served here.")
+            await _refuse(send, 403, _("This address is not served here."))
             return
         query: bytes = scope.get("query_string", b"")
         if len(query) > MAX_QUERY:
-            await _refuse(send, 414, "The address is too long.")
+            await _refuse(send, 414, _("The address is too long."))
             return
         params = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         given = next((v for k, v in params if k == "token"), None)
@@ -119,18 +122,18 @@ class Guard:
             await _refuse(
                 send,
                 403,
-                "Open the review app from the link 'evidence ui' printed (it holds a secret).",
+                _("Open the review app from the link 'evidence ui' printed (it holds a secret)."),
             )
             return
         if scope["method"] not in ("GET", "HEAD"):
             origin = headers.get("origin")
             if origin is not None and origin.lower() not in self.origins:
-                await _refuse(send, 403, "Changes can only come from the review app itself.")
+                await _refuse(send, 403, _("Changes can only come from the review app itself."))
                 return
         limit = self.max_upload if scope["path"] in self.upload_paths else MAX_FORM_BODY
         length = headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await _refuse(send, 413, "What was sent is too large.")
+            await _refuse(send, 413, _("What was sent is too large."))
             return
         await self.app(scope, _bounded(receive, limit), send)
 
@@ -183,7 +186,8 @@ def _with_headers(send: Send) -> Send:
 
 
 async def _refuse(send: Send, status: int, text: str) -> None:
-    body = (f"<!doctype html><meta charset=utf-8><title>evidence</title><p>{text}</p>").encode()
+    page = f"<!doctype html><meta charset=utf-8><title>evidence</title><p>{escape(text)}</p>"
+    body = page.encode()
     await send(
         {
             "type": "http.response.start",

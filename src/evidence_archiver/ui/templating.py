@@ -1,74 +1,34 @@
 """Templates, translations and the small formatting helpers the pages share.
 
 Every string a page shows is marked in its template as ``{{ _("…") }}`` (Jinja2's i18n
-extension, new-style gettext: ``_("%(n)s items", n=3)`` formats and escapes). The translations
-are those of the command line (``evidence_archiver.i18n``, zh-CN and English, following the
-interface language) when that module is present, else the English strings as written.
-Autoescaping is on for every template: text from an archive (a hostile mail's subject, a
-file name) is always shown as text.
+extension, new-style gettext: ``_("%(n)s items", n=3)`` formats and escapes), and translated
+by the command line's own catalogue (:mod:`evidence_archiver.i18n`, zh-CN and English). The
+gettext callables are installed rather than one translations object, so each page follows the
+interface language as it is when the page is made. Autoescaping is on for every template:
+text from an archive (a hostile mail's subject, a file name) is always shown as text.
 """
 
 from __future__ import annotations
 
-import gettext
-import importlib
-import locale
-import os
-from datetime import datetime, tzinfo
-from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-
-def _i18n_module() -> Any | None:
-    try:
-        return importlib.import_module("evidence_archiver.i18n")
-    except ImportError:
-        return None
-
-
-def translations() -> gettext.NullTranslations:
-    module = _i18n_module()
-    if module is not None:
-        return cast(gettext.NullTranslations, module.translations())
-    return gettext.NullTranslations()
+from .. import i18n
+from ..i18n import N_
 
 
 def language() -> str:
-    """``zh`` or ``en``: the interface language (the i18n module's, else the environment's)."""
-    module = _i18n_module()
-    if module is not None:
-        return "zh" if str(module.language()).lower().startswith("zh") else "en"
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = os.environ.get(name)
-        if value:
-            return "zh" if value.lower().startswith("zh") else "en"
-    current = locale.getlocale()[0] or ""
-    return "zh" if current.lower().startswith("zh") else "en"
-
-
-def user_zone() -> tzinfo | None:
-    """``EVIDENCE_TZ`` (e.g. Asia/Shanghai) when set and known, else the system's zone."""
-    name = os.environ.get("EVIDENCE_TZ")
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    """``zh`` or ``en``: the interface language, for the page's ``lang`` attribute."""
+    return "zh" if i18n.is_chinese() else "en"
 
 
 def show_time(moment: datetime | None) -> str:
-    """A moment in the user's zone, ``2024-03-05 09:30 CST``; empty when unknown."""
+    """A moment in the user's zone and language, ``2024年3月5日 09:30 CST``; empty if unknown."""
     if moment is None:
         return ""
-    module = _i18n_module()
-    if module is not None and hasattr(module, "format_datetime"):
-        return str(module.format_datetime(moment))
-    local = moment.astimezone(user_zone())
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+    return i18n.format_datetime(moment, show_zone=True)
 
 
 def show_size(n: int) -> str:
@@ -89,6 +49,10 @@ def highlight(snippet: str) -> Markup:
     )
 
 
+def kind_label(kind: str) -> str:
+    return i18n._(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("evidence_archiver.ui", "templates"),
@@ -98,20 +62,17 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    catalog = translations()
-    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=i18n._, ngettext=i18n.ngettext, newstyle=True
+    )
     env.globals.update(
         show_time=show_time,
         show_size=show_size,
         highlight=highlight,
-        kind_label=lambda kind: catalog.gettext(KIND_NAMES[kind]) if kind in KIND_NAMES else kind,
-        lang=language(),
+        kind_label=kind_label,
+        format_number=i18n.format_number,
     )
     return env
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, do not translate"
-    return message
 
 
 KIND_NAMES = {
