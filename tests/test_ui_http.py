@@ -527,3 +527,13 @@ def test_every_message_of_the_review_app_has_a_chinese_translation(
         if translated == english and not english.startswith(("Message-ID", "e.g. 展期")):
             missing.append(english)
     assert not missing
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://evil.example/", "//evil.example/", "/\\evil.example/", "/x\r\nSet-Cookie: a"],
+)
+def test_a_change_never_sends_the_browser_to_another_site(client: TestClient, target: str) -> None:
+    response = client.post(f"/cases/{CASE}/link", data={"csrf": CSRF, "item": "1", "next": target})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/items/1"

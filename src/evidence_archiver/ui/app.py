@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -532,6 +533,7 @@ def create_app(config: UiConfig) -> Starlette:
         yield
         jobs.close()
         worker.close()
+        shutil.rmtree(work_folder, ignore_errors=True)  # uploads and bundles not downloaded
 
     async def too_large(request: Request, exc: Exception) -> Response:
         return page(
@@ -580,7 +582,13 @@ def _page_query(filters: dict[str, str]) -> str:
 def _return_to(data: FormData, default: str) -> str:
     """Where to go after a change: only a path of this app (never another site)."""
     value = data.get("next")
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//"):
+    # "//host" and "/\\host" lead browsers to another site; control characters split headers.
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith(("//", "/\\"))
+        and value.isprintable()
+    ):
         return value
     return default
 
