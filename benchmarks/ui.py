@@ -127,20 +127,23 @@ def main(argv: list[str] | None = None) -> int:
         cold: dict[str, list[float]] = {"overview": [], "case": [], "timeline page (50 items)": []}
         with Archive(path) as archive:
             members = archive.timeline_ids(case.slug, limit=1000)
-        for i in range(max(4, args.rounds // 4)):
-            action = "unlink" if i % 2 == 0 else "link"
-            conn.request(
-                "POST",
-                f"/cases/{case.slug}/{action}",
-                body=f"csrf={csrf}&item={members[i // 2]}",
-                headers={
-                    "Cookie": cookie,
-                    "Content-Type": "application/x-www-form-urlencoded",
-                    "Origin": f"http://127.0.0.1:{port}",
-                },
-            )
-            conn.getresponse().read()
-            for label in cold:
+        changes = 0
+        for label in cold:
+            # An even number of changes per page: every item taken out is put back.
+            for i in range(2 * max(2, args.rounds // 8)):
+                action = "unlink" if changes % 2 == 0 else "link"
+                conn.request(
+                    "POST",
+                    f"/cases/{case.slug}/{action}",
+                    body=f"csrf={csrf}&item={members[changes // 2]}",
+                    headers={
+                        "Cookie": cookie,
+                        "Content-Type": "application/x-www-form-urlencoded",
+                        "Origin": f"http://127.0.0.1:{port}",
+                    },
+                )
+                conn.getresponse().read()
+                changes += 1
                 cold[label].append(fetch(conn, pages[label][i % len(pages[label])], cookie))
         for label, times in cold.items():
             summary(label + ", after a change", times)
