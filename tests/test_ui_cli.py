@@ -104,3 +104,14 @@ def test_the_server_serves_the_secret_link_and_refuses_anything_else(
     with opener.open(base + "/", timeout=10) as page:
         assert page.status == 200
     assert proc.poll() is None
+
+
+def test_the_browser_is_sent_on_by_a_private_local_page(tmp_path: Path) -> None:
+    from evidence_archiver.ui.server import launch_page
+
+    url = "http://127.0.0.1:8765/?token=abc&x=1"
+    page = launch_page(url, tmp_path / "open")
+    assert page.stat().st_mode & 0o077 == 0  # this user's only
+    assert (tmp_path / "open").stat().st_mode & 0o077 == 0
+    text = page.read_text()
+    assert 'http-equiv="refresh" content="0;url=http://127.0.0.1:8765/?token=abc&amp;x=1"' in text

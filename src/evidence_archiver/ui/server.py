@@ -7,12 +7,17 @@ URL the browser is opened at.
 
 from __future__ import annotations
 
+import html
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import webbrowser
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import uvicorn
 
@@ -82,6 +87,25 @@ def prepare(config: UiConfig) -> Prepared:
     return Prepared(server, sock, config)
 
 
+def launch_page(url: str, folder: Path) -> Path:
+    """A local page that sends the browser on to ``url``, in a folder only this user can read.
+
+    The browser is opened at this file, not at the URL itself: a program's arguments can be
+    seen by every user of the computer (``ps``), and the URL holds the secret (Jupyter does
+    the same)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    page = folder / "open-evidence-ui.html"
+    link = html.escape(url, quote=True)
+    descriptor = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(
+            "<!doctype html><meta charset=utf-8>"
+            f'<meta http-equiv="refresh" content="0;url={link}">'
+            f'<title>evidence ui</title><p><a href="{link}">evidence ui</a></p>\n'
+        )
+    return page
+
+
 def serve(
     config: UiConfig,
     *,
@@ -100,7 +124,11 @@ def serve(
             if on_ready is not None:
                 on_ready(url)
             if open_browser:
-                webbrowser.open(url)
+                webbrowser.open(launch_page(url, folder).as_uri())
 
+    folder = Path(tempfile.mkdtemp(prefix="evidence-ui-open-"))
     threading.Thread(target=announce, name="evidence-ui-announce", daemon=True).start()
-    prepared.run()
+    try:
+        prepared.run()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
