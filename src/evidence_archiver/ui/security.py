@@ -8,11 +8,12 @@ reachable by anything but the browser the user opened it in:
   rebinds its own domain name to 127.0.0.1 (DNS rebinding) sends its own name as the host and
   is refused.
 - **A secret in the first URL.** ``evidence ui`` opens the browser at ``/?token=SECRET`` (a
-  random 256-bit token, as Jupyter does). A request carrying it is answered with a redirect to
-  the same address without it (the browser itself is opened at a private local page that
-  sends it there, so the secret is never in a program's arguments), setting an HttpOnly, SameSite=Strict cookie that holds it; every
-  later request must present the cookie. Anything else is refused with 403. The cookie's name
-  carries the port, so two archives open at once (on two ports) do not overwrite each other.
+  random 256-bit token, as Jupyter does; through a private local page that sends it there,
+  so the secret is never in a program's arguments). A request carrying it is answered with a
+  redirect to the same address without it, setting an HttpOnly, SameSite=Strict cookie that
+  holds it; every later request must present the cookie. Anything else is refused with 403.
+  The cookie's name carries the port, so two archives open at once (on two ports) do not
+  overwrite each other.
 - **Changes need POST and a CSRF token.** State-changing routes accept only POST (the router
   answers GET with 405) and check a token derived from the secret in a hidden form field
   (:func:`csrf_token`, checked by the routes); a POST whose ``Origin`` is another site is
