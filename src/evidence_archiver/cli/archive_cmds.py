@@ -70,7 +70,8 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
     if runs:
         table = Table(title="Recent imports", show_lines=False)
         for col in ("#", "when", "from", "new", "already there", "failed", "state"):
-            table.add_column(col)
+            # Where it came from is never cut short: the end of it (a folder) matters most.
+            table.add_column(col, overflow="fold" if col == "from" else "ellipsis")
         for run in runs:
             table.add_row(
                 str(run.id),

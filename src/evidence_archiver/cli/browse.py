@@ -237,10 +237,12 @@ def show(
             arch.copy_original(sha, sys.stdout.buffer)
             return
         custody = list(arch.custody.events(f"item:{item_id}"))
+        facts = arch.facts_citing(item_id)
     if json_:
         print_json(
             {
                 **_item_json(item),
+                "facts": [f.as_json() for f in facts],
                 "custody": [
                     {
                         "seq": e.seq,
@@ -267,6 +269,9 @@ def show(
         console.print(f"[yellow]Could not be parsed:[/] {escape(item.parse_error or '')}")
     if item.flags:
         console.print(f"[bold]Flags:[/] {', '.join(item.flags)}")
+    call = (item.details.get("recording") or {}).get("call_item_id")
+    if call is not None:
+        console.print(f"[bold]Recording of:[/] call #{call} (evidence show {call})")
     console.print()
     console.print(escape(item.body) if item.body else "[dim](no text)[/]")
     console.print()
@@ -291,5 +296,7 @@ def show(
         console.print(f"[bold]Tags:[/] {escape(', '.join(item.tags))}")
     for n in item.notes:
         console.print(f"[bold]Note[/] ({show_time(n.at)}): {escape(n.text)}")
+    for f in facts:
+        console.print(f"[bold]Fact {f.id}[/] ({f.kind}, {escape(f.case)}): {escape(f.text)}")
     for e in custody:
         console.print(f"[dim]custody #{e.seq} {show_time(e.at)} {e.action} {e.hash[:16]}…[/]")

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..archive import Archive, ItemRecord, SearchHit
+from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
@@ -42,8 +42,8 @@ def demo(
 ) -> None:
     """Show the tool end to end on a sample dispute (never touches your own archive).
 
-    Imports mail, texts, calls, a chat and agreements, builds the case, searches it, exports a
-    timestamped bundle and verifies it.
+    Imports mail, texts, calls, a call recording, a chat and agreements, builds the case,
+    searches it, exports a timestamped bundle and verifies it.
 
     Example: evidence demo
     """
@@ -61,6 +61,8 @@ def demo(
         searches = {q: arch.search(q, case=result.case) for q in DEMO_SEARCHES}
         status = arch.status()
         intact = not arch.verify_custody()
+        facts = arch.facts(result.case)
+        breaches = arch.fact_conflicts(result.case)
     verified = result.verify is not None and result.verify.ok
     if json_:
         print_json(
@@ -73,15 +75,38 @@ def demo(
                 "searches": {q: [h.as_json() for h in hits] for q, hits in searches.items()},
                 "status": status,
                 "custody_intact": intact,
+                "facts": [f.as_json() for f in facts],
+                "possible_breaches": [c.as_json() for c in breaches],
                 "bundle": result.export.as_json() if result.export else None,
                 "verify": result.verify.as_json() if result.verify else None,
                 "notes": result.notes,
+                "recordings": [
+                    {"item": rec, "call": call} for rec, call in result.recordings.items()
+                ],
             }
         )
     else:
-        _print(result, items, searches, status, intact)
+        _print(result, items, searches, status, intact, facts, breaches)
     if not (verified and intact):
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_facts(case: str, facts: list[FactRecord], breaches: list[Conflict]) -> None:
+    console.print("\n[bold]Key facts / 关键事实[/] (recorded with 'evidence fact add'):")
+    for f in facts:
+        day = f.at.date().isoformat() if f.at else "no date"
+        amount = f" · {f.amount:,} {f.currency}" if f.amount is not None else ""
+        due = f" · due {f.due.isoformat()}" if f.due else ""
+        console.print(
+            f"  {day} [cyan]{f.kind}[/]{amount}{due}: {escape(f.text[:90])} "
+            f"(items {', '.join(map(str, f.items))})"
+        )
+    if breaches:
+        items = ", ".join(str(c.item) for c in breaches)
+        console.print(
+            f"[bold red]{len(breaches)} possible breach(es)[/] of the promise before its due "
+            f"date: items {items}. See: evidence fact list {escape(case)}"
+        )
 
 
 def _print(
@@ -90,6 +115,8 @@ def _print(
     searches: dict[str, list[SearchHit]],
     status: dict[str, Any],
     intact: bool,
+    facts: list[FactRecord],
+    breaches: list[Conflict],
 ) -> None:
     console.rule("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)")
     for name, report in result.imports.items():
@@ -97,7 +124,13 @@ def _print(
             f"Imported {escape(name)}: {report.added} new, {report.duplicates} already "
             f"there, {report.failed} failed."
         )
-    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.\n")
+    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.")
+    for recording, call in result.recordings.items():
+        if call is None:
+            console.print(f"Call recording #{recording} matches no call in the call log.")
+        else:
+            console.print(f"Call recording #{recording} is the recording of call #{call}.")
+    console.print()
     table = Table(title="Timeline (your time zone; set EVIDENCE_TZ to change)")
     for col in ("#", "when", "kind", "from", "title / text"):
         table.add_column(col, overflow="fold")
@@ -117,6 +150,7 @@ def _print(
             console.print(
                 f"  #{h.id} {h.kind} {show_time(h.occurred_at)} {highlight(h.snippet[:100])}"
             )
+    _print_facts(result.case, facts, breaches)
     console.print(
         f"\nCustody log: {'[green]intact[/]' if intact else '[red]BROKEN[/]'} "
         f"({status['custody_events']} events). Archive: {escape(str(result.archive))}"

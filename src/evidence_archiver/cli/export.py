@@ -161,6 +161,8 @@ def export(
             f"{escape(str(result.path))} --tsa-url URL"
         )
     console.print(f"  Check it any time with: evidence verify {escape(str(result.path))}")
+    for warning in result.warnings:
+        console.print(f"  [yellow]Key facts:[/] {escape(warning)}")
 
 
 @handle_errors
