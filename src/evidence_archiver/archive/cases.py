@@ -40,6 +40,19 @@ def slugify(title: str) -> str:
     return text[:60].strip("-") or "case"
 
 
+def wechat_address(value: str) -> str:
+    """A WeChat contact as items record it: ``wechat:`` and the wxid, remark or nickname.
+
+    >>> wechat_address("WeChat: 乐贷客服 ")
+    'wechat:乐贷客服'
+    """
+    name = value.strip()[len("wechat:") :].strip()
+    if not name:
+        raise UsageError("write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
+                         "wechat:wxid_abc123 or wechat:乐贷客服")
+    return normalize_address(f"wechat:{name}")[0]
+
+
 def rule_from_counterparty(value: str) -> tuple[str, str]:
     """Guess a rule's kind from how a counterparty is written.
 
@@ -49,8 +62,12 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
     ('domain', 'lenderx.com')
     >>> rule_from_counterparty("+86 138 1234 5678")
     ('phone', '+8613812345678')
+    >>> rule_from_counterparty("wechat:wxid_LenderX01")
+    ('address', 'wechat:wxid_lenderx01')
     """
     value = value.strip()
+    if value.lower().startswith("wechat:"):
+        return "address", wechat_address(value)
     if "@" in value and not value.startswith("@"):
         return "address", normalize_address(value)[0]
     bare = value.lstrip("@").lower()
@@ -72,6 +89,8 @@ def normalize_rule(kind: str, value: str) -> tuple[str, str]:
     if not value:
         raise UsageError(f"an empty {kind} rule matches nothing")
     if kind == "address":
+        if value.lower().startswith("wechat:"):
+            return kind, wechat_address(value)
         return kind, normalize_address(value)[0]
     if kind == "domain":
         return kind, value.lstrip("@").lower()

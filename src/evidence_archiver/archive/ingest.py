@@ -381,9 +381,16 @@ class BatchWriter:
 
 
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:
+    """The item's people as case rules match them: sender, recipients, and the other names the
+    counterparty goes by (``details["aliases"]``, e.g. a WeChat contact's remark), as ``alias``."""
     rows = []
     seen: set[tuple[str, str]] = set()
-    for role, raw in [("from", item.sender), *(("to", r) for r in item.recipients)]:
+    aliases = item.details.get("aliases") or ()
+    for role, raw in [
+        ("from", item.sender),
+        *(("to", r) for r in item.recipients),
+        *(("alias", a) for a in aliases if isinstance(a, str)),
+    ]:
         if not raw:
             continue
         address, domain = normalize_address(raw)
