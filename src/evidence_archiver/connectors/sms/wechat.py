@@ -498,14 +498,28 @@ def _chat_name(path: Path) -> str:
     return match.group("name") if match else path.stem
 
 
+_UTF8_HAN = re.compile(rb"[\xe0-\xef][\x80-\xbf]{2}")
+
+
 def _encoding(path: Path) -> str:
-    """UTF-8 unless the start of the file cannot be UTF-8 (then GB18030, what GBK grew into)."""
+    """UTF-8 unless the start of the file cannot be UTF-8 (then GB18030, what GBK grew into).
+
+    A file that starts with the UTF-8 BOM (as MemoTrace writes it), or whose Chinese is mostly
+    valid UTF-8, is UTF-8 even when a few rows are not: those rows are reported one by one
+    rather than the whole file being misread.
+    """
     with path.open("rb") as f:
         head = f.read(1 << 20)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return "gb18030"
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        good = len(_UTF8_HAN.findall(head))
+        invalid = sum(
+            1 for ch in head.decode("utf-8", "surrogateescape") if "\udc80" <= ch <= "\udcff"
+        )
+        return "utf-8-sig" if good > invalid else "gb18030"
     return "utf-8-sig"
 
 
