@@ -51,6 +51,7 @@ def normalize_phone(text: str, region: str | None = None) -> str | None:
     return digits or None
 
 
+@lru_cache(maxsize=65536)
 def normalize_address(text: str, region: str | None = None) -> tuple[str, str]:
     """``(address, domain)`` as stored for matching; domain is "" for phone numbers.
 

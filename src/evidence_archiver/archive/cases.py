@@ -48,8 +48,10 @@ def wechat_address(value: str) -> str:
     """
     name = value.strip()[len("wechat:") :].strip()
     if not name:
-        raise UsageError("write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
-                         "wechat:wxid_abc123 or wechat:乐贷客服")
+        raise UsageError(
+            "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
+            "wechat:wxid_abc123 or wechat:乐贷客服"
+        )
     return normalize_address(f"wechat:{name}")[0]
 
 

@@ -25,6 +25,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..errors import SourceError
@@ -79,15 +80,20 @@ def _json_list(values: tuple[str, ...]) -> str:
     return _LIST_JSON(list(values)) if values else "[]"
 
 
+# Titles and people repeat from item to item ("WeChat message from 乐贷客服"): their index
+# text is made once. Bodies rarely repeat and can be long, so they are not kept.
+_index_repeated = lru_cache(maxsize=4096)(index_text)
+
+
 def fts_values(item: Item, attachments: Any) -> tuple[str, str, str, str]:
     """The four indexed columns of an item (title, body, people, attachment names and text)."""
     people = " ".join([item.sender_name, item.sender, *item.recipients])
     attachment_text = " ".join(f"{a.filename} {a.text}" for a in attachments)
     return (
-        index_text(item.title),
+        _index_repeated(item.title),
         index_text(item.body),
-        index_text(people),
-        index_text(attachment_text),
+        _index_repeated(people),
+        index_text(attachment_text) if attachment_text else "",
     )
 
 

@@ -353,18 +353,29 @@ class MessageBuilder:
         self.connector = connector
         self.container = container
         self.sha256 = sha256
-        self._seen: dict[tuple[str, int, str, str, str], int] = {}
+        # How many messages with the same (second, content hash) came before: small keys, so a
+        # chat of hundreds of thousands of messages does not keep every text alive here.
+        self._seen: dict[tuple[int, int], int] = {}
+        self._people: dict[tuple[str, tuple[str, ...]], tuple[str, list[str]]] = {}
+
+    def _names(self, chat: str, given: tuple[str, ...]) -> tuple[str, list[str]]:
+        """``(display name, aliases)`` of a chat's contact, made once per set of names."""
+        known = self._people.get((chat, given))
+        if known is None:
+            names = tuple(dict.fromkeys(n for n in given if n and n != chat))
+            known = (names[0] if names else chat, [f"wechat:{n}" for n in names])
+            self._people[(chat, given)] = known
+        return known
 
     def capture(self, m: Message) -> Capture:
         group = m.chat.endswith("@chatroom")
         chat_address = f"wechat:{m.chat}"
-        names = tuple(dict.fromkeys(n for n in m.names if n and n != m.chat))
-        display = names[0] if names else m.chat
+        display, aliases = self._names(m.chat, m.names)
         stamp = int(m.when.timestamp()) if m.when is not None else 0
         # Only a text's words are the same in every layout (an image is XML in the CSV and a
         # path in the HTML): other kinds are told apart by their second and their order in it.
         content = m.key_content if m.kind == "text" else ""
-        base = (m.chat, stamp, m.direction, m.kind, content)
+        base = (stamp, hash((m.chat, m.direction, m.kind, content)))
         count = self._seen.get(base, 0) + 1
         self._seen[base] = count
         key = message_key(
@@ -374,7 +385,6 @@ class MessageBuilder:
         details = m.details
         details["chat"] = display
         details["wxid"] = m.chat
-        aliases = [f"wechat:{n}" for n in names]
         if aliases:
             details["aliases"] = aliases
         if m.missing:
@@ -475,21 +485,45 @@ class MediaFolder:
         return Attachment(blob_from_file(path, media_type), safe_filename(path.name), media_type)
 
 
-def _zone_from(moment: datetime, local_text: str, zone: tzinfo | None) -> datetime:
-    """``moment`` in the zone the exporter's wall clock (``StrTime``) shows, else in ``zone``."""
-    match = _STRTIME.match(local_text)
-    if match:
-        try:
-            y, mo, d, h, mi, sec = (int(g) for g in match.groups())
-            local = datetime(y, mo, d, h, mi, sec, tzinfo=UTC)
-        except ValueError:
-            local = None
-        if local is not None:
-            delta = (local - moment).total_seconds()
-            quarter = round(delta / 900) * 900
-            if abs(quarter) <= 14 * 3600 and abs(delta - quarter) <= 120:
-                return moment.astimezone(timezone(timedelta(seconds=quarter)))
-    return moment.astimezone(zone) if zone is not None else moment
+class ZoneFromClock:
+    """The zone a message is shown in: the one the exporter's wall clock (``StrTime``) reveals
+    (its reading minus the exact instant, in quarter hours), else the zone given.
+
+    Called once per CSV row, so the day of a ``StrTime`` date is worked out once per date.
+    """
+
+    def __init__(self, zone: tzinfo | None) -> None:
+        self.zone = zone
+        self._days: dict[str, int | None] = {}
+        self._zones: dict[int, tzinfo] = {}
+
+    def _day(self, text: str) -> int | None:
+        if text not in self._days:
+            match = _STRTIME.match(text + " 00:00:00")
+            try:
+                y, mo, d = (int(g) for g in match.groups()[:3]) if match else (0, 0, 0)
+                self._days[text] = (datetime(y, mo, d) - datetime(1970, 1, 1)).days  # noqa: DTZ001
+            except ValueError:
+                self._days[text] = None
+        return self._days[text]
+
+    def __call__(self, created: int, local_text: str) -> datetime:
+        day = self._day(local_text[:10]) if len(local_text) >= 19 else None
+        if day is not None:
+            clock = local_text[11:19]
+            try:
+                local = day * 86400 + int(clock[:2]) * 3600 + int(clock[3:5]) * 60 + int(clock[6:8])
+            except ValueError:
+                local = None
+            if local is not None:
+                delta = local - created
+                quarter = round(delta / 900) * 900
+                if abs(quarter) <= 14 * 3600 and abs(delta - quarter) <= 120:
+                    zone = self._zones.get(quarter)
+                    if zone is None:
+                        zone = self._zones[quarter] = timezone(timedelta(seconds=quarter))
+                    return datetime.fromtimestamp(created, zone)
+        return datetime.fromtimestamp(created, self.zone or UTC)
 
 
 def _chat_name(path: Path) -> str:
@@ -578,7 +612,7 @@ class MemoTraceCsvReader:
         i_send, i_time, i_content = col.get("IsSender"), col["CreateTime"], col["StrContent"]
         i_strtime, i_local, i_status = col.get("StrTime"), col.get("localId"), col.get("Status")
         i_remark, i_nick, i_sender = col.get("Remark"), col.get("NickName"), col.get("Sender")
-        zone = self.zone
+        clock = ZoneFromClock(self.zone)
         file_chat = self.chat_name
         records = 0
         with self._open() as f:
@@ -610,7 +644,10 @@ class MemoTraceCsvReader:
                         "perhaps the end of a truncated file); it was not imported",
                     )
                     continue
-                if any("\udc80" <= ch <= "\udcff" for ch in row[i_content]):
+                content = row[i_content]
+                try:
+                    content.encode("utf-8")  # a lone surrogate: bytes that were not UTF-8
+                except UnicodeEncodeError:
                     yield ImportProblem(
                         where,
                         "the message text holds bytes that are not UTF-8 (part of the file was "
@@ -629,13 +666,11 @@ class MemoTraceCsvReader:
                 sub = row[i_sub].strip() if i_sub is not None else ""
                 subtype = int(sub) if sub.isdigit() else 0
                 kind = kind_of_wechat(type_, subtype)
-                content = row[i_content]
-                try:
-                    moment = datetime.fromtimestamp(int(stamp_text), UTC)
-                except (OverflowError, OSError, ValueError):
-                    moment = None
                 local_text = row[i_strtime] if i_strtime is not None else ""
-                when = _zone_from(moment, local_text, zone) if moment is not None else None
+                try:
+                    when: datetime | None = clock(int(stamp_text), local_text)
+                except (OverflowError, OSError, ValueError):
+                    when = None
                 mark = row[i_send].strip() if i_send is not None else ""
                 direction: Direction = "out" if mark == "1" else "in" if mark == "0" else "unknown"
                 talker = row[i_talker].strip() if i_talker is not None else ""
@@ -653,7 +688,7 @@ class MemoTraceCsvReader:
                     details["local_time"] = local_text
                 if i_local is not None:
                     details["local_id"] = row[i_local]
-                if i_status is not None:
+                if i_status is not None and kind != "text":
                     details["status"] = row[i_status]
                 readable = readable_content(kind, content)
                 if kind != "text":
