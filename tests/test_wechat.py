@@ -524,3 +524,20 @@ def test_import_wechat_refuses_what_is_not_a_wechat_export(tmp_path: Path) -> No
     result = runner.invoke(app, ["import", "wechat", str(empty), "--archive", str(db)])
     assert result.exit_code == 2
     assert "no WeChat export found" in " ".join(result.output.split())
+
+
+def test_the_demo_case_holds_the_wechat_chat_with_the_agents_promise(archive: Archive) -> None:
+    from evidence_archiver.demo import DEMO_SLUG, run_demo
+
+    result = run_demo(archive)
+    older = result.imports["wechat-20240705/乐贷客服_utf8.csv"]
+    newer = result.imports["wechat/乐贷客服/乐贷客服_utf8.csv"]
+    assert (older.added, newer.added, newer.duplicates, newer.failed) == (7, 2, 7, 0)
+    chat = [i for i in archive.timeline(DEMO_SLUG) if i.source.connector == "wechat-csv"]
+    assert len(chat) == 9
+    promise = next(i for i in chat if "KF1234" in i.body and "同意" in i.body)
+    assert promise.direction == "in"
+    assert promise.occurred_at is not None
+    assert promise.occurred_at.isoformat() == "2024-07-03T15:10:05+08:00"
+    assert "10月15日" in promise.body
+    assert sum(len(i.attachments) for i in chat) == 2  # the proof photo and the voice message

@@ -1,7 +1,9 @@
 """Cases and the rules that link items to them.
 
-A rule is an address (``service@lenderx.com``), a domain (``lenderx.com``, which also covers its
-sub-domains), a phone number (compared in E.164, so every written form matches) or a keyword
+A rule is an address (``service@lenderx.com``, or a WeChat contact ``wechat:wxid_…`` /
+``wechat:REMARK``, matched against the item's people and a contact's aliases), a domain
+(``lenderx.com``, which also covers its sub-domains), a phone number (compared in E.164, so
+every written form matches) or a keyword
 (matched through the search index, so it finds exactly what ``evidence search`` would). Rules
 link items when a case is created, when rules are added, and when new items are imported.
 A person can also link and unlink by hand; an unlinked item is remembered as *excluded* and no
@@ -80,7 +82,7 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
         return "phone", phone
     raise UsageError(
         f"cannot tell what {value!r} is: give an e-mail address, a domain such as lenderx.com, "
-        "or a phone number; use --keyword for words to look for"
+        "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to look for"
     )
 
 

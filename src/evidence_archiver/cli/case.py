@@ -26,8 +26,9 @@ CounterpartyOption = Annotated[
     typer.Option(
         "--counterparty",
         "-c",
-        help="An e-mail address, a domain (lenderx.com) or a phone number of the other side. "
-        "Repeat for several.",
+        help="An e-mail address, a domain (lenderx.com), a phone number or a WeChat contact "
+        "(wechat:wxid_abc123 or wechat:乐贷客服, its remark) of the other side. Repeat for "
+        "several.",
     ),
 ]
 KeywordOption = Annotated[
