@@ -541,3 +541,17 @@ def test_the_demo_case_holds_the_wechat_chat_with_the_agents_promise(archive: Ar
     assert promise.occurred_at.isoformat() == "2024-07-03T15:10:05+08:00"
     assert "10月15日" in promise.body
     assert sum(len(i.attachments) for i in chat) == 2  # the proof photo and the voice message
+
+
+def test_a_page_whose_messages_come_after_a_long_style_sheet_is_still_detected(
+    tmp_path: Path,
+) -> None:
+    text = PAGE.read_text(encoding="utf-8")
+    padded = text.replace("<style>", "<style>" + ".bubble{color:#333}\n" * 2000, 1)
+    page = tmp_path / PAGE.name
+    page.write_text(padded, "utf-8")
+    assert page.stat().st_size > 8192 * 4
+    assert detect_format(page) == "wechat-html"
+    from evidence_archiver.connectors.sms.wechat import wechat_exports
+
+    assert wechat_exports(tmp_path) == [page]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ...errors import SourceError
 from .chat_text import LINE as CHAT_LINE
+from .wechat import is_memotrace_page
 from .wechat import sniff as sniff_wechat
 
 FORMATS = (
@@ -117,7 +118,8 @@ def detect_format(path: Path) -> str:
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     lowered = text[:2000].lower()
     if suffix in (".html", ".htm") or lowered.startswith(("<!doctype html", "<html")):
-        return "google-voice"
+        # MemoTrace's page can carry more style and script than the sniffed head holds.
+        return "wechat-html" if is_memotrace_page(path) else "google-voice"
     if suffix == ".xml" or text.startswith("<"):
         return "sms-backup-restore"
     if suffix in (".ndjson", ".json") or text.startswith("{"):

@@ -246,7 +246,12 @@ def readable_content(kind: str, raw: str) -> Readable:
             "which WeChat never writes and XML bombs use); its raw text is kept",
         )
     if kind == "system":
-        text = root.findtext(".//content") or root.findtext(".//replacemsg") if root else None
+        # An Element with no children is falsy: compare with None.
+        text = (
+            (root.findtext(".//content") or root.findtext(".//replacemsg"))
+            if root is not None
+            else None
+        )
         return Readable(html.unescape(_TAG.sub("", text or raw)).strip())
     if root is None:
         return Readable(raw if kind in ("other", "call") else PLACEHOLDER.get(kind, raw))
@@ -722,8 +727,7 @@ class MemoTraceCsvReader:
                         )
                 yield builder.capture(message)
         self.notes.records = records
-        if self.notes.format and not any(n.startswith("times") for n in self.notes.lines):
-            self.notes.add(f"chat {file_chat}; times are exact (Unix seconds)")
+        self.notes.add(f"chat {file_chat}: {records} rows; times are exact (Unix seconds)")
 
 
 # --- MemoTrace HTML ---------------------------------------------------------------------------
@@ -1177,12 +1181,36 @@ def wechat_exports(folder: Path) -> list[Path]:
                 head = f.read(8192)
         except OSError:
             continue
-        if sniff(head, path.suffix.lower()):
+        suffix = path.suffix.lower()
+        if sniff(head, suffix) or (suffix in (".html", ".htm") and is_memotrace_page(path)):
             found.append(path)
     return found
 
 
 _MEDIA_NAMES = {name for names in MEDIA_FOLDERS.values() for name in names} | {"avatar", "emoji"}
+
+
+#: How far into an HTML page the ``chatMessages`` array is looked for: MemoTrace inlines its
+#: style sheet and scripts before it.
+PAGE_SCAN = 4 << 20
+
+
+def is_memotrace_page(path: Path) -> bool:
+    """True when an HTML file holds MemoTrace's ``chatMessages`` array (read in 1 MB steps)."""
+    marker = b"chatMessages"
+    tail = b""
+    try:
+        with path.open("rb") as f:
+            for _ in range(PAGE_SCAN >> 20):
+                block = f.read(1 << 20)
+                if not block:
+                    return False
+                if marker in tail + block:
+                    return True
+                tail = block[-len(marker) :]
+    except OSError:
+        return False
+    return False
 
 
 def sniff(head: bytes, suffix: str) -> str | None:
