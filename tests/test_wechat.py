@@ -555,3 +555,10 @@ def test_a_page_whose_messages_come_after_a_long_style_sheet_is_still_detected(
     from evidence_archiver.connectors.sms.wechat import wechat_exports
 
     assert wechat_exports(tmp_path) == [page]
+
+
+@pytest.mark.parametrize("path", [CSV12, PAGE, CSV9], ids=lambda p: p.name)
+def test_every_wechat_fixture_keeps_the_phone_reader_contract(path: Path) -> None:
+    from test_sms_contract import check_contract
+
+    assert check_contract(path) == (7 if path == CSV9 else 9)
