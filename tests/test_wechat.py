@@ -562,3 +562,40 @@ def test_every_wechat_fixture_keeps_the_phone_reader_contract(path: Path) -> Non
     from test_sms_contract import check_contract
 
     assert check_contract(path) == (7 if path == CSV9 else 9)
+
+
+def test_a_group_chat_names_each_member_and_links_by_the_group(
+    archive: Archive, tmp_path: Path
+) -> None:
+    header = HEADER + ",Remark,NickName,Sender"
+    room = "38988428513@chatroom"
+    rows = [
+        [*row(1, 1, "大家好", talker=room), "", "乐贷客服", WXID],
+        [*row(2, 1, "请问延期怎么办理？", send=1, talker=room), "王小明", "王小明", "wxid_me"],
+        # A transfer whose SubType column is 0: its XML says what it is.
+        [
+            *row(
+                3,
+                49,
+                "<msg><appmsg><type>2000</type><wcpayinfo><feedesc>￥100.00</feedesc>"
+                "</wcpayinfo></appmsg></msg>",
+                talker=room,
+            ),
+            "",
+            "乐贷客服",
+            WXID,
+        ],
+    ]
+    path = write_csv(tmp_path / "乐贷交流群_utf8.csv", rows, header=header)
+    report, _ = import_phone_export(archive, path)
+    assert (report.added, report.failed) == (3, 0)
+    hello, question, transfer = items(archive)
+    assert (hello.sender, hello.recipients) == (f"wechat:{WXID}", (f"wechat:{room}",))
+    assert hello.title == "WeChat message from 乐贷客服 in 乐贷交流群"
+    assert question.direction == "out"
+    assert transfer.title.startswith("WeChat transfer")
+    assert transfer.body == "[转账 transfer] ￥100.00"
+    slug, linked = archive.create_case("群", rules=[rule_from_counterparty(f"wechat:{room}")])
+    assert linked == 3
+    _, by_member = archive.create_case("客服", rules=[rule_from_counterparty(f"wechat:{WXID}")])
+    assert by_member == 2

@@ -227,6 +227,15 @@ class Readable:
     error: str | None = None
 
 
+_APPMSG_TYPE = re.compile(r"<appmsg\b.*?<type>\s*(\d+)\s*</type>", re.DOTALL)
+
+
+def _app_kind_from_xml(raw: str) -> str:
+    """An app message's kind from its XML's ``<type>``, for exports whose SubType is 0."""
+    match = _APPMSG_TYPE.search(raw)
+    return _APP_SUBTYPES.get(int(match.group(1)), "app") if match else "app"
+
+
 def readable_content(kind: str, raw: str) -> Readable:
     """What a CSV message says, from its raw StrContent (text, or the XML of other kinds).
 
@@ -349,6 +358,7 @@ class Message:
     attachments: list[Attachment] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     error: str | None = None
+    group: bool = False  # a group chat whose id does not say so (an HTML page's remark)
 
 
 class MessageBuilder:
@@ -373,7 +383,7 @@ class MessageBuilder:
         return known
 
     def capture(self, m: Message) -> Capture:
-        group = m.chat.endswith("@chatroom")
+        group = m.group or m.chat.endswith("@chatroom")
         chat_address = f"wechat:{m.chat}"
         display, aliases = self._names(m.chat, m.names)
         stamp = int(m.when.timestamp()) if m.when is not None else 0
@@ -695,6 +705,8 @@ class MemoTraceCsvReader:
                     details["local_id"] = row[i_local]
                 if i_status is not None and kind != "text":
                     details["status"] = row[i_status]
+                if kind == "app":
+                    kind = _app_kind_from_xml(content)
                 readable = readable_content(kind, content)
                 if kind != "text":
                     details["raw"] = content
@@ -997,6 +1009,7 @@ class MemoTraceHtmlReader:
             "",
             display if direction == "out" or fields.get("is_chatroom") else "",
             details,
+            group=bool(fields.get("is_chatroom")),
         )
         if media_path:
             found = self.media.by_path(media_path)
