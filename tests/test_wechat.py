@@ -599,3 +599,33 @@ def test_a_group_chat_names_each_member_and_links_by_the_group(
     assert linked == 3
     _, by_member = archive.create_case("客服", rules=[rule_from_counterparty(f"wechat:{WXID}")])
     assert by_member == 2
+
+
+def test_media_found_in_a_later_export_are_added_to_messages_archived_without_them(
+    archive: Archive, tmp_path: Path
+) -> None:
+    alone = tmp_path / CSV9.name
+    shutil.copy(CSV9, alone)  # the older export, first imported without its media folders
+    import_phone_export(archive, alone)
+    assert sum(len(i.attachments) for i in items(archive)) == 0
+    report, _ = import_phone_export(archive, CSV12)  # the chat again, media beside it
+    assert (report.added, report.duplicates) == (2, 7)
+    image = next(i for i in items(archive) if i.title.startswith("WeChat image"))
+    assert [a.media_type for a in image.attachments] == ["image/png"]
+    assert sum(len(i.attachments) for i in items(archive)) == 2
+
+    def added() -> int:
+        return int(
+            archive.conn.execute(
+                "SELECT COUNT(*) FROM custody WHERE action = 'attachment_added'"
+            ).fetchone()[0]
+        )
+
+    assert added() == 2
+    assert archive.verify_custody() == []
+    voice = next(i for i in items(archive) if i.title.startswith("WeChat voice"))
+    assert [h.id for h in archive.search("41a7c3e0d2b54f16")] == [voice.id]
+    again, _ = import_phone_export(archive, PAGE)  # the same media once more: nothing added
+    assert again.duplicates == 9
+    assert sum(len(i.attachments) for i in items(archive)) == 2
+    assert added() == 2

@@ -35,7 +35,9 @@ Design:
   folders) become attachments of their message: by the path the HTML names, or for the CSV by
   the name the message's XML carries (a file's title, an image's md5, a voice's
   ``clientmsgid``). A media message whose file is not there lists it in
-  ``details["missing_attachments"]`` and is flagged ``media-missing``.
+  ``details["missing_attachments"]`` and is flagged ``media-missing``; importing the chat
+  again from an export that has the file adds it to the archived message (the ingest adds the
+  attachments a duplicate brings that its item lacks, with a custody event of their own).
 * **Once.** The natural key is the chat, the instant, the direction, the kind and the content
   (and how many identical messages came before it in that second), never the row number or a
   column only one layout has: a 12-column and a 9-column CSV of one chat, or two overlapping
