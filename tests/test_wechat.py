@@ -629,3 +629,20 @@ def test_media_found_in_a_later_export_are_added_to_messages_archived_without_th
     assert again.duplicates == 9
     assert sum(len(i.attachments) for i in items(archive)) == 2
     assert added() == 2
+
+
+def test_a_media_file_linking_out_of_the_export_folder_is_not_taken(
+    archive: Archive, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the chat", "utf-8")
+    chat = tmp_path / "chat"
+    (chat / "file").mkdir(parents=True)
+    (chat / "file" / "还款计划.pdf").symlink_to(secret)
+    xml = "<msg><appmsg><title>还款计划.pdf</title><type>6</type></appmsg></msg>"
+    path = write_csv(chat / "乐贷客服_utf8.csv", [row(1, 49, xml, sub=6)])
+    report, _ = import_phone_export(archive, path)
+    assert report.added == 1
+    (message,) = items(archive)
+    assert message.attachments == ()
+    assert message.details["missing_attachments"] == ["file 还款计划.pdf"]

@@ -455,16 +455,24 @@ class MediaFolder:
         self.root = root
         self._index: dict[str, dict[str, Path]] | None = None
 
+    def _inside(self, path: Path) -> bool:
+        """True when ``path``, links followed, is still inside the export's folder."""
+        try:
+            path.resolve().relative_to(self.root.resolve())
+        except (ValueError, OSError):
+            return False
+        return True
+
     def _build(self) -> dict[str, dict[str, Path]]:
         index: dict[str, dict[str, Path]] = {}
         for kind, folders in MEDIA_FOLDERS.items():
             found: dict[str, Path] = {}
             for folder in folders:
                 base = self.root / folder
-                if not base.is_dir():
+                if not base.is_dir() or not self._inside(base):
                     continue
                 for path in base.rglob("*"):
-                    if path.is_file():
+                    if path.is_file() and self._inside(path):
                         found.setdefault(path.name.lower(), path)
                         found.setdefault(path.stem.lower(), path)
             index[kind] = found
@@ -485,10 +493,8 @@ class MediaFolder:
         relative = relative.strip().replace("\\", "/")
         if not relative or re.match(r"^[a-z]+://", relative, re.IGNORECASE):
             return None
-        candidate = (self.root / relative).resolve()
-        try:
-            candidate.relative_to(self.root.resolve())
-        except ValueError:
+        candidate = self.root / relative
+        if not self._inside(candidate):
             return None
         return candidate if candidate.is_file() else None
 
