@@ -187,6 +187,17 @@ WeChatFormatOption = Annotated[
 ]
 
 
+WeChatZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone to show times in when the export does not reveal it, e.g. "
+        "Asia/Shanghai (WeChat times are exact; default: EVIDENCE_TZ, else this computer's).",
+        show_default=False,
+    ),
+]
+
+
 @handle_errors
 def import_wechat(
     paths: Annotated[
@@ -200,14 +211,15 @@ def import_wechat(
     archive: ArchiveOption = None,
     json_: JsonOption = False,
     format_: WeChatFormatOption = None,
-    tz: ZoneOption = None,
+    tz: WeChatZoneOption = None,
 ) -> None:
     """Import WeChat chats exported with MemoTrace (留痕 / WeChatMsg) or as ChatLab JSON.
 
-    The export file is kept as it is; each message records the line it came from. A newer or
-    differently shaped export of the same chat adds only the messages not yet archived. Link
-    a chat to a case with: evidence case new "乐贷" --counterparty wechat:wxid_… (or
-    wechat:REMARK).
+    The export file is kept as it is, and each message records the line it came from.
+
+    A newer or differently shaped export of a chat adds only the messages not yet archived.
+
+    Link a chat to a case: evidence case new "乐贷" --counterparty wechat:wxid_abc123
 
     Example: evidence import wechat ~/Documents/MemoTrace/data/聊天记录/乐贷客服/
     """
