@@ -646,3 +646,22 @@ def test_a_media_file_linking_out_of_the_export_folder_is_not_taken(
     (message,) = items(archive)
     assert message.attachments == ()
     assert message.details["missing_attachments"] == ["file 还款计划.pdf"]
+
+
+def test_one_message_twice_in_one_batch_first_without_its_media_keeps_the_media(
+    archive: Archive,
+) -> None:
+    from evidence_archiver.connectors.sms import PhoneExport
+
+    with PhoneExport(CSV12) as export:
+        captures = list(export.captures())
+    image = next(c for c in captures if getattr(c, "attachments", ()))
+    bare = type(image)(
+        image.source, None, image.item, (), None, image.dedup_key, image.container_sha256
+    )
+    report = archive.ingest(
+        [captures[0], bare, image], connector="wechat-csv", container=str(CSV12)
+    )
+    assert (report.added, report.duplicates) == (1, 1)
+    (item,) = items(archive)
+    assert len(item.attachments) == 1

@@ -382,7 +382,7 @@ class BatchWriter:
                 self._fail(p.where, f"kept unparsed: {p.parse_error}", sha)
             else:
                 self.report.added += 1
-        refresh = self._late_attachments(late, attachments) if late else []
+        refresh = self._late_attachments(late, attachments, set(new_ids)) if late else []
         # The index is contentless: an item's row is forgotten with the values it was given,
         # before its new attachments are written, and made again after.
         conn.executemany(_FTS_DELETE, [(i, *_archived_fts(conn, i)) for i in refresh])
@@ -398,7 +398,10 @@ class BatchWriter:
         return new_ids
 
     def _late_attachments(
-        self, late: list[tuple[int, PreparedCapture]], rows: list[tuple[Any, ...]]
+        self,
+        late: list[tuple[int, PreparedCapture]],
+        rows: list[tuple[Any, ...]],
+        in_batch: set[int],
     ) -> list[int]:
         """Attachments a message seen again brings that its archived item lacks.
 
@@ -406,7 +409,8 @@ class BatchWriter:
         the same chat exported again with them must not leave those files out of the archive.
         They are added to the item (never replacing anything), each with a custody event of
         its own. ``rows`` (this batch's attachment rows) grows; the ids of items archived
-        before this batch that gained attachments are returned (their index rows are remade).
+        before this batch that gained attachments are returned (their index rows are remade;
+        ``in_batch``, the items this batch adds, are not written yet and keep the row made).
         """
         ids = sorted({item_id for item_id, _ in late})
         have: dict[int, tuple[set[str], int]] = {}
@@ -421,7 +425,6 @@ class BatchWriter:
                 shas, top = have.setdefault(int(item_id), (set(), -1))
                 shas.add(sha)
                 have[int(item_id)] = (shas, max(top, int(position)))
-        in_batch = {int(row[0]) for row in rows}
         for row in rows:  # items added earlier in this very batch
             shas, top = have.setdefault(int(row[0]), (set(), -1))
             shas.add(row[2])
