@@ -487,13 +487,23 @@ def _archived_fts(conn: sqlite3.Connection, item_id: int) -> tuple[str, str, str
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:
     """The item's people as case rules match them: sender, recipients, and the other names the
     counterparty goes by (``details["aliases"]``, e.g. a WeChat contact's remark), as ``alias``."""
+    aliases = item.details.get("aliases") or ()
+    return _people_rows(
+        item.sender, item.recipients, tuple(a for a in aliases if isinstance(a, str))
+    )
+
+
+# A conversation's messages share their people: the rows are made once per set of them.
+@lru_cache(maxsize=4096)
+def _people_rows(
+    sender: str, recipients: tuple[str, ...], aliases: tuple[str, ...]
+) -> tuple[tuple[str, str, str], ...]:
     rows = []
     seen: set[tuple[str, str]] = set()
-    aliases = item.details.get("aliases") or ()
     for role, raw in [
-        ("from", item.sender),
-        *(("to", r) for r in item.recipients),
-        *(("alias", a) for a in aliases if isinstance(a, str)),
+        ("from", sender),
+        *(("to", r) for r in recipients),
+        *(("alias", a) for a in aliases),
     ]:
         if not raw:
             continue

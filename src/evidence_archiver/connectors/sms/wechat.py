@@ -400,7 +400,6 @@ class MessageBuilder:
         )
         flags: list[str] = []
         details = m.details
-        details["chat"] = display
         details["wxid"] = m.chat
         if aliases:
             details["aliases"] = aliases
