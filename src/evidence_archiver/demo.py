@@ -2,11 +2,11 @@
 exported as a timestamped evidence bundle and verified.
 
 The sample data ships inside the package (``demo_data``, copied from ``fixtures/`` when the wheel
-is built: ``demo/`` mail, ``phone/`` SMS, calls, chat and a Xiaomi phone's call recording,
-``documents/`` agreements and a screenshot); in a source checkout it is read from ``fixtures/``
-directly. The timestamp comes
-from a throwaway RFC 3161 authority started on 127.0.0.1 for the demo (it needs the ``openssl``
-command); without it the bundle is exported untimestamped and the demo says so.
+is built: ``demo/`` mail, ``phone/`` SMS, calls, WhatsApp and WeChat chats and a Xiaomi phone's
+call recording, ``documents/`` agreements and a screenshot); in a source checkout it is read from
+``fixtures/`` directly. The timestamp comes from a throwaway RFC 3161 authority started on
+127.0.0.1 for the demo (it needs the ``openssl`` command); without it the bundle is exported
+untimestamped and the demo says so.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ from .model import ImportReport
 
 DEMO_CASE = "Lender X extension"
 DEMO_SLUG = "lender-x-extension"
-# The lender writes from lenderx.com, texts from a mobile and the 95555 short code, and its
-# name is in every document and chat.
+# The lender writes from lenderx.com, texts from a mobile and the 95555 short code, chats on
+# WeChat as 乐贷客服 (wxid_lenderx_kf01), and its name is in every document and chat.
 DEMO_RULES = [
     ("domain", "lenderx.com"),
     ("phone", "+86 138 0013 8000"),
     ("phone", "95555"),
+    ("address", "wechat:wxid_lenderx_kf01"),
     ("keyword", "LenderX"),
 ]
 # The borrower's phone is a Xiaomi: its recordings folder, copied as it is on the phone.
@@ -45,6 +46,10 @@ PHONE_EXPORTS = [
     "sms-20240820.xml",  # a newer backup overlapping the first: only new messages are added
     "calls-20240820.xml",
     "WhatsApp Chat with LenderX.txt",
+    # The WeChat chat in which agent KF1234 promises the deferral, exported by MemoTrace twice:
+    # an older 9-column CSV, then the whole chat in 12 columns (only new messages are added).
+    "wechat-20240705/乐贷客服_utf8.csv",
+    "wechat/乐贷客服/乐贷客服_utf8.csv",
 ]
 
 

@@ -132,6 +132,7 @@ def phone_key(value: str, region: str | None = None) -> str:
     return phone_variants(normalize_phone(value, region) or value)[0].lower()
 
 
+@lru_cache(maxsize=65536)
 def normalize_address(text: str, region: str | None = None) -> tuple[str, str]:
     """``(address, domain)`` as stored for matching; domain is "" for phone numbers.
 
