@@ -36,6 +36,7 @@ from imapclient import IMAPClient
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+import bytecode  # noqa: E402
 from import_mbox import _message as mixed_message  # noqa: E402
 
 from dovecot import HOST, DovecotServer  # noqa: E402
@@ -129,6 +130,7 @@ def main() -> None:
 
         archive = out / "bench-imap-archive.db"
         evidence = shutil.which("evidence", path=str(Path(sys.executable).parent)) or "evidence"
+        bytecode.compile_sources()  # as an installed copy's are (see bytecode.py)
 
         def ours() -> None:
             for suffix in ("", "-wal", "-shm"):
