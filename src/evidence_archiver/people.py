@@ -12,8 +12,6 @@ import os
 import re
 from functools import lru_cache
 
-import phonenumbers
-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _PHONE_CHARS = re.compile(r"^[+()\d\s.\-/]{3,}$")
 
@@ -40,6 +38,10 @@ def normalize_phone(text: str, region: str | None = None) -> str | None:
         return None
     if text.startswith("00"):
         text = "+" + text[2:]
+    # Imported at the first number, not with the module: e-mail imports never need it, and
+    # loading its metadata is a tenth of the command's start-up.
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, region or default_region())
     except phonenumbers.NumberParseException:

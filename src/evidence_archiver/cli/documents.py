@@ -14,10 +14,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .. import documents
+# The document pipeline (PDF, OCR, file-type detection) is imported by the commands that use it,
+# not by every start of 'evidence'.
 from ..extract.ocr import DEFAULT_LANG, OcrOptions, OcrUnavailable, check_available
 from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
-from ..reindex import reindex as run_reindex
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -103,6 +103,9 @@ def import_pdf(
 
     Example: evidence import pdf ~/Documents/loan-agreement.pdf ~/Documents/statements/
     """
+    from .. import documents
+    from ..reindex import reindex as run_reindex
+
     password = _password(password_prompt)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
@@ -145,6 +148,8 @@ def import_file(
 
     Example: evidence import file ~/Pictures/wechat-screenshots/ "Call recording 0305.m4a"
     """
+    from .. import documents
+
     password = _password(password_prompt)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
@@ -180,6 +185,8 @@ def reindex(
 
     Example: EVIDENCE_PDF_PASSWORD=123456 evidence reindex
     """
+    from ..reindex import reindex as run_reindex
+
     password = _password(password_prompt)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with (

@@ -1,0 +1,47 @@
+"""What the `evidence` command loads when it starts.
+
+Every command pays for the modules the CLI imports before it runs; an e-mail import of a few
+hundred messages takes about as long as starting Python with all of them. Connectors and
+libraries that only some commands use (IMAP and the keyring, phone-number metadata, the PDF
+and OCR pipeline) are imported by those commands when they run.
+These tests look at ``sys.modules`` in a fresh interpreter, not at a clock.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Modules only some commands need, each with why it is left out of the start.
+NOT_AT_START = {
+    "imapclient": "IMAP client: 'import imap' and 'imap …' only",
+    "keyring": "the system keyring: IMAP passwords only",
+    "phonenumbers": "phone-number metadata: loaded at the first phone number",
+    "evidence_archiver.extract.documents": "PDF and OCR pipeline: documents and reindex only",
+    "evidence_archiver.export.bundle": "export only",
+    "evidence_archiver.demo": "demo only",
+}
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_the_cli_starts_without_the_modules_only_some_commands_use() -> None:
+    loaded = _loaded_after("import evidence_archiver.cli")
+    assert {name: why for name, why in NOT_AT_START.items() if name in loaded} == {}
+
+
+def test_a_phone_number_still_loads_its_metadata_when_it_comes() -> None:
+    loaded = _loaded_after(
+        "from evidence_archiver.people import normalize_phone\n"
+        "assert normalize_phone('0086 138 1234 5678') == '+8613812345678'"
+    )
+    assert "phonenumbers" in loaded
