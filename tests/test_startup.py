@@ -3,7 +3,7 @@
 Every command pays for the modules the CLI imports before it runs; an e-mail import of a few
 hundred messages takes about as long as starting Python with all of them. Connectors and
 libraries that only some commands use (IMAP and the keyring, phone-number metadata, the PDF
-and OCR pipeline) are imported by those commands when they run.
+and OCR pipeline, sqlite-utils for migrations) are imported by those commands when they run.
 These tests look at ``sys.modules`` in a fresh interpreter, not at a clock.
 """
 
@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from evidence_archiver.archive import Archive
 
 # Modules only some commands need, each with why it is left out of the start.
 NOT_AT_START = {
     "imapclient": "IMAP client: 'import imap' and 'imap …' only",
     "keyring": "the system keyring: IMAP passwords only",
     "phonenumbers": "phone-number metadata: loaded at the first phone number",
+    "sqlite_utils": "used to migrate an archive, not to open a current one",
     "evidence_archiver.extract.documents": "PDF and OCR pipeline: documents and reindex only",
     "evidence_archiver.export.bundle": "export only",
     "evidence_archiver.demo": "demo only",
@@ -37,6 +41,15 @@ def _loaded_after(code: str) -> set[str]:
 def test_the_cli_starts_without_the_modules_only_some_commands_use() -> None:
     loaded = _loaded_after("import evidence_archiver.cli")
     assert {name: why for name, why in NOT_AT_START.items() if name in loaded} == {}
+
+
+def test_opening_a_current_archive_does_not_load_the_migration_library(tmp_path: Path) -> None:
+    path = tmp_path / "archive.db"
+    Archive(path).close()  # created, and migrated, here
+    loaded = _loaded_after(
+        f"from evidence_archiver.archive import Archive\nArchive({str(path)!r}).close()"
+    )
+    assert "sqlite_utils" not in loaded
 
 
 def test_a_phone_number_still_loads_its_metadata_when_it_comes() -> None:
