@@ -43,6 +43,29 @@ def test_the_cli_starts_without_the_modules_only_some_commands_use() -> None:
     assert {name: why for name, why in NOT_AT_START.items() if name in loaded} == {}
 
 
+def test_an_mbox_import_runs_without_them_nor_pydantic(tmp_path: Path) -> None:
+    # Typer 0.29 and later import pydantic to convert option values (pyproject.toml keeps
+    # Typer below it); an archive that exists is opened without the migration library.
+    mbox = tmp_path / "one.mbox"
+    mbox.write_bytes(
+        b"From a@example.com Fri Mar  1 09:30:00 2024\nFrom: a@example.com\n"
+        b"Subject: hello\nMessage-ID: <1@example.com>\n\nHello.\n"
+    )
+    archive = tmp_path / "archive.db"
+    Archive(archive).close()
+    loaded = _loaded_after(
+        "import os\n"
+        f"os.environ['EVIDENCE_ARCHIVE'] = {str(archive)!r}\n"
+        "from typer.testing import CliRunner\n"
+        "from evidence_archiver.cli import app\n"
+        f"result = CliRunner().invoke(app, ['import', 'mbox', {str(mbox)!r}, '--json'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "assert '\"added\": 1' in result.output, result.output"
+    )
+    unwanted = {**NOT_AT_START, "pydantic": "Typer 0.29's option conversion"}
+    assert {name: why for name, why in unwanted.items() if name in loaded} == {}
+
+
 def test_opening_a_current_archive_does_not_load_the_migration_library(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     Archive(path).close()  # created, and migrated, here
