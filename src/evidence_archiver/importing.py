@@ -75,8 +75,15 @@ def import_mbox(
     batch_size: int = 500,
 ) -> ImportReport:
     """Import every message of an mbox file (mboxo or mboxrd)."""
+    try:
+        size: int | None = path.stat().st_size
+    except OSError:
+        size = None  # read_mbox reports why
     report = archive.ingest(
-        email_connector.prepare_many(email_connector.read_mbox(path), workers=workers),
+        email_connector.prepare_many(
+            email_connector.read_mbox(path),
+            workers=email_connector.workers_for(size, workers),
+        ),
         connector="mbox",
         container=str(path),
         batch_size=batch_size,
