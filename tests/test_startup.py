@@ -25,6 +25,8 @@ NOT_AT_START = {
     "evidence_archiver.extract.documents": "PDF and OCR pipeline: documents and reindex only",
     "evidence_archiver.export.bundle": "export only",
     "evidence_archiver.demo": "demo only",
+    "charset_normalizer": "charset detection: only text that no label decodes",
+    "rich.progress": "progress bars: only when one is drawn",
 }
 
 

@@ -15,15 +15,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 from rich.table import Table
 
 from .common import (
@@ -38,6 +29,8 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from ..connectors.imap import FolderReport, ImapImportReport, Security
 
 # The connector (imapclient, ssl) and the keyring are imported by the commands that use them:
@@ -200,6 +193,15 @@ def import_imap_command(
 
     Example: evidence import imap --host imap.qq.com --user me@qq.com --since 2024-01-01
     """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     from ..connectors import imap_auth
     from ..connectors.imap import ImapAccount, import_imap
 
