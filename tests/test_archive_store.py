@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -511,3 +512,25 @@ def test_the_state_token_changes_with_every_commit_from_any_connection(
     with Archive(archive_path) as other:
         other.tag(2, "threat")
     assert archive.state_token() != token
+def test_the_wal_is_started_again_during_a_long_import(
+    archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A passive checkpoint alone never rewinds the WAL while an import keeps committing: it
+    # grew by every byte imported (1.4 GB for a 512 MB phone backup). Past the limit it is
+    # started again once a checkpoint pass has copied all of it.
+    monkeypatch.setattr("evidence_archiver.archive.store.WAL_RESTART_BYTES", 1 << 20)
+    wal = Path(f"{archive_path}-wal")
+    sizes: list[int] = []
+
+    def captures() -> Iterator[Capture]:
+        for n in range(60):
+            if n:
+                sizes.append(wal.stat().st_size)
+                time.sleep(0.05)
+            yield email_capture(n, body=f"{n} " + "x" * (1 << 20))
+
+    with Archive(archive_path) as archive:
+        report = archive.ingest(captures(), connector="eml", container="test", batch_size=1)
+    assert report.added == 60
+    # Each batch adds about 2 MB (the original and the body): 120 MB without a restart.
+    assert max(sizes) < 24 << 20, sizes

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..archive.timeutil import parse_user_date
 from ..errors import UsageError
@@ -134,6 +133,14 @@ def export(
         if as_json:
             result = export_bundle(arch, options)
         else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn()]  # fmt: skip
             with Progress(*columns, console=err_console, transient=True) as bar:
