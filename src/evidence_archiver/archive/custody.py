@@ -103,12 +103,20 @@ class CustodyLog:
 
     def events_about(self, subject: str) -> Iterator[CustodyEvent]:
         """The events whose subject is exactly ``subject`` (``"item:42"``, where a prefix
-        would also match ``"item:420"``), in order."""
+        would also match ``"item:420"``), in order. Read through the index on ``subject``
+        (schema v8), which also gives them in ``seq`` order."""
         return self._read(" WHERE subject = ?", (subject,))
 
     def events(self, subject_prefix: str | None = None) -> Iterator[CustodyEvent]:
+        """Every event, or those whose subject starts with ``subject_prefix`` (``"case:"``)."""
         if subject_prefix is None:
             return self._read("", ())
+        if subject_prefix and ord(subject_prefix[-1]) < 0xD7FF:
+            # The subjects starting with the prefix are exactly those from the prefix up to
+            # (not including) the prefix with its last character one higher: a range the
+            # index on subject answers, where LIKE would read the whole log.
+            upper = subject_prefix[:-1] + chr(ord(subject_prefix[-1]) + 1)
+            return self._read(" WHERE subject >= ? AND subject < ?", (subject_prefix, upper))
         pattern = subject_prefix.replace("%", "\\%").replace("_", "\\_") + "%"
         return self._read(" WHERE subject LIKE ? ESCAPE '\\'", (pattern,))
 

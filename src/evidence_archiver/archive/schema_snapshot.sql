@@ -1,4 +1,4 @@
--- schema version 7
+-- schema version 8
 -- The schema an empty archive is created with: what the migrations of schema.py leave
 -- in sqlite_master. Made by schema.write_snapshot(); do not edit by hand.
 
@@ -211,4 +211,6 @@ CREATE INDEX idx_fact_items_item_id ON fact_items (item_id);
 CREATE TABLE fact_suggestions ( id TEXT PRIMARY KEY, case_id INTEGER NOT NULL REFERENCES cases (id), item_id INTEGER NOT NULL REFERENCES items (id), state TEXT NOT NULL, fact_id INTEGER REFERENCES facts (id), at TEXT NOT NULL);
 
 CREATE INDEX idx_fact_suggestions_item ON fact_suggestions (case_id, item_id);
+
+CREATE INDEX idx_custody_subject ON custody (subject);
 

@@ -238,7 +238,7 @@ def show(
                 raise typer.BadParameter("this item has no original of its own")
             arch.copy_original(sha, sys.stdout.buffer)
             return
-        custody = list(arch.custody.events(f"item:{item_id}"))
+        custody = list(arch.custody.events_about(f"item:{item_id}"))
         facts = arch.facts_citing(item_id)
     if json_:
         print_json(
