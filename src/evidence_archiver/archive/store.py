@@ -728,6 +728,12 @@ class Archive:
         """Candidate facts found in the case's text, not yet accepted or rejected."""
         return facts_mod.suggestions(self.conn, self._case_id(case))
 
+    def suggestion(self, suggestion_id: str) -> facts_mod.Suggestion:
+        """The suggestion with this id (accepted, rejected or not yet), as ``fact suggest``
+        found it; NotFound when its item changed or left the case, UsageError for an id
+        that is not one."""
+        return facts_mod.find_suggestion(self.conn, suggestion_id)[1]
+
     def accept_suggestion(
         self, suggestion_id: str, overrides: facts_mod.FactFields | None = None
     ) -> facts_mod.FactRecord:

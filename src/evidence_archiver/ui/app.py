@@ -19,12 +19,14 @@ See :mod:`.security` for the guard in front of all of this.
 from __future__ import annotations
 
 import contextlib
+import re
 import secrets
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -43,8 +45,9 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from ..archive import Archive
+from ..archive import Archive, FactFields, FactRecord
 from ..archive.cases import rule_from_counterparty
+from ..archive.facts import amount_value, currency_code
 from ..archive.timeutil import parse_user_date
 from ..errors import EvidenceError, NotFound, UsageError
 from ..i18n import _
@@ -57,6 +60,10 @@ PAGE = 50
 SEARCH_PAGE = 20
 THUMBNAIL_MAX_BYTES = 40 * 1024 * 1024
 KINDS = ("email", "sms", "mms", "call", "chat", "document", "file")
+FACT_KINDS = ("promise", "demand", "payment", "breach", "other")
+# A suggestion's id as ``fact suggest`` prints it (``s42-1a2b3c4d``): anything else is no page.
+SUGGESTION_ID = re.compile(r"s\d{1,12}-[0-9a-f]{8}")
+SUGGESTIONS_SHOWN = 100
 
 
 @dataclass
@@ -321,6 +328,9 @@ def create_app(config: UiConfig) -> Starlette:
                 "original": info,
                 "own_original": item.original_sha256 is not None,
                 "cases": a.case_names(),
+                "facts": a.facts_citing(item_id),
+                # Found through the custody log's index on subject (schema v8).
+                "custody": list(a.custody.events_about(f"item:{item_id}")),
             }
 
         data = await _or_404(worker.run(read))
@@ -330,8 +340,7 @@ def create_app(config: UiConfig) -> Starlette:
         item_id: int = request.path_params["item_id"]
 
         def read(a: Archive) -> dict[str, Any]:
-            # Its own page: the custody log has no index by subject (schema v6), so finding
-            # one item's events reads the whole log, a second on a 1,000,000-item archive.
+            # The item page shows these too; this page is the record alone, to print or keep.
             return {
                 "item": a.item(item_id),
                 "custody": list(a.custody.events_about(f"item:{item_id}")),
@@ -417,6 +426,181 @@ def create_app(config: UiConfig) -> Starlette:
         except UsageError as exc:
             raise HTTPException(400, str(exc)) from exc
         return back(f"/items/{item_id}")
+
+    # -- key facts -----------------------------------------------------------------------------
+
+    def fact_form(data: FormData) -> dict[str, Any]:
+        """The fields of a fact form, checked and converted (400 with a plain reason)."""
+        kind = field_(data, "kind")
+        if kind not in FACT_KINDS:
+            raise HTTPException(400, _("Choose what kind of fact this is."))
+        due_text, amount_text = field_(data, "due"), field_(data, "amount")
+        currency = field_(data, "currency")
+        due: date | None = None
+        if due_text:
+            try:
+                due = date.fromisoformat(due_text)
+            except ValueError:
+                raise HTTPException(
+                    400,
+                    _("Cannot read the date “{text}”: write it as 2024-10-15.").format(
+                        text=due_text
+                    ),
+                ) from None
+        amount: Decimal | None = None
+        if amount_text:
+            try:
+                amount = amount_value(amount_text)
+            except UsageError:
+                raise HTTPException(
+                    400,
+                    _("Cannot read the amount “{text}”: write it in digits, e.g. 5265.76.").format(
+                        text=amount_text
+                    ),
+                ) from None
+        if currency and amount is None:
+            raise HTTPException(400, _("A currency needs an amount."))
+        try:
+            currency = currency_code(currency) if currency else ""
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return {
+            "kind": kind,
+            "text": field_(data, "text"),
+            "due": due,
+            "amount": amount,
+            "currency": currency or None,
+            "by": field_(data, "by"),
+        }
+
+    def not_in_case(item_id: int, slug: str) -> HTTPException:
+        return HTTPException(
+            400,
+            _(
+                "Item #{item} is not in the case “{case}”: a fact can only cite items of "
+                "its own case. Add the item to that case first."
+            ).format(item=item_id, case=slug),
+        )
+
+    async def facts_page(request: Request) -> Response:
+        slug = request.path_params["slug"]
+
+        def read(a: Archive) -> dict[str, Any]:
+            summary = worker.cached(a, ("case", slug), lambda: a.case(slug))
+            facts = a.facts(slug)
+            conflicts = a.fact_conflicts(slug)
+            # Finding suggestions reads every item of the case: once per change of the archive.
+            found = worker.cached(a, ("suggestions", slug), lambda: a.suggest_facts(slug))
+            shown = found[:SUGGESTIONS_SHOWN]
+            cited = {i for f in facts for i in f.items}
+            cited |= {i for c in conflicts for i in (c.item, *c.promise_items)}
+            cited |= {s.item for s in shown}
+            return {
+                "case": summary,
+                "facts": facts,
+                "by_id": {f.id: f for f in facts},
+                "conflicts": conflicts,
+                "suggestions": shown,
+                "more_suggestions": len(found) - len(shown),
+                "items": {i: a.item(i) for i in sorted(cited)},
+            }
+
+        return page(request, "facts.html", **await _or_404(worker.run(read)))
+
+    async def suggestion_decide(request: Request, accept: bool) -> Response:
+        slug = request.path_params["slug"]
+        sid = request.path_params["sid"]
+        if not SUGGESTION_ID.fullmatch(sid):
+            raise HTTPException(404, _("Not found."))
+        data = await form(request)
+        kind = field_(data, "kind") or None
+        text = field_(data, "text") or None
+        if kind is not None and kind not in FACT_KINDS:
+            raise HTTPException(400, _("Choose what kind of fact this is."))
+
+        def decide(a: Archive) -> None:
+            if a.suggestion(sid).case != slug:
+                raise NotFound(f"no suggestion {sid} in the case {slug}")
+            if accept:
+                a.accept_suggestion(sid, FactFields(kind=kind, text=text))
+            else:
+                a.reject_suggestion(sid)
+
+        try:
+            await _or_404(worker.run(decide))
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return back(f"/cases/{quote(slug)}/facts")
+
+    async def suggestion_accept(request: Request) -> Response:
+        return await suggestion_decide(request, True)
+
+    async def suggestion_reject(request: Request) -> Response:
+        return await suggestion_decide(request, False)
+
+    async def fact_add(request: Request) -> Response:
+        item_id: int = request.path_params["item_id"]
+        data = await form(request)
+        slug = field_(data, "case")
+        values = fact_form(data)
+        if not values["text"]:
+            raise HTTPException(400, _("Write what the item shows."))
+
+        def add(a: Archive) -> FactRecord:
+            if slug not in a.item(item_id).cases:
+                a.case(slug)  # an unknown case is a 404
+                raise not_in_case(item_id, slug)
+            return a.add_fact([item_id], FactFields(**values), case=slug)
+
+        try:
+            await _or_404(worker.run(add))
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return back(f"/cases/{quote(slug)}/facts")
+
+    async def fact_edit(request: Request) -> Response:
+        slug = request.path_params["slug"]
+        fact_id: int = request.path_params["fact_id"]
+        data = await form(request)
+        values = fact_form(data)
+        if not values["text"]:
+            raise HTTPException(400, _("A fact's text cannot be empty."))
+        cites_text = field_(data, "cites")
+        cites = [int(n) for n in re.findall(r"\d{1,12}", cites_text)]
+        if (cites_text and not cites) or re.sub(r"[\d\s,，#、]", "", cites_text):
+            raise HTTPException(400, _("List the items it cites by number, e.g. 11, 23."))
+
+        def edit(a: Archive) -> None:
+            fact = a.fact(fact_id)
+            if fact.case != slug:
+                raise NotFound(f"no fact {fact_id} in the case {slug}")
+            changed, clear = _fact_changes(fact, values)
+            items = list(dict.fromkeys(cites)) if cites else list(fact.items)
+            new_items = items if tuple(items) != fact.items else None
+            for item_id in new_items or ():
+                if item_id not in fact.items and slug not in a.item(item_id).cases:
+                    raise not_in_case(item_id, slug)
+            if changed or clear or new_items is not None:
+                a.edit_fact(fact_id, FactFields(**changed), items=new_items, clear=clear)
+
+        try:
+            await _or_404(worker.run(edit))
+        except UsageError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return back(f"/cases/{quote(slug)}/facts")
+
+    async def fact_remove(request: Request) -> Response:
+        slug = request.path_params["slug"]
+        fact_id: int = request.path_params["fact_id"]
+        await form(request)
+
+        def remove(a: Archive) -> None:
+            if a.fact(fact_id).case != slug:
+                raise NotFound(f"no fact {fact_id} in the case {slug}")
+            a.remove_fact(fact_id)
+
+        await _or_404(worker.run(remove))
+        return back(f"/cases/{quote(slug)}/facts")
 
     # -- export and verify ---------------------------------------------------------------------
 
@@ -511,6 +695,11 @@ def create_app(config: UiConfig) -> Starlette:
         Route("/cases/{slug}/link", case_link, methods=["POST"]),
         Route("/cases/{slug}/unlink", case_unlink, methods=["POST"]),
         Route("/cases/{slug}/export", export_start, methods=["POST"]),
+        Route("/cases/{slug}/facts", facts_page),
+        Route("/cases/{slug}/facts/{fact_id:int}/edit", fact_edit, methods=["POST"]),
+        Route("/cases/{slug}/facts/{fact_id:int}/remove", fact_remove, methods=["POST"]),
+        Route("/cases/{slug}/suggestions/{sid}/accept", suggestion_accept, methods=["POST"]),
+        Route("/cases/{slug}/suggestions/{sid}/reject", suggestion_reject, methods=["POST"]),
         Route("/search", search),
         Route("/items/{item_id:int}", item_page),
         Route("/items/{item_id:int}/custody", item_custody),
@@ -521,6 +710,7 @@ def create_app(config: UiConfig) -> Starlette:
         Route("/items/{item_id:int}/tags", tag_add, methods=["POST"]),
         Route("/items/{item_id:int}/tags/remove", tag_remove, methods=["POST"]),
         Route("/items/{item_id:int}/notes", note_add, methods=["POST"]),
+        Route("/items/{item_id:int}/facts", fact_add, methods=["POST"]),
         Route("/exports/{job_id}", export_page),
         Route("/exports/{job_id}/download", export_download),
         Route("/verify", verify_form),
@@ -555,6 +745,37 @@ def create_app(config: UiConfig) -> Starlette:
         max_upload=config.max_upload,
     )
     return guarded  # type: ignore[return-value]
+
+
+def _fact_changes(fact: FactRecord, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """What an edit form changes in ``fact``: the fields to set, and the ones emptied."""
+    changed: dict[str, Any] = {}
+    clear: list[str] = []
+    if values["kind"] != fact.kind:
+        changed["kind"] = values["kind"]
+    if values["text"] != fact.text:
+        changed["text"] = values["text"]
+    if values["due"] != fact.due:
+        if values["due"] is None:
+            clear.append("due")
+        else:
+            changed["due"] = values["due"]
+    if values["amount"] != fact.amount:
+        if values["amount"] is None:
+            clear.append("amount")  # its currency goes with it
+        else:
+            changed["amount"] = values["amount"]
+    if values["amount"] is not None and values["currency"] != fact.currency:
+        if values["currency"] is None:
+            clear.append("currency")
+        else:
+            changed["currency"] = values["currency"]
+    if values["by"] != (fact.by or ""):
+        if values["by"]:
+            changed["by"] = values["by"]
+        else:
+            clear.append("by")
+    return changed, clear
 
 
 def _then(archive: Archive, result: T, after: Callable[[Archive], None]) -> T:

@@ -10,12 +10,14 @@ text from an archive (a hostile mail's subject, a file name) is always shown as 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
 from .. import i18n
+from ..archive.facts import fact_date
 from ..i18n import N_
 
 
@@ -29,6 +31,20 @@ def show_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return i18n.format_datetime(moment, show_zone=True)
+
+
+def show_day(day: date | None) -> str:
+    """A calendar day as the interface language writes it: ``2024年10月15日``, ``2024-10-15``."""
+    if day is None:
+        return ""
+    return f"{day.year}年{day.month}月{day.day}日" if i18n.is_chinese() else day.isoformat()
+
+
+def show_money(amount: Decimal | None, currency: str | None) -> str:
+    """``5,265.76 CNY``: the exact amount as recorded (never through a float)."""
+    if amount is None:
+        return ""
+    return f"{amount:,} {currency or ''}".strip()
 
 
 def show_size(n: int) -> str:
@@ -53,6 +69,10 @@ def kind_label(kind: str) -> str:
     return i18n._(KIND_NAMES[kind]) if kind in KIND_NAMES else kind
 
 
+def fact_kind_label(kind: str) -> str:
+    return i18n._(FACT_KIND_NAMES[kind]) if kind in FACT_KIND_NAMES else kind
+
+
 def make_environment() -> Environment:
     env = Environment(
         loader=PackageLoader("evidence_archiver.ui", "templates"),
@@ -70,6 +90,11 @@ def make_environment() -> Environment:
         show_size=show_size,
         highlight=highlight,
         kind_label=kind_label,
+        fact_kind_label=fact_kind_label,
+        fact_kinds=tuple(FACT_KIND_NAMES),
+        show_day=show_day,
+        fact_date=fact_date,
+        show_money=show_money,
         format_number=i18n.format_number,
     )
     return env
@@ -83,4 +108,13 @@ KIND_NAMES = {
     "chat": N_("Chat message"),
     "document": N_("Document"),
     "file": N_("File"),
+}
+
+# The kinds of fact (``archive.facts``), in the order the forms offer them.
+FACT_KIND_NAMES = {
+    "promise": N_("Promise"),
+    "demand": N_("Demand"),
+    "payment": N_("Payment"),
+    "breach": N_("Breach"),
+    "other": N_("Other"),
 }
