@@ -45,9 +45,7 @@ def test_a_v7_archive_gets_the_index_and_keeps_its_chain(tmp_path: Path) -> None
     with Archive(path) as archive:
         conn = archive.conn
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 8 == len(schema.MIGRATIONS)
-        columns = [
-            r[2] for r in conn.execute(f"PRAGMA index_info({schema.CUSTODY_SUBJECT_INDEX})")
-        ]
+        columns = [r[2] for r in conn.execute(f"PRAGMA index_info({schema.CUSTODY_SUBJECT_INDEX})")]
         assert columns == ["subject"]
         assert conn.execute("SELECT * FROM custody ORDER BY seq").fetchall() == before
         assert verify_chain(conn) == []
