@@ -1,7 +1,8 @@
 """The review app's real pages in headless Chromium (Debian's, driven by its chromedriver).
 
 On the demo archive, through the real server: search for 展期, open a result, tag it, export
-the case and download the bundle; and a screenshot check that Chinese is drawn with real
+the case and download the bundle; accept a suggestion on the case's Key facts page and see
+it listed; and a screenshot check that Chinese is drawn with real
 glyphs, not as "tofu" boxes. Skipped on a machine without Chromium, a failure in CI.
 """
 
@@ -145,6 +146,37 @@ def test_search_open_tag_and_export_in_a_real_browser(
     time.sleep(0.5)  # Chromium renames the finished download into place; let it settle
     report = verify_bundle(bundles[0])
     assert report.ok, report.problems
+
+
+def test_accept_a_suggestion_on_the_key_facts_page(server: Prepared, browser: WebDriver) -> None:
+    base = f"http://127.0.0.1:{server.config.port}"
+    browser.get(server.config.url)
+    browser.get(f"{base}/cases/lender-x-extension")
+    browser.find_element(By.CSS_SELECTOR, 'a[href="/cases/lender-x-extension/facts"]').click()
+    wait_for(browser, "ol.suggestions li.suggestion")
+    with Archive(server.config.archive) as archive:
+        facts_before = {f.id for f in archive.facts("lender-x-extension")}
+    first = browser.find_elements(By.CSS_SELECTOR, "li.suggestion")[0]
+    suggestion = first.get_attribute("id")
+    text = first.find_element(By.CSS_SELECTOR, "textarea[name=text]")
+    text.clear()
+    text.send_keys("7月3日乐贷书面同意第4至6期顺延三个月")  # corrected before accepting
+    first.find_element(By.CSS_SELECTOR, "button[name=accept]").click()
+    WebDriverWait(browser, 30).until(
+        lambda d: not d.find_elements(By.CSS_SELECTOR, f'li.suggestion[id="{suggestion}"]')
+    )
+    with Archive(server.config.archive) as archive:
+        (fact,) = [f for f in archive.facts("lender-x-extension") if f.id not in facts_before]
+        events = list(archive.custody.events_about("case:lender-x-extension"))
+    assert fact.suggestion == suggestion
+    assert fact.text == "7月3日乐贷书面同意第4至6期顺延三个月"
+    assert events[-1].action == "fact_added"
+    row = browser.find_element(By.CSS_SELECTOR, f"tr#fact-{fact.id}")
+    assert "7月3日乐贷书面同意第4至6期顺延三个月" in row.text
+    assert f"#{fact.items[0]}" in row.find_element(By.CSS_SELECTOR, "td.cites").text
+    if keep := os.environ.get("EVIDENCE_UI_SCREENSHOTS"):  # a copy to look at
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / "facts.png").write_bytes(browser.get_screenshot_as_png())
 
 
 TOFU = "\ue000\ue001\ue002\ue003"  # private-use characters: no font has them, always boxes
