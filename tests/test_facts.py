@@ -214,6 +214,23 @@ def test_suggestions_need_a_decision_and_a_rejection_is_remembered(
     assert archive.verify_custody() == []
 
 
+def test_the_first_suggestions_are_found_without_reading_the_whole_case(
+    archive: Archive, case: dict[str, int]
+) -> None:
+    every = archive.suggest_facts("lenderx")
+    assert len(every) >= 3
+    for n in (0, 1, 2, len(every), len(every) + 5):
+        assert archive.suggest_facts("lenderx", limit=n) == every[:n]
+    read: list[str] = []
+    archive.conn.set_trace_callback(read.append)
+    try:
+        archive.suggest_facts("lenderx", limit=1)
+    finally:
+        archive.conn.set_trace_callback(None)
+    bodies = [q for q in read if q.startswith("SELECT title, body FROM items")]
+    assert 0 < len(bodies) < len(archive.timeline_ids("lenderx"))  # not every item is read
+
+
 def test_an_archive_written_by_schema_v6_migrates_and_keeps_its_custody_chain(
     archive_path: Path,
 ) -> None:

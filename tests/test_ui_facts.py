@@ -111,6 +111,22 @@ def test_the_page_lists_the_facts_the_possible_breaches_and_the_suggestions(
     assert f'href="{FACTS}"' in client.get(f"/cases/{CASE}").text  # the case page links it
 
 
+def test_a_long_list_of_suggestions_is_shown_in_parts(
+    client: TestClient, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evidence_archiver.ui import app
+
+    with Archive(db) as archive:
+        first = [s.id for s in archive.suggest_facts(CASE)[:4]]
+    assert "More suggestions follow" not in client.get(FACTS).text
+    monkeypatch.setattr(app, "SUGGESTIONS_SHOWN", 3)
+    with Archive(db) as archive:
+        archive.tag(1, "touch")  # a change, so that the page finds its suggestions again
+    page = client.get(FACTS).text
+    assert re.findall(r'<li class="suggestion" id="([^"]+)"', page) == first[:3]
+    assert "More suggestions follow once you have decided these." in page
+
+
 def test_a_cited_item_taken_out_of_the_case_is_marked(client: TestClient, db: Path) -> None:
     with Archive(db) as archive:
         fact = next(f for f in archive.facts(CASE) if len(f.items) > 1)

@@ -556,9 +556,18 @@ def _case_item_ids(conn: sqlite3.Connection, case: int) -> list[int]:
     ]
 
 
-def suggestions(conn: sqlite3.Connection, case: int) -> list[Suggestion]:
-    """Candidates of every item of the case not yet accepted or rejected, in time order."""
-    return [s for i in _case_item_ids(conn, case) for s in item_suggestions(conn, case, i)]
+def suggestions(
+    conn: sqlite3.Connection, case: int, *, limit: int | None = None
+) -> list[Suggestion]:
+    """Candidates of every item of the case not yet accepted or rejected, in time order;
+    with ``limit``, the first ones only, reading no more items than it takes to find them
+    (finding them reads each item's text: a page need not read a case of 50,000 items)."""
+    found: list[Suggestion] = []
+    for item_id in _case_item_ids(conn, case):
+        if limit is not None and len(found) >= limit:
+            return found[:limit]
+        found.extend(item_suggestions(conn, case, item_id))
+    return found if limit is None else found[:limit]
 
 
 _SUGGESTION_ID = re.compile(r"^s(\d+)-[0-9a-f]{8}$")

@@ -724,9 +724,10 @@ class Archive:
         with self.transaction() as conn:
             facts_mod.remove(conn, self.custody, fact_id, self.clock())
 
-    def suggest_facts(self, case: str) -> list[facts_mod.Suggestion]:
-        """Candidate facts found in the case's text, not yet accepted or rejected."""
-        return facts_mod.suggestions(self.conn, self._case_id(case))
+    def suggest_facts(self, case: str, *, limit: int | None = None) -> list[facts_mod.Suggestion]:
+        """Candidate facts found in the case's text, not yet accepted or rejected (the first
+        ``limit`` of them, in time order, when given)."""
+        return facts_mod.suggestions(self.conn, self._case_id(case), limit=limit)
 
     def suggestion(self, suggestion_id: str) -> facts_mod.Suggestion:
         """The suggestion with this id (accepted, rejected or not yet), as ``fact suggest``

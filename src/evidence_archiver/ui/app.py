@@ -489,8 +489,13 @@ def create_app(config: UiConfig) -> Starlette:
             summary = worker.cached(a, ("case", slug), lambda: a.case(slug))
             facts = a.facts(slug)
             conflicts = a.fact_conflicts(slug)
-            # Finding suggestions reads every item of the case: once per change of the archive.
-            found = worker.cached(a, ("suggestions", slug), lambda: a.suggest_facts(slug))
+            # Finding suggestions reads the items' text: only as many as the page shows, and
+            # once per change of the archive.
+            found = worker.cached(
+                a,
+                ("suggestions", slug),
+                lambda: a.suggest_facts(slug, limit=SUGGESTIONS_SHOWN + 1),
+            )
             shown = found[:SUGGESTIONS_SHOWN]
             cited = {i for f in facts for i in f.items}
             cited |= {i for c in conflicts for i in (c.item, *c.promise_items)}
@@ -501,7 +506,7 @@ def create_app(config: UiConfig) -> Starlette:
                 "by_id": {f.id: f for f in facts},
                 "conflicts": conflicts,
                 "suggestions": shown,
-                "more_suggestions": len(found) - len(shown),
+                "more_suggestions": len(found) > len(shown),
                 "items": {i: a.item(i) for i in sorted(cited)},
             }
 
