@@ -13,6 +13,14 @@ original or an attachment is only ever downloaded (``Content-Disposition: attach
 ``application/octet-stream``), never displayed by the app's origin. Thumbnails are re-encoded
 PNGs made by Pillow.
 
+A case's Key facts page lists its facts, the possible breaches of its promises and the
+suggestions still to decide (accepted as found or corrected, or rejected); a fact is recorded
+from an item's page, and changed or removed on the Key facts page. Every change is a library
+call (``add_fact``, ``edit_fact``, ``remove_fact``, ``accept_suggestion``,
+``reject_suggestion``), so each leaves the custody event the library writes, and the rules
+(a fact cites items of its own case only) are the library's; the app checks them first only
+to say so in the user's language.
+
 See :mod:`.security` for the guard in front of all of this.
 """
 
