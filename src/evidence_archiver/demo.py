@@ -24,6 +24,7 @@ from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
 from .export.render_pdf import FontMissing, find_cjk_font
 from .export.verify import VerifyReport, verify_bundle
+from .i18n import _
 from .importing import import_eml, import_mbox
 from .model import ImportReport
 
@@ -107,18 +108,18 @@ def run_demo(
         find_cjk_font()
     except FontMissing as exc:
         pdf = False
-        result.notes.append(f"bundle.pdf left out: {exc}")
+        result.notes.append(_("bundle.pdf left out: {reason}").format(reason=exc))
     if shutil.which("openssl"):
         made = demo_bundle(archive, slug, bundle_dir, now=now, pdf=pdf)
         result.export, result.verify = made.result, made.report
-        result.timestamp_note = (
+        result.timestamp_note = _(
             "timestamped by a throwaway local authority started for the demo (its CA is "
-            f"{made.ca_file.name} beside the bundle; a real bundle uses a public one: --tsa-url)"
-        )
+            "{ca_file} beside the bundle; a real bundle uses a public one: --tsa-url)"
+        ).format(ca_file=made.ca_file.name)
     else:
         result.export = export_bundle(
             archive, ExportOptions(case=slug, out=bundle_dir, now=now, pdf=pdf)
         )
         result.verify = verify_bundle(result.export.path)
-        result.timestamp_note = "not timestamped: the openssl command is not installed"
+        result.timestamp_note = _("not timestamped: the openssl command is not installed")
     return result

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, ItemRecord, SearchHit
+from ..i18n import _, ngettext
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
@@ -18,6 +19,7 @@ from .common import (
     err_console,
     handle_errors,
     highlight,
+    kind_name,
     print_json,
     show_time,
 )
@@ -54,7 +56,7 @@ def demo(
     folder = directory or Path(tempfile.mkdtemp(prefix="evidence-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     if not json_:
-        err_console.print("Importing the sample dispute and exporting its bundle…")
+        err_console.print(_("Importing the sample dispute and exporting its bundle…"))
     with Archive(folder / "archive.db") as arch:
         result = run_demo(arch, bundle_dir=folder / "bundle")
         items = arch.timeline(result.case)
@@ -91,56 +93,90 @@ def _print(
     status: dict[str, Any],
     intact: bool,
 ) -> None:
-    console.rule("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)")
+    console.rule(_("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)"))
     for name, report in result.imports.items():
         console.print(
-            f"Imported {escape(name)}: {report.added} new, {report.duplicates} already "
-            f"there, {report.failed} failed."
+            _("Imported {name}: {added} new, {duplicates} already there, {failed} failed.").format(
+                name=escape(name),
+                added=report.added,
+                duplicates=report.duplicates,
+                failed=report.failed,
+            )
         )
-    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.\n")
-    table = Table(title="Timeline (your time zone; set EVIDENCE_TZ to change)")
-    for col in ("#", "when", "kind", "from", "title / text"):
+    console.print(
+        "\n"
+        + ngettext(
+            "Case [bold]{case}[/]: {n} item linked by its rules.",
+            "Case [bold]{case}[/]: {n} items linked by its rules.",
+            len(items),
+        ).format(case=result.case, n=len(items))
+        + "\n"
+    )
+    table = Table(title=_("Timeline (your time zone; set EVIDENCE_TZ to change)"))
+    for col in ("#", _("when"), _("kind"), _("from"), _("title / text")):
         table.add_column(col, overflow="fold")
     for i in items:
         text = i.title or i.body
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
-            i.kind,
+            kind_name(i.kind),
             escape(i.sender_name or i.sender),
             escape(text[:70]),
         )
     console.print(table)
     for query, hits in searches.items():
-        console.print(f"\n[bold]evidence search {escape(query)!r}[/] → {len(hits)} result(s)")
+        console.print(
+            "\n"
+            + ngettext(
+                "[bold]evidence search {query}[/] → {n} result",
+                "[bold]evidence search {query}[/] → {n} results",
+                len(hits),
+            ).format(query=repr(escape(query)), n=len(hits))
+        )
         for h in hits[:3]:
             console.print(
-                f"  #{h.id} {h.kind} {show_time(h.occurred_at)} {highlight(h.snippet[:100])}"
+                f"  #{h.id} {kind_name(h.kind)} {show_time(h.occurred_at)} "
+                f"{highlight(h.snippet[:100])}"
             )
+    custody = (
+        _("\nCustody log: [green]intact[/] ({n} events). Archive: {archive}")
+        if intact
+        else _("\nCustody log: [red]BROKEN[/] ({n} events). Archive: {archive}")
+    )
     console.print(
-        f"\nCustody log: {'[green]intact[/]' if intact else '[red]BROKEN[/]'} "
-        f"({status['custody_events']} events). Archive: {escape(str(result.archive))}"
+        custody.format(n=status["custody_events"], archive=escape(str(result.archive)))
     )
     if result.export is not None:
         console.print(
-            f"[bold]Evidence bundle:[/] {escape(str(result.export.path))} "
-            f"({result.export.items} items, {result.export.originals} originals), "
-            f"{escape(result.timestamp_note)}."
+            _(
+                "[bold]Evidence bundle:[/] {path} ({items} items, {originals} originals), "
+                "{timestamp}."
+            ).format(
+                path=escape(str(result.export.path)),
+                items=result.export.items,
+                originals=result.export.originals,
+                timestamp=escape(result.timestamp_note),
+            )
         )
     for note in result.notes:
-        console.print(f"[yellow]Note:[/] {escape(note)}")
+        console.print(_("[yellow]Note:[/] {note}").format(note=escape(note)))
     if result.verify is not None:
         if result.verify.ok:
             console.print(
-                f"[green]Verified:[/] {result.verify.files_checked} files re-hashed, "
-                "custody chain and timestamp checked."
+                _(
+                    "[green]Verified:[/] {n} files re-hashed, custody chain and timestamp "
+                    "checked."
+                ).format(n=result.verify.files_checked)
             )
         else:
-            console.print("[bold red]Verification found problems:[/]")
+            console.print(_("[bold red]Verification found problems:[/]"))
             for problem in result.verify.problems:
                 console.print(f"  • {escape(str(problem))}")
     first = items[0].id if items else 1
     console.print(
-        "Explore: open the bundle's data/index.html in a browser, or try "
-        f"EVIDENCE_ARCHIVE={escape(str(result.archive))} evidence show {first}"
+        _(
+            "Explore: open the bundle's data/index.html in a browser, or try "
+            "EVIDENCE_ARCHIVE={archive} evidence show {first}"
+        ).format(archive=escape(str(result.archive)), first=first)
     )

@@ -37,6 +37,7 @@ from ..connectors.imap import (
     import_imap,
     list_folders,
 )
+from ..i18n import _
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -46,6 +47,7 @@ from .common import (
     handle_errors,
     open_archive,
     print_json,
+    print_problems,
 )
 
 app = typer.Typer(help="Manage the IMAP password kept in the system keyring.", no_args_is_help=True)
@@ -84,7 +86,7 @@ TimeoutOption = Annotated[
 
 def _security(starttls: bool, insecure_plaintext: bool) -> Security:
     if starttls and insecure_plaintext:
-        raise typer.BadParameter("choose either --starttls or --insecure-plaintext")
+        raise typer.BadParameter(_("choose either --starttls or --insecure-plaintext"))
     if insecure_plaintext:
         return "plaintext"
     return "starttls" if starttls else "tls"
@@ -98,7 +100,7 @@ def _prompt() -> Callable[[str], str] | None:
 
 
 def _warn(message: str) -> None:
-    err_console.print(f"[yellow]Warning:[/] {escape(message)}")
+    err_console.print(_("[yellow]Warning:[/] {message}").format(message=escape(message)))
 
 
 class _Bars:
@@ -126,23 +128,37 @@ class _Bars:
             return
         self.progress.update(task, completed=report.bytes, total=report.bytes)
         if report.to_fetch == 0:
-            self.progress.update(task, description=f"{report.folder} (nothing new)")
+            self.progress.update(
+                task, description=_("{folder} (nothing new)").format(folder=report.folder)
+            )
 
     def warn(self, message: str) -> None:
-        self.progress.console.print(f"[yellow]Warning:[/] {escape(message)}")
+        self.progress.console.print(
+            _("[yellow]Warning:[/] {message}").format(message=escape(message))
+        )
 
 
 def _summary(report: ImapImportReport) -> None:
-    table = Table(title=f"IMAP import from {escape(report.account)}", title_justify="left")
-    for column in ("folder", "new", "already archived", "failed", "linked", "notes"):
-        table.add_column(column, justify="left" if column in ("folder", "notes") else "right")
+    table = Table(
+        title=_("IMAP import from {account}").format(account=escape(report.account)),
+        title_justify="left",
+    )
+    for column, justify in (
+        (_("folder"), "left"),
+        (_("new"), "right"),
+        (_("already archived"), "right"),
+        (_("failed"), "right"),
+        (_("linked"), "right"),
+        (_("notes"), "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in report.folders:
         notes = []
         if f.stopped:
-            notes.append(f"[red]stopped: {escape(f.stopped)}[/]")
+            notes.append(_("[red]stopped: {reason}[/]").format(reason=escape(f.stopped)))
         notes += [f"[yellow]{escape(w)}[/]" for w in f.warnings]
         if f.reconnects:
-            notes.append(f"reconnected {f.reconnects}×")
+            notes.append(_("reconnected {n}×").format(n=f.reconnects))
         table.add_row(
             escape(f.folder),
             str(f.added),
@@ -152,15 +168,13 @@ def _summary(report: ImapImportReport) -> None:
             "\n".join(notes),
         )
     console.print(table)
-    errors = [e for f in report.folders for e in f.errors]
-    for error in errors[:20]:
-        console.print(f"  • {escape(error['source'])}: {escape(error['reason'])}")
-    if len(errors) > 20:
-        console.print(f"  … and {len(errors) - 20} more: see 'evidence status'")
+    print_problems([(e["source"], e["reason"]) for f in report.folders for e in f.errors])
     if not report.complete:
         console.print(
-            "[yellow]Not every folder was finished.[/] Everything fetched is saved; run the same "
-            "command again to continue where it stopped."
+            _(
+                "[yellow]Not every folder was finished.[/] Everything fetched is saved; run the "
+                "same command again to continue where it stopped."
+            )
         )
 
 
@@ -217,7 +231,7 @@ def import_imap_command(
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[messages]} messages"),
+        TextColumn(_("{count} messages").format(count="{task.fields[messages]}")),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
@@ -262,7 +276,11 @@ def login(
 
     Example: evidence imap login --host imap.163.com --user me@163.com
     """
-    password = str(typer.prompt(f"IMAP password for {user} on {host}", hide_input=True))
+    password = str(
+        typer.prompt(
+            _("IMAP password for {user} on {host}").format(user=user, host=host), hide_input=True
+        )
+    )
     if check:
         account = ImapAccount(
             host=host,
@@ -275,7 +293,11 @@ def login(
         client = connect(account, imap_auth.Password(password, "prompt"))
         client.logout()
     imap_auth.store_password(user, host, password)
-    console.print(f"[green]Password for {escape(user)} on {escape(host)} stored in the keyring.[/]")
+    console.print(
+        _("[green]Password for {user} on {host} stored in the keyring.[/]").format(
+            user=escape(user), host=escape(host)
+        )
+    )
 
 
 @app.command("folders")
@@ -323,7 +345,7 @@ def folders(
         return
     for f in found:
         marks = escape(" ".join(f.flags))
-        default_mark = "  [green](imported by default)[/]" if f.name in default else ""
+        default_mark = "  " + _("[green](imported by default)[/]") if f.name in default else ""
         console.print(f"{escape(f.name)}  [dim]{marks}[/]{default_mark}")
 
 
@@ -335,6 +357,14 @@ def logout(host: HostOption, user: UserOption) -> None:
     Example: evidence imap logout --host imap.163.com --user me@163.com
     """
     if imap_auth.forget_password(user, host):
-        console.print(f"Password for {escape(user)} on {escape(host)} removed from the keyring.")
+        console.print(
+            _("Password for {user} on {host} removed from the keyring.").format(
+                user=escape(user), host=escape(host)
+            )
+        )
     else:
-        console.print(f"No password was stored for {escape(user)} on {escape(host)}.")
+        console.print(
+            _("No password was stored for {user} on {host}.").format(
+                user=escape(user), host=escape(host)
+            )
+        )

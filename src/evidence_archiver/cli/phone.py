@@ -15,6 +15,7 @@ from rich.markup import escape
 
 from ..connectors.sms import FORMATS, PhoneExport
 from ..errors import EvidenceError, UsageError
+from ..i18n import _
 from ..model import ImportFailure, ImportReport
 from .common import (
     ArchiveOption,
@@ -70,7 +71,11 @@ def parse_map(values: list[str] | None) -> dict[str, str]:
     for value in values or []:
         field, sep, column = value.partition("=")
         if not sep or not field.strip() or not column.strip():
-            raise UsageError(f"--map {value!r}: write it as FIELD=COLUMN, e.g. --map text=Message")
+            raise UsageError(
+                _("--map {value}: write it as FIELD=COLUMN, e.g. --map text=Message").format(
+                    value=repr(value)
+                )
+            )
         mapping[field.strip().lower()] = column.strip()
     return mapping
 
@@ -112,7 +117,9 @@ def import_sms(
                         zone=tz,
                     ) as export,
                     progress_bar(
-                        f"Importing {path.name}", export.expected, enabled=not json_
+                        _("Importing {name}").format(name=path.name),
+                        export.expected,
+                        enabled=not json_,
                     ) as advance,
                 ):
                     report = arch.ingest(
@@ -125,7 +132,11 @@ def import_sms(
             except EvidenceError as exc:
                 if len(paths) == 1:
                     raise
-                err_console.print(f"[bold red]Error:[/] {escape(path.name)}: {escape(str(exc))}")
+                err_console.print(
+                    _("[bold red]Error:[/] {name}: {message}").format(
+                        name=escape(path.name), message=escape(str(exc))
+                    )
+                )
                 total.failed += 1
                 total.errors.append(ImportFailure(str(path), str(exc)))
                 continue
@@ -135,7 +146,10 @@ def import_sms(
             total.failed += report.failed
             total.linked += report.linked
             total.errors.extend(report.errors)
-            notes_by_file[str(path)] = [f"read as {notes.format}", *notes.lines]
+            notes_by_file[str(path)] = [
+                _("read as {format}").format(format=notes.format),
+                *notes.lines,
+            ]
     if json_:
         print_json({**total.as_json(), "notes": notes_by_file})
         if total.failed:

@@ -1,0 +1,220 @@
+"""The command line in the user's language: help texts, panel titles and Click's own messages.
+
+Typer keeps each help text (a command's docstring, an option's ``help=``) as English and copies
+it into a fresh Click command tree every time the app runs. :class:`LocalizedGroup`, the root
+group's class, translates that tree in place just before the arguments are parsed, so help
+texts need no marking in the source: ``scripts/update_catalogue.py`` reads the msgids from the
+same tree (:func:`help_texts`) and a test fails when one is missing from the catalogue.
+
+Typer and the copy of Click it carries print messages of their own ("Usage:", "Missing
+argument 'query'.", "No such option: --bogus", "Try 'evidence --help' for help.", the "Options"
+and "Commands" panels). Typer's own modules call the standard library's ``gettext`` through a
+name ``_`` bound at import, which :func:`install_click_translations` points at ours; its panel
+titles are module constants computed at import, set again in the current language on every
+run. The bundled Click writes its messages as plain English f-strings, so their shapes are
+listed here (:data:`CLICK_MESSAGES`, marked for the catalogue) and an error's English text is
+matched against them when it is printed and rebuilt from the translated shape; the values in
+it (option names, file names) are kept, and a nested message ("Invalid value for '--since':
+…") is translated in turn. An upgrade of Typer that rewords one shows up as an English error
+in the tests that run every kind of usage error in Chinese.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import typer.core
+import typer.rich_utils
+from typer import _click
+
+from .. import i18n
+from ..i18n import N_
+
+# Typer's fixed strings, translated once at import time in typer.rich_utils: the originals.
+_RICH_CONSTANTS = {
+    "DEPRECATED_STRING": "(deprecated) ",
+    "DEFAULT_STRING": "[default: {}]",
+    "ENVVAR_STRING": "[env var: {}]",
+    "REQUIRED_LONG_STRING": "[required]",
+    "ARGUMENTS_PANEL_TITLE": "Arguments",
+    "OPTIONS_PANEL_TITLE": "Options",
+    "COMMANDS_PANEL_TITLE": "Commands",
+    "ERRORS_PANEL_TITLE": "Error",
+    "ABORTED_TEXT": "Aborted.",
+    "RICH_HELP": "Try [blue]'{command_path} {help_option}'[/] for help.",
+}
+for _english in _RICH_CONSTANTS.values():
+    N_(_english)
+
+# The messages the bundled Click and Typer's argument parsing write, most specific first.
+# {message} is itself a message (translated in turn), {kind} a word from CLICK_WORDS; any other
+# placeholder is a value copied as it is.
+CLICK_MESSAGES = (
+    N_("No such command {name}. Did you mean {suggestions}?"),
+    N_("No such command {name}."),
+    N_("Missing command."),
+    N_("Missing {kind} {name}. {message}"),
+    N_("Missing {kind} {name}."),
+    N_("Missing parameter: {name}"),
+    N_("No such option: {name} (Possible options: {choices})"),
+    N_("No such option: {name}"),
+    N_("Invalid value for {name}: {message}"),
+    N_("Invalid value: {message}"),
+    N_("Got unexpected extra argument(s) ({values})"),
+    N_("Option {name} requires an argument."),
+    N_("Option {name} requires {count} arguments."),
+    N_("Option {name} does not take a value."),
+    N_("Argument {name} takes {count} values."),
+    N_("Could not open file {name}: {message}"),
+    N_("{kind} {name} does not exist."),
+    N_("{kind} {name} is a file."),
+    N_("{kind} {name} is a directory."),
+    N_("{kind} {name} is not readable."),
+    N_("{kind} {name} is not writable."),
+    N_("Value error, {value} does not match the formats {formats}."),
+    N_("Value error, {value} does not match the format {formats}."),
+    N_("Input should be a valid integer, unable to parse string as an integer"),
+    N_("Input should be a valid number, unable to parse string as a number"),
+    N_("Input should be a valid boolean, unable to interpret input"),
+    N_("Input should be greater than or equal to {limit}"),
+    N_("Input should be less than or equal to {limit}"),
+    N_("Input should be greater than {limit}"),
+    N_("Input should be less than {limit}"),
+    N_("Value must be an iterable."),
+    N_("Choose from:{choices}"),
+    N_("Aborted!"),
+)
+CLICK_WORDS = {
+    "argument": N_("argument"),
+    "option": N_("option"),
+    "parameter": N_("parameter"),
+    "file": N_("file"),
+    "dir": N_("dir"),
+    "path": N_("path"),
+}
+
+
+@functools.cache
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(
+        re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+    )
+    return re.compile(regex + r"\Z", re.DOTALL)
+
+
+def translate_click_message(text: str) -> str:
+    """A message the bundled Click wrote in English, in the current language (or unchanged)."""
+    if i18n.language() == i18n.ENGLISH:
+        return text
+    for template in CLICK_MESSAGES:
+        match = _pattern(template).match(text)
+        if match is None:
+            continue
+        values = match.groupdict()
+        if "kind" in values:
+            if values["kind"] not in CLICK_WORDS:
+                continue
+            values["kind"] = i18n._(CLICK_WORDS[values["kind"]])
+        if "message" in values:
+            values["message"] = translate_click_message(values["message"])
+        return i18n._(template).format(**values)
+    return i18n._(text)
+
+
+def _translated_errors(print_error: Any) -> Any:
+    """Wrap typer.rich_utils.rich_format_error: the message in the current language."""
+    if getattr(print_error, "_evidence_localized", False):
+        return print_error
+
+    @functools.wraps(print_error)
+    def wrapper(exc: Any) -> None:
+        english = exc.format_message()
+        exc.format_message = lambda: translate_click_message(english)
+        print_error(exc)
+
+    wrapper._evidence_localized = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _translated_usage(write_usage: Any) -> Any:
+    """Wrap HelpFormatter.write_usage: "Usage: " in the current language."""
+    if getattr(write_usage, "_evidence_localized", False):
+        return write_usage
+
+    @functools.wraps(write_usage)
+    def wrapper(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
+        if prefix is None:
+            prefix = i18n._("Usage:") + " "
+        write_usage(self, prog, args, prefix)
+
+    wrapper._evidence_localized = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+N_("Usage:")
+
+
+def install_click_translations() -> None:
+    """Make Typer and its Click look their messages up in our catalogue (idempotent)."""
+    for module in (typer.core, typer.rich_utils):
+        module._ = i18n._  # type: ignore[attr-defined]
+    for constant, english in _RICH_CONSTANTS.items():
+        setattr(typer.rich_utils, constant, i18n._(english))
+    typer.rich_utils.rich_format_error = _translated_errors(typer.rich_utils.rich_format_error)
+    formatter = _click.formatting.HelpFormatter
+    formatter.write_usage = _translated_usage(formatter.write_usage)  # type: ignore[method-assign]
+
+
+def walk(command: Any) -> Iterator[Any]:
+    """The command and every command under it, depth first."""
+    yield command
+    for sub in getattr(command, "commands", {}).values():
+        yield from walk(sub)
+
+
+_COMMAND_TEXTS = ("help", "short_help", "epilog", "rich_help_panel")
+_PARAM_TEXTS = ("help", "rich_help_panel")
+
+
+def help_texts(command: Any) -> Iterator[str]:
+    """Every help text of a command tree as written in the source (the catalogue's msgids)."""
+    for cmd in walk(command):
+        for attr in _COMMAND_TEXTS:
+            value = getattr(cmd, attr, None)
+            if isinstance(value, str) and value.strip():
+                yield value
+        for param in cmd.params:
+            for attr in _PARAM_TEXTS:
+                value = getattr(param, attr, None)
+                if isinstance(value, str) and value.strip():
+                    yield value
+
+
+def localize(command: Any) -> None:
+    """Translate a freshly built command tree in place into the current language."""
+    install_click_translations()
+    if i18n.language() == i18n.ENGLISH:
+        return
+    for cmd in walk(command):
+        _translate_attrs(cmd, _COMMAND_TEXTS)
+        for param in cmd.params:
+            _translate_attrs(param, _PARAM_TEXTS)
+
+
+def _translate_attrs(obj: Any, attrs: tuple[str, ...]) -> None:
+    for attr in attrs:
+        value = getattr(obj, attr, None)
+        if isinstance(value, str) and value.strip():
+            setattr(obj, attr, i18n._(value))
+
+
+class LocalizedGroup(typer.core.TyperGroup):
+    """The root group: translates the whole tree, then runs as usual."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        localize(self)
+        return super().main(*args, **kwargs)
