@@ -83,7 +83,9 @@ def _fields(text: str) -> list[str]:
         return []
 
 
-MARKUP = re.compile(r"\[/?[a-z][a-z ]*\]|\[/\]")
+# Rich markup: a style tag such as [bold red] or [/], which a translation must keep as it is.
+STYLES = r"(?:bold|dim|italic|underline|reverse|strike|green|yellow|red|blue|cyan|magenta|white)"
+MARKUP = re.compile(rf"\[/?{STYLES}(?: {STYLES})*\]|\[/\]")
 
 
 def _strings(message: Message) -> list[str]:

@@ -55,7 +55,7 @@ def demo_data_dir() -> Path:
     if (source_tree / "demo").is_dir():
         return source_tree
     raise EvidenceError(
-        "the demo's sample data is missing from this installation; reinstall evidence-archiver"
+        _("the demo's sample data is missing from this installation; reinstall evidence-archiver")
     )
 
 

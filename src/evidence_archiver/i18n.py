@@ -167,6 +167,11 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional gettext_noop name
     return message
 
 
+def translations_of(message: str) -> set[str]:
+    """The message in every language we have (for recognising a stored marker, not showing)."""
+    return {_translations_for(lang).gettext(message) for lang in SUPPORTED}
+
+
 def is_chinese() -> bool:
     return language() == CHINESE
 

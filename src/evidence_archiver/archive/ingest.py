@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..errors import SourceError
+from ..i18n import _
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
 from ..people import normalize_address
 from .custody import INSERT_SQL as CUSTODY_INSERT
@@ -226,8 +227,10 @@ def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool
         grew = bool(src.read(1))
     if remaining or grew or digest.hexdigest() != blob.sha256:
         raise SourceError(
-            f"{blob.path} changed while it was being imported, so it was not stored (nor "
-            "what was read from it in this batch); import it again once nothing is writing it"
+            _(
+                "{path} changed while it was being imported, so it was not stored (nor what was "
+                "read from it in this batch); import it again once nothing is writing it"
+            ).format(path=blob.path)
         )
     return True
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import sqlite_utils
 
 from ..errors import ArchiveError
+from ..i18n import _
 
 FTS_COLUMNS = ("title", "body", "people", "attachments")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -317,8 +318,10 @@ def migrate(conn: sqlite3.Connection) -> int:
     target = len(MIGRATIONS)
     if current > target:
         raise ArchiveError(
-            f"this archive was written by a newer version of evidence (schema {current}, "
-            f"this program knows {target}); upgrade evidence-archiver to open it"
+            _(
+                "this archive was written by a newer version of evidence (schema {current}, this "
+                "program knows {target}); upgrade evidence-archiver to open it"
+            ).format(current=current, target=target)
         )
     if current == target:
         return current

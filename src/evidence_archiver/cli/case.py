@@ -210,9 +210,9 @@ def unlink(
         print_json({"slug": slug, "unlinked": changed})
         return
     console.print(
-        ngettext(
-            "Took {n} item out of {case}.", "Took {n} items out of {case}.", changed
-        ).format(n=changed, case=escape(slug))
+        ngettext("Took {n} item out of {case}.", "Took {n} items out of {case}.", changed).format(
+            n=changed, case=escape(slug)
+        )
     )
 
 

@@ -231,8 +231,7 @@ def report_import(report: ImportReport, what: str, *, as_json: bool) -> None:
         if report.failed:
             console.print(
                 _(
-                    "[yellow]{n} could not be read fully[/] (originals kept where there were "
-                    "any):"
+                    "[yellow]{n} could not be read fully[/] (originals kept where there were any):"
                 ).format(n=report.failed)
             )
             print_problems([(e.source, e.reason) for e in report.errors])

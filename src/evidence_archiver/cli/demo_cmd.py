@@ -144,9 +144,7 @@ def _print(
         if intact
         else _("\nCustody log: [red]BROKEN[/] ({n} events). Archive: {archive}")
     )
-    console.print(
-        custody.format(n=status["custody_events"], archive=escape(str(result.archive)))
-    )
+    console.print(custody.format(n=status["custody_events"], archive=escape(str(result.archive))))
     if result.export is not None:
         console.print(
             _(
@@ -165,8 +163,7 @@ def _print(
         if result.verify.ok:
             console.print(
                 _(
-                    "[green]Verified:[/] {n} files re-hashed, custody chain and timestamp "
-                    "checked."
+                    "[green]Verified:[/] {n} files re-hashed, custody chain and timestamp checked."
                 ).format(n=result.verify.files_checked)
             )
         else:

@@ -67,9 +67,7 @@ WorkersOption = Annotated[
 
 def _password(prompt: bool) -> str | None:
     if prompt:
-        return str(
-            typer.prompt(_("PDF password"), hide_input=True, default="", show_default=False)
-        )
+        return str(typer.prompt(_("PDF password"), hide_input=True, default="", show_default=False))
     return os.environ.get(PASSWORD_ENV) or None
 
 

@@ -176,9 +176,7 @@ def export(
     path = escape(str(result.path))
     console.print(_("[green]Bundle written:[/] {path}").format(path=path))
     console.print(
-        _(
-            "  {items} items, {originals} originals, {payload} of payload, {size} on disk"
-        ).format(
+        _("  {items} items, {originals} originals, {payload} of payload, {size} on disk").format(
             items=result.items,
             originals=result.originals,
             payload=_size(result.payload_bytes),
@@ -266,9 +264,7 @@ def timestamp(
     Example: evidence timestamp lenderx_20240501T120000Z.zip --tsa-url https://freetsa.org/tsr
     """
     if not tsa_url:
-        raise UsageError(
-            _("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)")
-        )
+        raise UsageError(_("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)"))
     from ..export import timestamp_bundle
 
     info = timestamp_bundle(path, tsa_url, ca_file=tsa_ca_file)

@@ -28,6 +28,8 @@ from typing import Any
 
 import typer.core
 import typer.rich_utils
+from rich.columns import Columns
+from rich.text import Text
 from typer import _click
 
 from .. import i18n
@@ -35,19 +37,19 @@ from ..i18n import N_
 
 # Typer's fixed strings, translated once at import time in typer.rich_utils: the originals.
 _RICH_CONSTANTS = {
-    "DEPRECATED_STRING": "(deprecated) ",
-    "DEFAULT_STRING": "[default: {}]",
-    "ENVVAR_STRING": "[env var: {}]",
-    "REQUIRED_LONG_STRING": "[required]",
-    "ARGUMENTS_PANEL_TITLE": "Arguments",
-    "OPTIONS_PANEL_TITLE": "Options",
-    "COMMANDS_PANEL_TITLE": "Commands",
-    "ERRORS_PANEL_TITLE": "Error",
-    "ABORTED_TEXT": "Aborted.",
-    "RICH_HELP": "Try [blue]'{command_path} {help_option}'[/] for help.",
+    "DEPRECATED_STRING": N_("(deprecated) "),
+    "DEFAULT_STRING": N_("[default: {}]"),
+    "ENVVAR_STRING": N_("[env var: {}]"),
+    "REQUIRED_LONG_STRING": N_("[required]"),
+    "ARGUMENTS_PANEL_TITLE": N_("Arguments"),
+    "OPTIONS_PANEL_TITLE": N_("Options"),
+    "COMMANDS_PANEL_TITLE": N_("Commands"),
+    "ERRORS_PANEL_TITLE": N_("Error"),
+    "ABORTED_TEXT": N_("Aborted."),
+    "RICH_HELP": N_("Try [blue]'{command_path} {help_option}'[/] for help."),
 }
-for _english in _RICH_CONSTANTS.values():
-    N_(_english)
+# The help of the --help option, which Click makes only when help is shown.
+HELP_OPTION_HELP = N_("Show this message and exit.")
 
 # The messages the bundled Click and Typer's argument parsing write, most specific first.
 # {message} is itself a message (translated in turn), {kind} a word from CLICK_WORDS; any other
@@ -158,6 +160,49 @@ def _translated_usage(write_usage: Any) -> Any:
 N_("Usage:")
 
 
+def _translated_help_option(get_help_option: Any) -> Any:
+    """Wrap Command.get_help_option: the --help option's own help in the current language."""
+    if getattr(get_help_option, "_evidence_localized", False):
+        return get_help_option
+
+    @functools.wraps(get_help_option)
+    def wrapper(self: Any, ctx: Any) -> Any:
+        option = get_help_option(self, ctx)
+        if option is not None and option.help == HELP_OPTION_HELP:
+            option.help = i18n._(HELP_OPTION_HELP)
+        return option
+
+    wrapper._evidence_localized = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _foldable_parameter_help(get_parameter_help: Any) -> Any:
+    """Wrap typer.rich_utils._get_parameter_help: Chinese help that wraps at 80 columns.
+
+    Typer lays an option's help, default and env var out as rich Columns, which crop an item
+    wider than the column with "…". English wraps at its spaces, but a run of Chinese has none,
+    so most of a Chinese help text was cut off at 80 columns. In Chinese the parts are joined
+    into one Text that folds, as Chinese text breaks between any two characters.
+    """
+    if getattr(get_parameter_help, "_evidence_localized", False):
+        return get_parameter_help
+
+    @functools.wraps(get_parameter_help)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        found = get_parameter_help(*args, **kwargs)
+        if i18n.language() == i18n.ENGLISH or not isinstance(found, Columns):
+            return found
+        parts = [part for part in found.renderables if isinstance(part, Text)]
+        if not parts or len(parts) != len(found.renderables):
+            return found
+        joined = Text(" ", overflow="fold").join(parts)
+        joined.overflow = "fold"
+        return joined
+
+    wrapper._evidence_localized = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def install_click_translations() -> None:
     """Make Typer and its Click look their messages up in our catalogue (idempotent)."""
     for module in (typer.core, typer.rich_utils):
@@ -165,6 +210,11 @@ def install_click_translations() -> None:
     for constant, english in _RICH_CONSTANTS.items():
         setattr(typer.rich_utils, constant, i18n._(english))
     typer.rich_utils.rich_format_error = _translated_errors(typer.rich_utils.rich_format_error)
+    typer.rich_utils._get_parameter_help = _foldable_parameter_help(
+        typer.rich_utils._get_parameter_help
+    )
+    command = _click.core.Command
+    command.get_help_option = _translated_help_option(command.get_help_option)  # type: ignore[method-assign]
     formatter = _click.formatting.HelpFormatter
     formatter.write_usage = _translated_usage(formatter.write_usage)  # type: ignore[method-assign]
 

@@ -30,6 +30,7 @@ from ..extract.email import NotAnEmail, parse_email
 from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
+from ..i18n import _
 from ..model import Blob, Capture, ImportProblem, SourceRef
 from .background import exit_with, in_background, mp_context
 
@@ -75,14 +76,16 @@ def capture_from_bytes(
     )
     reason: str | None
     if not raw.strip():
-        reason = "empty file"
+        reason = _("empty file")
     else:
         try:
             parsed = parse_outlook_msg(raw) if is_outlook else parse_email(raw)
         except (NotAnEmail, NotAnOutlookMessage) as exc:
-            reason = f"not an e-mail message ({exc})"
+            reason = _("not an e-mail message ({error})").format(error=exc)
         except Exception as exc:  # noqa: BLE001 - any parser failure is recorded, never fatal
-            reason = f"could not parse: {type(exc).__name__}: {exc}"
+            reason = _("could not parse: {kind}: {error}").format(
+                kind=type(exc).__name__, error=exc
+            )
         else:
             item = parsed.item
             if received_at is not None:
@@ -302,8 +305,10 @@ def read_mbox(path: Path) -> Iterator[RawMessage | ImportProblem]:
             return
         if handle.read(5) != b"From ":
             raise SourceError(
-                f"{path} is not an mbox file (it should start with a 'From ' line); "
-                "for single messages use 'evidence import eml'"
+                _(
+                    "{path} is not an mbox file (it should start with a 'From ' line); for single "
+                    "messages use 'evidence import eml'"
+                ).format(path=path)
             )
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             first_line_end = data.find(b"\n")
@@ -365,7 +370,9 @@ def read_maildir(
     """Every message file under a maildir tree (``cur``, ``new`` and any stray file elsewhere),
     skipping ``tmp`` (deliveries in progress) and the index files mail programs keep there."""
     if not root.is_dir():
-        raise SourceError(f"{root} is not a folder: a maildir is a folder with cur/ and new/")
+        raise SourceError(
+            _("{root} is not a folder: a maildir is a folder with cur/ and new/").format(root=root)
+        )
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "tmp" and not d.startswith(".notmuch"))
         for name in sorted(filenames):
@@ -379,7 +386,7 @@ def read_maildir(
 
 def maildir_flags(locator: str) -> tuple[str, ...]:
     """Flags a maildir file name carries after ``:2,`` (``1700000.M1:2,RS`` -> replied, seen)."""
-    _, sep, info = Path(locator).name.rpartition(":2,")
+    _name, sep, info = Path(locator).name.rpartition(":2,")
     if not sep:
         return ()
     return tuple(_MAILDIR_FLAGS[c] for c in info if c in _MAILDIR_FLAGS)

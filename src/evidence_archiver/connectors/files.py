@@ -33,6 +33,7 @@ from ..extract.files import sniff_media_type
 from ..extract.ocr import OcrOptions
 from ..extract.sandbox import Limits
 from ..hashing import blob_from_file
+from ..i18n import _
 from ..model import Blob, Capture, ImportProblem, Item, ItemKind, SourceRef
 from .sms.common import thread_key
 
@@ -96,7 +97,9 @@ def find_files(
                     continue
                 yield FoundFile(child, str(path), rel)
         else:
-            raise SourceError(f"{path} does not exist (or is not a file or a folder)")
+            raise SourceError(
+                _("{path} does not exist (or is not a file or a folder)").format(path=path)
+            )
 
 
 def _file_times(path: Path) -> dict[str, Any]:
@@ -160,7 +163,9 @@ def file_captures(
     paths = [Path(p).expanduser() for p in paths]
     for path in paths:
         if not path.exists():
-            raise SourceError(f"{path} does not exist: check the path and try again")
+            raise SourceError(
+                _("{path} does not exist: check the path and try again").format(path=path)
+            )
     pending: deque[tuple[FoundFile, Blob, dict[str, Any]]] = deque()
     problems: list[ImportProblem] = []
 

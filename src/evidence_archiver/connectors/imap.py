@@ -50,6 +50,7 @@ from imapclient import exceptions as imap_errors
 from ..archive import Archive
 from ..archive.ingest import PreparedCapture
 from ..errors import SourceError
+from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from .email import NotedMessage, prepare_many
@@ -112,11 +113,13 @@ def is_loopback(host: str) -> bool:
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """Certificate and host name verification on; with ``ca_file``, trust only that CA."""
     if ca_file is not None and not ca_file.is_file():
-        raise ImapError(f"the CA file {ca_file} does not exist")
+        raise ImapError(_("the CA file {ca_file} does not exist").format(ca_file=ca_file))
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except ssl.SSLError as exc:
-        raise ImapError(f"cannot read the CA file {ca_file}: {exc}") from exc
+        raise ImapError(
+            _("cannot read the CA file {ca_file}: {error}").format(ca_file=ca_file, error=exc)
+        ) from exc
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -125,14 +128,18 @@ def _tls_failure(account: ImapAccount, exc: ssl.SSLError) -> ImapError:
     where = f"{account.host}:{account.effective_port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         hint = (
-            "if the server uses a private certificate authority, pass its certificate with "
-            "--ca-file"
+            _(
+                "if the server uses a private certificate authority, pass its certificate with "
+                "--ca-file"
+            )
             if account.ca_file is None
-            else f"it is not signed by the CA in {account.ca_file}"
+            else _("it is not signed by the CA in {ca_file}").format(ca_file=account.ca_file)
         )
         return ImapError(
-            f"refusing {where}: its TLS certificate cannot be verified "
-            f"({exc.verify_message}); {hint}. Nothing was sent to it."
+            _(
+                "refusing {where}: its TLS certificate cannot be verified ({verify_message}); "
+                "{hint}. Nothing was sent to it."
+            ).format(where=where, verify_message=exc.verify_message, hint=hint)
         )
     # Anything else (EOF or reset during the handshake) may be a passing network fault.
     return ImapConnectError(f"TLS with {where} failed ({exc}); nothing was sent to it")
@@ -146,8 +153,10 @@ def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
     """
     if account.security == "plaintext" and not is_loopback(account.host):
         raise ImapError(
-            f"refusing a plaintext connection to {account.host}: the password and the mail "
-            "would cross the network unencrypted. Use TLS (the default) or --starttls"
+            _(
+                "refusing a plaintext connection to {host}: the password and the mail would cross "
+                "the network unencrypted. Use TLS (the default) or --starttls"
+            ).format(host=account.host)
         )
     context = tls_context(account.ca_file) if account.security != "plaintext" else None
     where = f"{account.host}:{account.effective_port}"
@@ -184,9 +193,11 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
         raise ImapConnectError(f"cannot talk to {where}: {exc}") from exc
     if b"STARTTLS" not in capabilities:
         raise ImapError(
-            f"refusing {where}: it does not offer STARTTLS (or something between you and it "
-            "removed the offer), so the password would be sent unencrypted. Try the default "
-            "implicit TLS on port 993"
+            _(
+                "refusing {where}: it does not offer STARTTLS (or something between you and it "
+                "removed the offer), so the password would be sent unencrypted. Try the default "
+                "implicit TLS on port 993"
+            ).format(where=where)
         )
     try:
         client.starttls(context)
@@ -195,7 +206,11 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
     except (OSError, imaplib.IMAP4.abort) as exc:
         raise ImapConnectError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
     except imaplib.IMAP4.error as exc:
-        raise ImapError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+        raise ImapError(
+            _("STARTTLS with {where} failed ({error}); nothing was sent").format(
+                where=where, error=exc
+            )
+        ) from exc
 
 
 def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -> None:
@@ -206,18 +221,22 @@ def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -
             client.login(account.user, credentials.secret)
     except imap_errors.LoginError as exc:
         how = (
-            "the OAuth2 access token (it may have expired: get a new one)"
+            _("the OAuth2 access token (it may have expired: get a new one)")
             if isinstance(credentials, OAuth2Token)
-            else f"the password (from the {credentials.source})"
+            else _("the password (from the {source})").format(source=credentials.source)
         )
         raise ImapError(
-            f"{account.host} refused the login for {account.user}: check {how}. Gmail and "
-            "Outlook need an app password or OAuth2"
+            _(
+                "{host} refused the login for {user}: check {how}. Gmail and Outlook need an app "
+                "password or OAuth2"
+            ).format(host=account.host, user=account.user, how=how)
         ) from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
         raise ImapConnectError(f"login to {account.host} failed: {exc}") from exc
     except imaplib.IMAP4.error as exc:
-        raise ImapError(f"login to {account.host} failed: {exc}") from exc
+        raise ImapError(
+            _("login to {host} failed: {error}").format(host=account.host, error=exc)
+        ) from exc
 
 
 # -- folders ------------------------------------------------------------------------------------
@@ -525,8 +544,10 @@ class _Fetcher(threading.Thread):
         now = info.get(b"UIDVALIDITY")
         if self.uidvalidity is not None and now is not None and int(now) != self.uidvalidity:
             raise ImapError(
-                f"the folder {self.folder} was renumbered on the server during the import "
-                f"(UIDVALIDITY {self.uidvalidity} became {now}): run the import again"
+                _(
+                    "the folder {folder} was renumbered on the server during the import "
+                    "(UIDVALIDITY {uidvalidity} became {now}): run the import again"
+                ).format(folder=self.folder, uidvalidity=self.uidvalidity, now=now)
             )
 
     def _fetch(self, batch: list[int]) -> list[Fetched] | _GaveUp:
@@ -591,14 +612,18 @@ def _plan_folder(
     start = 1
     if uidvalidity is None:
         warnings.append(
-            f"{folder}: the server gives no UIDVALIDITY, so the whole folder is read every "
-            "time; duplicates are recognised by their SHA-256 and stored once"
+            _(
+                "{folder}: the server gives no UIDVALIDITY, so the whole folder is read every "
+                "time; duplicates are recognised by their SHA-256 and stored once"
+            ).format(folder=folder)
         )
     elif state.get("uidvalidity") not in (None, uidvalidity):
         warnings.append(
-            f"{folder}: UIDVALIDITY changed from {state['uidvalidity']} to {uidvalidity} (the "
-            "folder was recreated or renumbered on the server); reading it all again. Messages "
-            "already archived are kept and not duplicated"
+            _(
+                "{folder}: UIDVALIDITY changed from {old} to {uidvalidity} (the folder was "
+                "recreated or renumbered on the server); reading it all again. Messages already "
+                "archived are kept and not duplicated"
+            ).format(folder=folder, old=state["uidvalidity"], uidvalidity=uidvalidity)
         )
     elif state.get("uidvalidity") == uidvalidity and _covers(state.get("since"), since):
         start = int(state.get("last_uid", 0)) + 1
@@ -664,7 +689,9 @@ def import_imap(
             chosen = choose_folders(list_folders(client), folders, all_folders=all_folders)
             gmail = b"X-GM-EXT-1" in client.capabilities()
         except TRANSIENT as exc:
-            raise ImapError(f"lost the connection to {account.host}: {exc}") from exc
+            raise ImapError(
+                _("lost the connection to {host}: {error}").format(host=account.host, error=exc)
+            ) from exc
         items = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS", "RFC822.SIZE"]
         if gmail:
             items += ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]

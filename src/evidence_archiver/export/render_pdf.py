@@ -35,6 +35,7 @@ from fpdf.outline import OutlineSection
 
 from ..archive import Archive
 from ..errors import EvidenceError
+from ..i18n import _
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
 from .render_html import when
 
@@ -66,7 +67,9 @@ def find_cjk_font() -> Path:
     if env:
         if Path(env).is_file():
             return Path(env)
-        raise FontMissing(f"EVIDENCE_CJK_FONT points at {env}, which is not a font file")
+        raise FontMissing(
+            _("EVIDENCE_CJK_FONT points at {env}, which is not a font file").format(env=env)
+        )
     for candidate in CJK_FONT_CANDIDATES:
         if Path(candidate).is_file():
             return Path(candidate)
@@ -83,10 +86,12 @@ def find_cjk_font() -> Path:
         if files:
             return Path(files[0])
     raise FontMissing(
-        "bundle.pdf needs a font that can show Chinese, and none was found. Install one "
-        "(Debian/Ubuntu: sudo apt install fonts-wqy-zenhei; Fedora: sudo dnf install "
-        "wqy-zenhei-fonts; macOS and Windows have one already), or set EVIDENCE_CJK_FONT to a "
-        ".ttf/.ttc file, or export without the PDF (--no-pdf)"
+        _(
+            "bundle.pdf needs a font that can show Chinese, and none was found. Install one "
+            "(Debian/Ubuntu: sudo apt install fonts-wqy-zenhei; Fedora: sudo dnf install "
+            "wqy-zenhei-fonts; macOS and Windows have one already), or set EVIDENCE_CJK_FONT to a "
+            ".ttf/.ttc file, or export without the PDF (--no-pdf)"
+        )
     )
 
 
@@ -116,7 +121,7 @@ def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path
         chars.update(r.sender_name)
         for value in (*r.recipients, *r.tags):
             chars.update(value)
-        for f in [e.original, e.container, *(f for _, f in e.attachments)]:
+        for f in [e.original, e.container, *(f for _role, f in e.attachments)]:
             if f is not None:
                 chars.update(f.path)
     source = find_cjk_font()
@@ -243,7 +248,7 @@ def write_bundle_pdf(
             body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
             if body:
                 writer.write(body, 5)
-            pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
+            pdfs = [f for f in [e.original, *(f for _role, f in e.attachments)] if f is not None]
             for f in pdfs:
                 if f.media_type != "application/pdf":
                     continue
@@ -368,7 +373,7 @@ def _meta(e: Exhibit, labels: Labels) -> list[tuple[str, str]]:
         if f is not None:
             rows.append((label, f.path[5:]))
             rows.append((labels("sha256"), f.sha256))
-    for n, (_, f) in enumerate(e.attachments, 1):
+    for n, (_role, f) in enumerate(e.attachments, 1):
         rows.append((f"{labels('attachments')} {n}", f"{f.path[5:]}  SHA-256 {f.sha256}"))
     if r.tags:
         rows.append((labels("tags"), ", ".join(r.tags)))

@@ -35,6 +35,7 @@ from cryptography import x509
 
 from ..archive.custody import GENESIS, event_hash
 from ..errors import UsageError
+from ..i18n import _
 from .bagit import MANIFEST, TAGMANIFEST, manifest_entries, parse_bag_info
 from .reader import (
     BATCH,
@@ -114,7 +115,11 @@ def verify_bundle(path: Path, *, tsa_ca_file: Path | None = None) -> VerifyRepor
         try:
             roots = load_certificates(tsa_ca_file.read_bytes())
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the CA certificate {tsa_ca_file}: {exc}") from exc
+            raise UsageError(
+                _("cannot read the CA certificate {tsa_ca_file}: {error}").format(
+                    tsa_ca_file=tsa_ca_file, error=exc
+                )
+            ) from exc
     if path.is_file():
         _undo_interrupted_append(path, report)
     with open_bundle(path) as bundle:
@@ -136,8 +141,10 @@ def _undo_interrupted_append(path: Path, report: VerifyReport) -> None:
         return
     if undone:
         report.notes.append(
-            "adding a timestamp to this bundle had been interrupted: the bundle was put back "
-            "exactly as it was before; run 'evidence timestamp' again to add one"
+            _(
+                "adding a timestamp to this bundle had been interrupted: the bundle was put back "
+                "exactly as it was before; run 'evidence timestamp' again to add one"
+            )
         )
 
 
@@ -369,7 +376,7 @@ def _check_timestamp(
         if ca_file is not None:
             report.add(TSR, "is missing, but a timestamp was expected (--tsa-ca-file was given)")
         else:
-            report.notes.append("this bundle has no trusted timestamp (RFC 3161)")
+            report.notes.append(_("this bundle has no trusted timestamp (RFC 3161)"))
         return
     try:
         body = bundle.read(TSR)
@@ -384,8 +391,10 @@ def _check_timestamp(
                 return
             roots = load_certificates(bundle.read(CA_COPY))
             report.notes.append(
-                f"the timestamp was checked against the CA copy inside the bundle ({CA_COPY}); "
-                "for independent proof give the TSA's own CA with --tsa-ca-file"
+                _(
+                    "the timestamp was checked against the CA copy inside the bundle ({CA_COPY}); "
+                    "for independent proof give the TSA's own CA with --tsa-ca-file"
+                ).format(CA_COPY=CA_COPY)
             )
         response = parse_reply(body, "this bundle's TSA")
         if response.tst_info.message_imprint.message != hashlib.sha256(tagmanifest).digest():

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from ..errors import EvidenceError
+from ..i18n import _
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -227,7 +228,7 @@ def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
     """
     if readable:
         try:
-            status, _ = _read_message(worker.replies)
+            status, _reply = _read_message(worker.replies)
         except (EOFError, OSError, pickle.UnpicklingError):
             status = "dead"
         if status == "ready":
@@ -237,8 +238,10 @@ def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
         return
     worker.stop(now=True)
     raise SandboxError(
-        "the extraction worker processes could not start "
-        f"(is the memory limit of {limits.memory_mb} MB too low? try --memory-mb 1536)"
+        _(
+            "the extraction worker processes could not start (is the memory limit of {memory_mb} "
+            "MB too low? try --memory-mb 1536)"
+        ).format(memory_mb=limits.memory_mb)
     )
 
 
@@ -311,7 +314,9 @@ def run_isolated(
                         )
                         continue
                 elif time.monotonic() >= worker.deadline:
-                    failure = f"took longer than the time limit of {limits.seconds:g} s"
+                    failure = _("took longer than the time limit of {seconds} s").format(
+                        seconds=format(limits.seconds, "g")
+                    )
                 else:
                     continue
                 # The worker hung or died: replace it, report the job, go on.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...archive.ingest import PreparedCapture, held_bytes, prepare_all
 from ...errors import UsageError
+from ...i18n import _
 from ...model import Capture, ImportProblem, ImportReport
 from ..background import in_child_process
 from .common import ReadNotes, Spool
@@ -64,7 +65,11 @@ class PhoneExport:
         self.zone = zone
         self.column_map = dict(column_map) if column_map is not None else None
         if format is not None and format not in FORMATS:
-            raise UsageError(f"unknown phone export format {format!r}: use one of {FORMATS}")
+            raise UsageError(
+                _("unknown phone export format {format}: use one of {FORMATS}").format(
+                    format=repr(format), FORMATS=FORMATS
+                )
+            )
         self.format = format or detect_format(self.path)
         self.region = region.strip().upper() if region else None
         self.notes = ReadNotes(format=self.format)
@@ -123,7 +128,7 @@ class PhoneExport:
             self._captures = table.captures
             self.expected = len(table.rows) - 1
         else:
-            raise UsageError(f"reading {fmt} exports is not supported yet")
+            raise UsageError(_("reading {fmt} exports is not supported yet").format(fmt=fmt))
 
     @property
     def connector(self) -> str:

@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ...errors import SourceError
 from ...hashing import blob_from_file
+from ...i18n import _
 from ...model import Attachment, Capture, Direction, ImportProblem, Item, SourceRef
 from .backup_xml import CALL_TYPES, MMS_BOXES, PRESENTATION, SMS_TYPES, UNKNOWN_NAMES
 from .common import (
@@ -81,7 +82,9 @@ class SmsIeReader(SpooledReader):
             self._ndjson = [path.name]
         if not self._ndjson and not self._calls:
             raise SourceError(
-                f"{path.name} holds no SMS Import/Export data (messages.ndjson or a call log .json)"
+                _(
+                    "{name} holds no SMS Import/Export data (messages.ndjson or a call log .json)"
+                ).format(name=path.name)
             )
 
     def close(self) -> None:
