@@ -369,7 +369,11 @@ class BatchWriter:
                 },
             )
             if p.parse_error:
-                self._fail(p.where, f"kept unparsed: {p.parse_error}", sha)
+                self._fail(
+                    p.where,
+                    _("kept unparsed: {parse_error}").format(parse_error=p.parse_error),
+                    sha,
+                )
             else:
                 self.report.added += 1
         conn.executemany(_ORIGINAL_INSERT, self.originals.values())

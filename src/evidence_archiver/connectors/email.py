@@ -236,7 +236,9 @@ def _read_file(path: Path, source: SourceRef) -> RawMessage | ImportProblem:
     try:
         return path.read_bytes(), source
     except OSError as exc:
-        return ImportProblem(source, f"cannot read the file: {exc.strerror or exc}")
+        return ImportProblem(
+            source, _("cannot read the file: {value}").format(value=exc.strerror or exc)
+        )
 
 
 def _walk_files(root: Path, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
@@ -268,7 +270,7 @@ def read_eml(
         elif path.exists():
             yield _read_file(path, SourceRef("eml", str(path.parent), path.name))
         else:
-            yield ImportProblem(SourceRef("eml", str(path)), "no such file or folder")
+            yield ImportProblem(SourceRef("eml", str(path)), _("no such file or folder"))
 
 
 def count_files(paths: Iterable[Path]) -> int:
@@ -298,7 +300,10 @@ def read_mbox(path: Path) -> Iterator[RawMessage | ImportProblem]:
         handle = path.open("rb")
         size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        yield ImportProblem(SourceRef("mbox", container), f"cannot read: {exc.strerror or exc}")
+        yield ImportProblem(
+            SourceRef("mbox", container),
+            _("cannot read: {value}").format(value=exc.strerror or exc),
+        )
         return
     with handle:
         if size == 0:

@@ -190,7 +190,7 @@ def file_captures(
                 problems.append(
                     ImportProblem(
                         SourceRef(connector, found.container, found.locator),
-                        f"cannot read the file: {exc.strerror or exc}",
+                        _("cannot read the file: {value}").format(value=exc.strerror or exc),
                     )
                 )
                 continue

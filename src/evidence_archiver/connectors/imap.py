@@ -535,7 +535,13 @@ class _Fetcher(threading.Thread):
                     return
             self._put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - reported to the consumer, never lost
-            self._put(_GaveUp(f"unexpected error while fetching: {type(exc).__name__}: {exc}"))
+            self._put(
+                _GaveUp(
+                    _("unexpected error while fetching: {kind}: {error}").format(
+                        kind=type(exc).__name__, error=exc
+                    )
+                )
+            )
 
     def _reopen(self) -> None:
         self.session.drop()
@@ -564,9 +570,16 @@ class _Fetcher(threading.Thread):
                 self.session.drop()
                 if failures > self.retries or self.stop.is_set():
                     return _GaveUp(
-                        f"the connection to {self.session.account.host} kept failing "
-                        f"({type(exc).__name__}: {exc}); gave up after {failures} attempts. "
-                        "What was fetched before is saved: run the import again to resume"
+                        _(
+                            "the connection to {host} kept failing ({kind}: {error}); gave up "
+                            "after {failures} attempts. What was fetched before is saved: run the "
+                            "import again to resume"
+                        ).format(
+                            host=self.session.account.host,
+                            kind=type(exc).__name__,
+                            error=exc,
+                            failures=failures,
+                        )
                     )
                 self.reconnects += 1
                 if self.stop.wait(self.backoff * 2 ** (failures - 1)):
@@ -575,7 +588,11 @@ class _Fetcher(threading.Thread):
                 return _GaveUp(str(exc))
             except imaplib.IMAP4.error as exc:
                 # A refusal (NO/BAD), e.g. the folder was deleted while we were importing it.
-                return _GaveUp(f"the server refused to go on with {self.folder}: {exc}")
+                return _GaveUp(
+                    _("the server refused to go on with {folder}: {error}").format(
+                        folder=self.folder, error=exc
+                    )
+                )
         out = []
         for uid in batch:
             data = response.get(uid)

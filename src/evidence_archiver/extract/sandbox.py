@@ -143,7 +143,12 @@ def _serve(memory_mb: int) -> None:
         except RecursionError:
             reply = ("failed", "its structure nests too deeply to read (recursion limit)")
         except Exception as exc:
-            reply = ("failed", f"the extractor failed: {type(exc).__name__}: {str(exc)[:200]}")
+            reply = (
+                "failed",
+                _("the extractor failed: {kind}: {error}").format(
+                    kind=type(exc).__name__, error=str(exc)[:200]
+                ),
+            )
         try:
             _write_message(channel, reply)
         except MemoryError:

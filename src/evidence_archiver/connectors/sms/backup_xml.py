@@ -605,17 +605,25 @@ class SmsBackupReader(SpooledReader):
         for lost in self._collector.unclosed:
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, f"element {lost.index} (line {lost.line})"),
-                f"this {lost.tag} has no end tag (the file is damaged there) and was skipped",
+                _("this {tag} has no end tag (the file is damaged there) and was skipped").format(
+                    tag=lost.tag
+                ),
             )
         for line, where, resumed in self._damage:
-            after = (
-                f"reading went on at line {resumed}"
+            message = (
+                _(
+                    "the file is damaged at {where}: the record there could not be read; reading "
+                    "went on at line {resumed}"
+                )
                 if resumed
-                else "no record follows it, so nothing after it was read"
+                else _(
+                    "the file is damaged at {where}: the record there could not be read; no "
+                    "record follows it, so nothing after it was read"
+                )
             )
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, f"line {line}"),
-                f"the file is damaged at {where}: the record there could not be read; {after}",
+                message.format(where=where, resumed=resumed),
             )
         if self._error is not None:
             if self._truncated:
@@ -633,7 +641,9 @@ class SmsBackupReader(SpooledReader):
         if declared is not None and declared.strip().isdigit() and int(declared) != records:
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, "header"),
-                f"the backup header says it holds {int(declared)} {what} but {records} were read",
+                _("the backup header says it holds {value} {what} but {records} were read").format(
+                    value=int(declared), what=what, records=records
+                ),
             )
         repaired, replaced = self._emoji, self._replaced
         if repaired:
@@ -653,7 +663,9 @@ class SmsBackupReader(SpooledReader):
             else:
                 made = self._call(record)
         except (ValueError, KeyError, TypeError) as exc:
-            yield ImportProblem(source, f"could not read this {record.tag}: {exc}")
+            yield ImportProblem(
+                source, _("could not read this {tag}: {error}").format(tag=record.tag, error=exc)
+            )
             return
         item, attachments, key, problems = made
         emoji, replaced = record.emoji, record.replaced
@@ -778,8 +790,10 @@ class SmsBackupReader(SpooledReader):
                 problems.append(
                     ImportProblem(
                         source,
-                        f"MMS part {name} ({media_type}) is not valid base64 ({exc}) and was not "
-                        "kept; the message text was kept",
+                        _(
+                            "MMS part {name} ({media_type}) is not valid base64 ({error}) and was "
+                            "not kept; the message text was kept"
+                        ).format(name=name, media_type=media_type, error=exc),
                     )
                 )
                 continue

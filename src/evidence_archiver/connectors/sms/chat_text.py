@@ -299,7 +299,9 @@ class ChatTextReader:
             source = SourceRef(self.connector, container, f"line {message.line}")
             ymd = _build(self.order, message.date)
             if ymd is None:  # pragma: no cover - infer_order checked every date
-                yield ImportProblem(source, f"unreadable date {message.date!r}")
+                yield ImportProblem(
+                    source, _("unreadable date {date}").format(date=repr(message.date))
+                )
                 continue
             local = datetime(*ymd, *_clock(message.time, message.ampm))  # noqa: DTZ001
             when = local.replace(tzinfo=self.zone)

@@ -240,7 +240,7 @@ class GoogleVoiceReader(SpooledReader):
             return
         yield ImportProblem(
             SourceRef(CONNECTOR, container, "whole file"),
-            "not a Google Voice conversation or call page (no hChatLog or haudio section)",
+            _("not a Google Voice conversation or call page (no hChatLog or haudio section)"),
         )
 
     def _conversation(

@@ -1,0 +1,386 @@
+"""The interface in Chinese, through the real CLI: every help screen, usage errors, library errors,
+summaries, and a catalogue that is complete and in step with the source."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import typer.main
+from pypdf import PdfReader, PdfWriter
+from rich.cells import cell_len
+from typer.testing import CliRunner
+
+from conftest import FIXTURES, PROJECT
+from dovecot import HOST, ImapUser
+from evidence_archiver.cli import app
+
+ZH = {"EVIDENCE_LANG": "zh_CN", "COLUMNS": "80"}
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _update_catalogue() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "update_catalogue", PROJECT / "scripts" / "update_catalogue.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(*args: str, code: int = 0, archive: Path | None = None, **env: str) -> str:
+    extra = {**ZH, **env}
+    if archive is not None:
+        extra["EVIDENCE_ARCHIVE"] = str(archive)
+    result = CliRunner().invoke(app, list(args), env=extra)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    return result.output
+
+
+# -- the catalogue --------------------------------------------------------------------------------
+
+
+def test_the_catalogue_holds_every_message_translated_and_nothing_stale(tmp_path: Path) -> None:
+    """Extract into a fresh template (Babel over babel.cfg, plus every help text of the live
+    command tree) and compare: a new English string, a removed one, a fuzzy or empty
+    translation, or a translation that lost a {placeholder} or a rich style tag all fail."""
+    catalogue = _update_catalogue()
+    pot = tmp_path / "evidence.pot"
+    assert catalogue.main(["--check", "--pot", str(pot)]) == 0
+    template = pot.read_text(encoding="utf-8")
+    # The template holds the three sources: marked calls, help texts, Click's messages.
+    assert 'msgid "no date"' in template
+    assert "Import every message of an mbox file." in template
+    assert 'msgid "No such option: {name}"' in template
+    assert "#:" not in template  # no source locations: merges stay quiet
+
+
+def test_the_check_reports_missing_stale_fuzzy_and_broken_entries(tmp_path: Path) -> None:
+    catalogue = _update_catalogue()
+    from babel.messages.catalog import Catalog
+
+    template = Catalog(locale="zh_CN")
+    for message in ("New message", "Fuzzy one", "Empty one", "Lost {name}", "[bold]Bold[/] one"):
+        template.add(message)
+    po = Catalog(locale="zh_CN")
+    po.add("Old message", "旧消息")
+    po.add("Fuzzy one", "模糊", flags=["fuzzy"])
+    po.add("Empty one", "")
+    po.add("Lost {name}", "丢了")
+    po.add("[bold]Bold[/] one", "粗体")
+    found = "\n".join(catalogue.problems(template, po))
+    assert "missing from evidence.po: 'New message'" in found
+    assert "stale (no longer in the source): 'Old message'" in found
+    assert "fuzzy" in found
+    assert "untranslated: 'Empty one'" in found
+    assert "placeholders differ from ['name']: 'Lost {name}'" in found
+    assert "rich markup differs: '[bold]Bold[/] one'" in found
+
+
+def test_jinja2_templates_are_extracted_too(tmp_path: Path) -> None:
+    catalogue = _update_catalogue()
+    templates = tmp_path / "src" / "evidence_archiver" / "ui" / "templates"
+    templates.mkdir(parents=True)
+    (templates / "case.html").write_text(
+        '<h1>{{ _("Cases") }}</h1><p>{{ ngettext("%(num)d item", "%(num)d items", n) }}</p>',
+        encoding="utf-8",
+    )
+    found = {m for m, _comments in catalogue._source_messages(tmp_path)}
+    assert found == {"Cases", ("%(num)d item", "%(num)d items")}
+
+
+def test_updating_twice_changes_nothing(tmp_path: Path) -> None:
+    catalogue = _update_catalogue()
+    copy = tmp_path / "evidence.po"
+    copy.write_bytes(catalogue.PO_FILE.read_bytes())
+    template = catalogue.extract()
+    catalogue.update(copy, template)
+    first = copy.read_bytes()
+    catalogue.update(copy, catalogue.extract())
+    assert copy.read_bytes() == first == catalogue.PO_FILE.read_bytes()
+
+
+def test_no_function_hides_gettext_behind_a_local_underscore() -> None:
+    """`x, _ = …` in a function that also calls _() makes _ a local there: UnboundLocalError."""
+    offenders = []
+    for path in (PROJECT / "src").rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        if "i18n import" not in source:
+            continue
+        for fn in ast.walk(ast.parse(source)):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in _own_nodes(fn):
+                if (
+                    isinstance(node, ast.Name)
+                    and node.id == "_"
+                    and isinstance(node.ctx, ast.Store)
+                ):
+                    offenders.append(f"{path.relative_to(PROJECT)}:{node.lineno}")
+    assert offenders == []
+
+
+def _own_nodes(fn: ast.AST) -> Iterator[ast.AST]:
+    """The nodes of a function body, not those of comprehensions or nested functions."""
+    for child in ast.iter_child_nodes(fn):
+        if isinstance(
+            child,
+            ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp | ast.Lambda
+            | ast.FunctionDef | ast.AsyncFunctionDef,
+        ):  # fmt: skip
+            continue
+        yield child
+        yield from _own_nodes(child)
+
+
+# -- every help screen ----------------------------------------------------------------------------
+
+
+def _command_paths() -> list[list[str]]:
+    paths: list[list[str]] = []
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            if not getattr(sub, "hidden", False):
+                walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+# What may stay in Latin letters on a Chinese help screen: names a user types or a format
+# carries, and examples (a line from "evidence " on is a command to type).
+ALLOWED = [
+    r"evidence\b.*$",
+    r"--[\w-]+(?:/--[\w-]+)?",
+    r"<[^>]*>",
+    r"\{[^}]*\}",
+    r"\[OPTIONS\]|COMMAND|\[ARGS\]\.\.\.",
+    r"SMS Backup & Restore|SMS Import/Export|Google Voice Takeout|Google Voice|GNOME Keyring",
+    r"BagIt|Gmail Takeout|Thunderbird|WhatsApp/Signal|OAuth2|RFC 3161|ISO 8601",
+]
+ENGLISH_RUN = re.compile(r"[A-Za-z]{2,}(?:[ ,']+[A-Za-z]{2,}){2,}")
+
+
+def english_sentences(text: str) -> list[str]:
+    found = []
+    for line in text.splitlines():
+        stripped = line.strip(" │╭╮╰╯─")
+        for pattern in ALLOWED:
+            stripped = re.sub(pattern, " ", stripped)
+        match = ENGLISH_RUN.search(stripped)
+        if match:
+            found.append(f"{match.group(0)!r} in {line.strip()!r}")
+    return found
+
+
+def test_the_english_sentence_check_catches_english_and_allows_names() -> None:
+    assert english_sentences("│ --out   <path>  Where to write the bundle │")
+    assert not english_sentences("│ --out   <path>  证据包的保存位置（默认：archive.db）。 │")
+    assert not english_sentences(" 示例：evidence import sms sms-20240820.xml --region CN ")
+    assert not english_sentences(" 用法： evidence case new [OPTIONS] {title} ")
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "evidence")
+def test_every_help_screen_reads_in_chinese_at_80_columns(path: list[str]) -> None:
+    out = run(*path, "--help")
+    assert HAN.search(out), out
+    assert english_sentences(out) == [], out
+    assert max(cell_len(line) for line in out.splitlines()) <= 80, out
+    for panel in ("选项", "用法："):
+        assert panel in out
+
+
+def test_help_in_english_is_unchanged_by_the_catalogue() -> None:
+    out = run("case", "new", "--help", EVIDENCE_LANG="en")
+    assert "Create a case; every archived item matching its rules is linked at once." in out
+    assert "Options" in out
+    assert "Usage:" in out
+    assert not HAN.search(out.replace("展期", ""))
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["search"], "缺少参数 'query'。"),
+        (["search", "x", "--bogus"], "没有这个选项：--bogus"),
+        (["serch", "x"], "没有 'serch' 这个命令。您是不是要用 'search'？"),
+        (["search", "x", "--limit", "many"], "'--limit' 的值无效：应为整数"),
+        (["search", "x", "--limit", "0"], "'--limit' 的值无效：应大于或等于 1"),
+        (["search", "x", "--limit"], "选项 '--limit' 需要一个值。"),
+        (["show", "1", "2"], "多出了无法识别的参数（2）"),
+        (["verify", "b.zip", "--tsa-ca-file", "/no/such/ca.pem"], "文件 '/no/such/ca.pem' 不存在"),
+    ],
+)
+def test_usage_errors_click_writes_itself_are_chinese(args: list[str], expected: str) -> None:
+    out = run(*args, code=2)
+    assert expected in " ".join(out.split()), out
+    assert "错误" in out
+    assert english_sentences(out) == [], out
+    # Where Click shows the usage line and the hint, they are Chinese too.
+    assert "Usage" not in out
+    assert "Try" not in out
+    if args != ["search", "x", "--limit"]:
+        assert "用法：" in out
+        assert "查看帮助" in out
+
+
+def test_a_missing_archive_file_is_reported_in_chinese(tmp_path: Path) -> None:
+    out = run("status", archive=tmp_path / "nowhere.db", code=2)
+    assert "错误：" in out
+    assert "处没有档案库：请先运行 'evidence init'" in out
+
+
+def test_a_missing_import_file_is_reported_in_chinese(tmp_path: Path, archive_path: Path) -> None:
+    out = run("import", "sms", str(tmp_path / "gone.xml"), archive=archive_path, code=2)
+    assert "gone.xml 不存在" in " ".join(out.split())
+    out = run("import", "file", str(tmp_path / "gone.png"), archive=archive_path, code=2)
+    assert "gone.png 不存在（或既不是文件也不是文件夹）" in " ".join(out.split())
+
+
+def test_a_bad_date_is_reported_in_chinese(archive_path: Path) -> None:
+    run("init", archive=archive_path)
+    out = run("search", "逾期", "--since", "31/01/2024", archive=archive_path, code=2)
+    assert "无法识别日期 '31/01/2024'：请使用 YYYY-MM-DD 格式" in " ".join(out.split())
+
+
+def test_an_unknown_case_is_reported_in_chinese(archive_path: Path) -> None:
+    run("case", "new", "Lender X", "-c", "lenderx.com", archive=archive_path)
+    out = " ".join(run("export", "lender-y", archive=archive_path, code=2).split())
+    assert "没有 'lender-y' 这个案件；现有案件：lender-x" in out
+    out = " ".join(run("case", "show", "nothing-here", archive=archive_path, code=2).split())
+    assert "没有 'nothing-here' 这个案件" in out
+
+
+def _encrypted_pdf(tmp_path: Path, password: str) -> Path:
+    writer = PdfWriter(
+        clone_from=PdfReader(FIXTURES / "documents" / "loan-agreement-2024-03-15.pdf")
+    )
+    writer.encrypt(password, algorithm="AES-256")
+    target = tmp_path / "locked-agreement.pdf"
+    with target.open("wb") as f:
+        writer.write(f)
+    return target
+
+
+def test_a_wrong_pdf_password_is_reported_in_chinese_and_reindex_still_finds_the_pdf(
+    tmp_path: Path, archive_path: Path
+) -> None:
+    pdf = _encrypted_pdf(tmp_path, "right-password")
+    out = run("import", "pdf", str(pdf), archive=archive_path, code=1)
+    assert "已加密：需要密码" in out
+    out = run(
+        "import", "pdf", str(pdf), archive=archive_path, code=0,
+        EVIDENCE_PDF_PASSWORD="wrong-password",
+    )  # fmt: skip
+    report = json.loads(
+        run("reindex", "--json", archive=archive_path, code=1, EVIDENCE_PDF_PASSWORD="nope")
+    )
+    assert "已加密：所给的密码不正确" in json.dumps(report, ensure_ascii=False)
+    # The reason was stored in Chinese; an English reindex still knows the PDF is encrypted.
+    english = run(
+        "reindex", archive=archive_path, EVIDENCE_LANG="en", EVIDENCE_PDF_PASSWORD="right-password"
+    )
+    assert "Filled in text for 0 attachment(s) and 1 document(s)" in english
+
+
+def test_a_wrong_imap_password_is_reported_in_chinese(imap_user: ImapUser) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["imap", "login", "--host", HOST, "--user", imap_user.name,
+         "--port", str(imap_user.server.imaps_port), "--ca-file", str(imap_user.server.ca_file)],
+        input="not-the-password\n",
+        env=ZH,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    out = " ".join(result.output.split())
+    assert f"{HOST} 拒绝了 {imap_user.name} 的登录：请检查密码（来自 prompt）" in out
+    assert "授权码" in out
+    assert "IMAP 密码" in out  # the prompt itself
+
+
+# -- summaries, plurals, dates, JSON -------------------------------------------------------------
+
+
+def test_summaries_count_right_in_both_languages(archive_path: Path) -> None:
+    run("init", archive=archive_path)
+    mail = FIXTURES / "demo"
+    mbox = next(mail.rglob("*.mbox"))
+    zh = run("import", "mbox", str(mbox), archive=archive_path, EVIDENCE_TZ="Asia/Shanghai")
+    assert re.search(r"从 .* 新导入 \d+ 个条目", " ".join(zh.split())), zh
+    run("case", "new", "Lender X", archive=archive_path)
+    assert "已把 1 个条目关联到 lender-x。" in run(
+        "case", "link", "lender-x", "1", archive=archive_path
+    )
+    en = run("case", "link", "lender-x", "1", "2", archive=archive_path, EVIDENCE_LANG="en")
+    assert "Linked 1 item to lender-x." in en  # 1 was linked already
+    en = run("case", "unlink", "lender-x", "1", "2", archive=archive_path, EVIDENCE_LANG="en")
+    assert "Took 2 items out of lender-x." in en
+
+
+def test_times_read_as_chinese_dates_in_the_users_zone(archive_path: Path) -> None:
+    run("import", "mbox", str(next((FIXTURES / "demo").rglob("*.mbox"))), archive=archive_path)
+    out = run("timeline", archive=archive_path, EVIDENCE_TZ="Asia/Shanghai", COLUMNS="200")
+    assert re.search(r"20\d\d年\d{1,2}月\d{1,2}日 \d\d:\d\d CST", out), out
+    assert "时间线" in out
+    en = run("timeline", archive=archive_path, EVIDENCE_LANG="en", COLUMNS="200")
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d", en)
+
+
+def test_json_keys_stay_english_and_prose_values_follow_the_language(
+    tmp_path: Path, archive_path: Path
+) -> None:
+    bad = tmp_path / "empty.eml"
+    bad.write_bytes(b"")
+    zh = json.loads(run("import", "eml", str(bad), "--json", archive=archive_path, code=1))
+    en = json.loads(
+        run(
+            "import",
+            "eml",
+            str(bad),
+            "--json",
+            archive=tmp_path / "en.db",
+            code=1,
+            EVIDENCE_LANG="en",
+        )
+    )
+    assert set(zh) == set(en)
+    assert zh["errors"][0]["reason"] == "原样保存，未解析：空文件"
+    assert en["errors"][0]["reason"] == "kept unparsed: empty file"
+    status_zh = json.loads(run("status", "--json", archive=archive_path))
+    status_en = json.loads(run("status", "--json", archive=archive_path, EVIDENCE_LANG="en"))
+    assert set(status_zh) == set(status_en)
+
+
+def test_the_installed_command_speaks_chinese_from_the_locale(tmp_path: Path) -> None:
+    """A subprocess, as a user runs it: LANG alone chooses Chinese, EVIDENCE_LANG overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in ("EVIDENCE_LANG", "LC_ALL")}
+    env.update(LANG="zh_CN.UTF-8", COLUMNS="80", EVIDENCE_ARCHIVE=str(tmp_path / "a.db"))
+    command = [sys.executable, "-m", "evidence_archiver"]
+    zh = subprocess.run([*command, "status"], env=env, capture_output=True, text=True, check=False)
+    assert zh.returncode == 2
+    assert "处没有档案库" in zh.stderr + zh.stdout
+    usage = subprocess.run(
+        [*command, "import", "mbox"], env=env, capture_output=True, text=True, check=False
+    )
+    assert usage.returncode == 2
+    assert "缺少参数 'path'。" in usage.stderr
+    env["EVIDENCE_LANG"] = "en"
+    en = subprocess.run([*command, "status"], env=env, capture_output=True, text=True, check=False)
+    assert "no archive at" in en.stderr + en.stdout
