@@ -127,6 +127,9 @@ def _load_mo(po_path: Path) -> bytes:
         partial = cached.with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(mo)
         partial.replace(cached)  # atomic: a reader never sees half a file
+        for old in cached.parent.glob(f"{po_path.parent.parent.name}-*.mo"):
+            if old != cached:
+                old.unlink(missing_ok=True)  # compiled from an older catalogue
     except OSError:
         pass  # a read-only home is fine: the catalogue is simply parsed again next time
     return mo

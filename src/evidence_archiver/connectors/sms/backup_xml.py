@@ -647,9 +647,13 @@ class SmsBackupReader(SpooledReader):
             )
         repaired, replaced = self._emoji, self._replaced
         if repaired:
-            self.notes.add(f"repaired {repaired} emoji written as surrogate-pair references")
+            self.notes.add(
+                _("repaired {n} emoji written as surrogate-pair references").format(n=repaired)
+            )
         if replaced:
-            self.notes.add(f"replaced {replaced} invalid character references with U+FFFD")
+            self.notes.add(
+                _("replaced {n} invalid character references with U+FFFD").format(n=replaced)
+            )
 
     def _convert(
         self, record: _Record, container: str, container_sha: str

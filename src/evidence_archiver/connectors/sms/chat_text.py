@@ -370,11 +370,15 @@ class ChatTextReader:
             )
         self.notes.records = len(self.messages)
         self.notes.add(
-            f"dates read as {'/'.join(self.order.upper())}, times in {self.zone} (as the phone "
-            "showed them)"
+            _("dates read as {order}, times in {zone} (as the phone showed them)").format(
+                order="/".join(self.order.upper()), zone=self.zone
+            )
         )
         if order_is_a_guess([m.date for m in self.messages]):
             self.notes.add(
-                "every date in this chat reads as day/month and as month/day: the order was taken "
-                "from the region; give --region (e.g. CN, GB or US) if the dates look wrong"
+                _(
+                    "every date in this chat reads as day/month and as month/day: the order was "
+                    "taken from the region; give --region (e.g. CN, GB or US) if the dates look "
+                    "wrong"
+                )
             )

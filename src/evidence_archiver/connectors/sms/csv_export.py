@@ -221,9 +221,8 @@ class CsvReader:
             when, assumed = self._when(raw_date)
             yield self._row(row, source, when, assumed, raw_date, blob.sha256)
             self.notes.records += 1
-        self.notes.add(
-            f"columns used: {', '.join(f'{f}={self.header[i]}' for f, i in self.columns.items())}"
-        )
+        used = ", ".join(f"{f}={self.header[i]}" for f, i in self.columns.items())
+        self.notes.add(_("columns used: {columns}").format(columns=used))
 
     def _row(
         self,
