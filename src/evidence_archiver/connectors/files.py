@@ -59,13 +59,19 @@ def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
         while errors:
             error = errors.pop(0)
-            yield Path(error.filename or dirpath), f"cannot read the folder: {error.strerror}"
+            yield (
+                Path(error.filename or dirpath),
+                _("cannot read the folder: {reason}").format(reason=error.strerror),
+            )
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name, None
     for error in errors:
-        yield Path(error.filename or root), f"cannot read the folder: {error.strerror}"
+        yield (
+            Path(error.filename or root),
+            _("cannot read the folder: {reason}").format(reason=error.strerror),
+        )
 
 
 def find_files(

@@ -54,7 +54,7 @@ from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from .email import NotedMessage, prepare_many
-from .imap_auth import Credentials, OAuth2Token
+from .imap_auth import Credentials, OAuth2Token, source_name
 
 CONNECTOR = "imap"
 Security = Literal["tls", "starttls", "plaintext"]
@@ -223,7 +223,9 @@ def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -
         how = (
             _("the OAuth2 access token (it may have expired: get a new one)")
             if isinstance(credentials, OAuth2Token)
-            else _("the password (from the {source})").format(source=credentials.source)
+            else _("the password (from the {source})").format(
+                source=source_name(credentials.source)
+            )
         )
         raise ImapError(
             _(
@@ -280,8 +282,9 @@ def choose_folders(
             found = name if name in names else by_lower.get(name.lower())
             if found is None:
                 raise ImapError(
-                    f"there is no folder {name!r} on the server; its folders are: "
-                    + ", ".join(names)
+                    _("there is no folder {name} on the server; its folders are: {folders}").format(
+                        name=repr(name), folders=", ".join(names)
+                    )
                 )
             chosen.append(found)
         return list(dict.fromkeys(chosen))
@@ -771,7 +774,9 @@ def _import_folder(
         except RETRYABLE as exc:
             session.drop()
             if attempt == retries:
-                result.stopped = f"could not read the folder list of UIDs: {exc}"
+                result.stopped = _("could not read the folder list of UIDs: {error}").format(
+                    error=exc
+                )
                 return result
             result.reconnects += 1
             time.sleep(backoff * 2**attempt)
@@ -779,7 +784,9 @@ def _import_folder(
             result.stopped = str(exc)
             return result
         except imaplib.IMAP4.error as exc:
-            result.stopped = f"the server refused to open {folder}: {exc}"
+            result.stopped = _("the server refused to open {folder}: {error}").format(
+                folder=folder, error=exc
+            )
             return result
     assert plan is not None
     result.uidvalidity = plan.uidvalidity

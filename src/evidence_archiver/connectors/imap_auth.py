@@ -21,7 +21,7 @@ import keyring.errors
 from keyring.backends import fail
 
 from ..errors import SourceError
-from ..i18n import _
+from ..i18n import N_, _
 
 KEYRING_SERVICE = "evidence-archiver IMAP"
 PASSWORD_ENV = "EVIDENCE_IMAP_PASSWORD"
@@ -122,14 +122,16 @@ def resolve_credentials(
     if stored:
         return Password(stored, "keyring")
     if prompt is not None:
-        typed = prompt(f"IMAP password for {user} on {host}")
+        typed = prompt(_("IMAP password for {user} on {host}").format(user=user, host=host))
         if typed:
             return Password(typed, "prompt")
     from_env = env.get(PASSWORD_ENV, "")
     if from_env:
         warn(
-            f"using the password from {PASSWORD_ENV}: other programs you run can read it; "
-            f"'evidence imap login --host {host} --user {user}' keeps it in the system keyring"
+            _(
+                "using the password from {env}: other programs you run can read it; "
+                "'evidence imap login --host {host} --user {user}' keeps it in the system keyring"
+            ).format(env=PASSWORD_ENV, host=host, user=user)
         )
         return Password(from_env, "environment")
     raise SourceError(
@@ -139,3 +141,15 @@ def resolve_credentials(
             "or set {PASSWORD_ENV} (or {OAUTH2_ENV} with an OAuth2 access token for Gmail/Outlook)"
         ).format(user=user, host=host, PASSWORD_ENV=PASSWORD_ENV, OAUTH2_ENV=OAUTH2_ENV)
     )
+
+
+_SOURCE_NAMES = {
+    "keyring": N_("system keyring"),
+    "prompt": N_("prompt"),
+    "environment": N_("environment variable"),
+}
+
+
+def source_name(source: str) -> str:
+    """Where a password came from, as a person reads it (the stored word stays English)."""
+    return _(_SOURCE_NAMES[source]) if source in _SOURCE_NAMES else source

@@ -199,13 +199,13 @@ def _describe(exc: BaseException) -> str:
     # pdfplumber wraps pdfminer's exception; the inner one says what is wrong.
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
     if isinstance(inner, RecursionError) or isinstance(exc, RecursionError):
-        return "not a readable PDF: its structure loops or nests too deeply"
+        return _("not a readable PDF: its structure loops or nests too deeply")
     text = str(inner).strip() or type(inner).__name__
     # pdfminer quotes raw bytes of the damaged object; a person needs only the gist.
     text = "".join(c if c.isprintable() else "?" for c in text)
     if len(text) > 100:
         text = text[:100] + "…"
-    return f"not a readable PDF: {text}"
+    return _("not a readable PDF: {reason}").format(reason=text)
 
 
 def extract_pdf(

@@ -139,9 +139,12 @@ def _serve(memory_mb: int) -> None:
         try:
             reply: tuple[str, Any] = ("ok", func(job))
         except MemoryError:
-            reply = ("failed", f"needs more than the memory limit of {memory_mb} MB")
+            reply = (
+                "failed",
+                _("needs more than the memory limit of {memory_mb} MB").format(memory_mb=memory_mb),
+            )
         except RecursionError:
-            reply = ("failed", "its structure nests too deeply to read (recursion limit)")
+            reply = ("failed", _("its structure nests too deeply to read (recursion limit)"))
         except Exception as exc:
             reply = (
                 "failed",
@@ -153,7 +156,13 @@ def _serve(memory_mb: int) -> None:
             _write_message(channel, reply)
         except MemoryError:
             _write_message(
-                channel, ("failed", f"its result exceeds the memory limit of {memory_mb} MB")
+                channel,
+                (
+                    "failed",
+                    _("its result exceeds the memory limit of {memory_mb} MB").format(
+                        memory_mb=memory_mb
+                    ),
+                ),
             )
 
 
@@ -212,17 +221,19 @@ class _Worker:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return "the extractor stopped answering; the file may be damaged or hostile"
+            return _("the extractor stopped answering; the file may be damaged or hostile")
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return (
-                f"the extractor crashed on it ({name}); the file may be damaged or hostile, "
-                f"or need more than the memory limit of {memory_mb} MB"
-            )
-        return f"the extractor stopped on it (exit code {code}); the file may be damaged or hostile"
+            return _(
+                "the extractor crashed on it ({name}); the file may be damaged or hostile, or "
+                "need more than the memory limit of {memory_mb} MB"
+            ).format(name=name, memory_mb=memory_mb)
+        return _(
+            "the extractor stopped on it (exit code {code}); the file may be damaged or hostile"
+        ).format(code=code)
 
 
 def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
