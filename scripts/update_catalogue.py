@@ -40,10 +40,12 @@ PO_FILE = PROJECT / "src" / "evidence_archiver" / "locale" / "zh_CN" / "LC_MESSA
 WIDTH = 100
 
 
-def _source_messages(root: Path) -> Iterable[tuple[str | tuple[str, ...], list[str]]]:
+def _source_messages(
+    root: Path,
+) -> Iterable[tuple[str | tuple[str, ...], list[str], str | None]]:
     with BABEL_CFG.open(encoding="utf-8") as cfg:
         method_map, options_map = parse_mapping_cfg(cfg)
-    for _filename, _lineno, message, comments, _context in extract_from_dir(
+    for _filename, _lineno, message, comments, context in extract_from_dir(
         str(root),
         method_map,
         options_map,
@@ -51,7 +53,7 @@ def _source_messages(root: Path) -> Iterable[tuple[str | tuple[str, ...], list[s
         comment_tags=("Translators:",),
         strip_comment_tags=True,
     ):
-        yield message, comments
+        yield message, comments, context
 
 
 def _help_messages() -> Iterable[str]:
@@ -68,8 +70,8 @@ def _help_messages() -> Iterable[str]:
 def extract(root: Path = PROJECT) -> Catalog:
     """The template catalogue: every message the interface can show, without locations."""
     template = Catalog(domain="evidence", project="evidence-archiver", fuzzy=False)
-    for message, comments in _source_messages(root):
-        template.add(message, auto_comments=comments)
+    for message, comments, context in _source_messages(root):
+        template.add(message, auto_comments=comments, context=context)
     for text in _help_messages():
         template.add(text)
     return template
@@ -101,14 +103,17 @@ def _ids(message: Message) -> list[str]:
 def problems(template: Catalog, po: Catalog) -> list[str]:
     """What is wrong with the catalogue against the template (empty = in step, all done)."""
     found: list[str] = []
-    wanted = {m.id for m in template if m.id}
-    have = {m.id for m in po if m.id}
-    for mid in sorted(wanted - have, key=str):
-        found.append(f"missing from evidence.po: {mid!r}")
-    for mid in sorted(have - wanted, key=str):
-        found.append(f"stale (no longer in the source): {mid!r}")
+    # A message is its msgid and its context (pgettext), as gettext looks it up.
+    wanted = {(m.id, m.context) for m in template if m.id}
+    have = {(m.id, m.context) for m in po if m.id}
+    for mid, context in sorted(wanted - have, key=str):
+        found.append(f"missing from evidence.po: {mid!r}" + (f" ({context})" if context else ""))
+    for mid, context in sorted(have - wanted, key=str):
+        found.append(
+            f"stale (no longer in the source): {mid!r}" + (f" ({context})" if context else "")
+        )
     for message in po:
-        if not message.id or message.id not in wanted:
+        if not message.id or (message.id, message.context) not in wanted:
             continue
         if message.fuzzy:
             found.append(f"fuzzy (check the translation, then remove the mark): {message.id!r}")

@@ -102,7 +102,7 @@ def test_jinja2_templates_are_extracted_too(tmp_path: Path) -> None:
         '<h1>{{ _("Cases") }}</h1><p>{{ ngettext("%(num)d item", "%(num)d items", n) }}</p>',
         encoding="utf-8",
     )
-    found = {m for m, _comments in catalogue._source_messages(tmp_path)}
+    found = {m for m, _comments, _context in catalogue._source_messages(tmp_path)}
     assert found == {"Cases", ("%(num)d item", "%(num)d items")}
 
 

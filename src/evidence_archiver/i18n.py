@@ -7,6 +7,7 @@ Every user-facing string is written in English in the code and marked for transl
     _("The archive is locked by another program.")
     _("cannot read the date {text}: use YYYY-MM-DD").format(text=repr(text))
     ngettext("{n} item", "{n} items", n).format(n=format_number(n))
+    pgettext("period", "from")       # the same English word, another meaning
     HELP = N_("Show the version.")     # module level: marked now, translated where it is used
 
 Messages are whole sentences with named ``{placeholders}`` (never sentence fragments joined
@@ -163,6 +164,13 @@ gettext_ = _
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The form of a message for ``n`` (Chinese has one form; English two)."""
     return translations().ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` where the same English word means different things (a column "from" holds
+    a sender in one table and the start of a period in another): the context tells them apart.
+    """
+    return translations().pgettext(context, message)
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext_noop name

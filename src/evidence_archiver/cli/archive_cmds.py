@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive import default_archive_path
-from ..i18n import _, ngettext
+from ..i18n import _, ngettext, pgettext
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -94,9 +94,10 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
     if runs:
         table = Table(title=_("Recent imports"), show_lines=False)
         for col in (
-            "#", _("when"), _("from"), _("new"), _("already there"), _("failed"), _("state")
+            "#", _("when"), pgettext("import source", "from"), _("new"), _("already there"),
+            _("failed"), _("state"),
         ):  # fmt: skip
-            table.add_column(col)
+            table.add_column(col, overflow="fold")
         for run in runs:
             table.add_row(
                 str(run.id),

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive.cases import rule_from_counterparty
-from ..i18n import N_, _, ngettext
+from ..i18n import N_, _, ngettext, pgettext
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -104,8 +104,9 @@ def list_cases(archive: ArchiveOption = None, json_: JsonOption = False) -> None
         console.print(_("No cases yet. Create one with 'evidence case new TITLE -c ADDRESS'."))
         return
     table = Table()
-    for col in (_("case"), _("title"), _("items"), _("from"), _("to")):
-        table.add_column(col)
+    for col in (_("case"), _("title"), _("items"), pgettext("period", "from"),
+                pgettext("period", "to")):  # fmt: skip
+        table.add_column(col, overflow="fold")
     for c in cases:
         table.add_row(
             escape(c.slug), escape(c.title), str(c.items), show_time(c.first), show_time(c.last)
