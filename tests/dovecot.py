@@ -27,6 +27,7 @@ import contextlib
 import itertools
 import os
 import pwd
+import re
 import select
 import shutil
 import socket
@@ -130,16 +131,11 @@ userdb {{
 namespace inbox {{
   inbox = yes
   separator = /
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = create
-  }}
-  mailbox Drafts {{
-    special_use = \\Drafts
-  }}
+{mailboxes}
 }}
 protocol imap {{
   mail_max_userip_connections = 100
+{imap_extra}
 }}
 service imap-login {{
   inet_listener imap {{
@@ -194,11 +190,36 @@ class ImapUser:
             return int(client.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
 
 
-class DovecotServer:
-    """A running Dovecot; see the module docstring."""
+# The standard layout: English folder names flagged with SPECIAL-USE.
+STANDARD_MAILBOXES = """\
+  mailbox Sent {
+    special_use = \\Sent
+    auto = create
+  }
+  mailbox Drafts {
+    special_use = \\Drafts
+  }"""
+# A NetEase-style account: the folders a new 163.com mailbox has, named in Chinese, none of
+# them flagged, and no SPECIAL-USE capability at all.
+NETEASE_MAILBOXES = "\n".join(
+    f'  mailbox "{name}" {{\n    auto = subscribe\n  }}'
+    for name in ("已发送", "草稿箱", "已删除", "垃圾邮件", "病毒文件夹")
+)
+NETEASE_CAPABILITY = (
+    "  imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS"
+)
 
-    def __init__(self, root: Path) -> None:
+
+class DovecotServer:
+    """A running Dovecot; see the module docstring.
+
+    ``netease=True`` gives every account NetEase's Chinese folder names without SPECIAL-USE,
+    and account names that are 163.com addresses (``user1@163.com``).
+    """
+
+    def __init__(self, root: Path, *, netease: bool = False) -> None:
         self.root = root
+        self.netease = netease
         self.imaps_port = free_port()
         self.imap_port = free_port()
         self.passwd = root / "passwd"
@@ -227,7 +248,9 @@ class DovecotServer:
         # Dovecot re-reads a passwd-file at most once a second, so accounts added on the fly
         # could be missed: every test account is written before the server starts.
         self.passwd.write_text(
-            "".join(f"user{n}:{{PLAIN}}{_password(n)}::::::\n" for n in range(1, USER_POOL + 1))
+            "".join(
+                f"{self._name(n)}:{{PLAIN}}{_password(n)}::::::\n" for n in range(1, USER_POOL + 1)
+            )
         )
         self.passwd.chmod(0o644)
         config = root / "dovecot.conf"
@@ -240,6 +263,8 @@ class DovecotServer:
                 mail_group=entry.pw_gid,
                 imap_port=self.imap_port,
                 imaps_port=self.imaps_port,
+                mailboxes=NETEASE_MAILBOXES if self.netease else STANDARD_MAILBOXES,
+                imap_extra=NETEASE_CAPABILITY if self.netease else "",
             )
         )
         with (root / "dovecot.stderr").open("wb") as stderr:
@@ -292,7 +317,10 @@ class DovecotServer:
             n = next(self._counter)
         if n > USER_POOL:
             raise RuntimeError(f"the test server has only {USER_POOL} accounts: raise USER_POOL")
-        return ImapUser(self, f"user{n}", _password(n))
+        return ImapUser(self, self._name(n), _password(n))
+
+    def _name(self, n: int) -> str:
+        return f"user{n}@163.com" if self.netease else f"user{n}"
 
 
 @pytest.fixture(scope="session")
@@ -312,6 +340,25 @@ def dovecot() -> Iterator[DovecotServer]:
 @pytest.fixture
 def imap_user(dovecot: DovecotServer) -> ImapUser:
     return dovecot.add_user()
+
+
+@pytest.fixture(scope="session")
+def netease_dovecot() -> Iterator[DovecotServer]:
+    """A second server, laid out like a NetEase mailbox (see :class:`DovecotServer`)."""
+    root = Path(tempfile.mkdtemp(prefix="evidence-dovecot-163-"))
+    root.chmod(0o755)
+    server = DovecotServer(root, netease=True)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def netease_user(netease_dovecot: DovecotServer) -> ImapUser:
+    return netease_dovecot.add_user()
 
 
 # -- test messages ------------------------------------------------------------------------------
@@ -344,6 +391,17 @@ def make_message(
     return msg.as_bytes(policy=SMTP)
 
 
+_LOOPBACK = itertools.count(20)
+
+
+def fresh_loopback() -> str:
+    """A loopback address no test used before (127.0.0.20, .21, …): Dovecot delays each
+    failed login from one address longer than the last, so tests that fail logins on purpose
+    each connect from an address of their own (see :class:`FaultProxy` ``source``)."""
+    n = next(_LOOPBACK)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
 # -- a misbehaving TCP proxy --------------------------------------------------------------------
 
 
@@ -360,6 +418,10 @@ class FaultProxy:
     client that reconnects can finish, unless ``refuse_after`` is set: connections after that
     many are closed as soon as they are accepted. ``connections`` counts the connections
     accepted and ``from_client`` holds every byte the client sent.
+
+    ``source`` is the loopback address (``127.0.0.N``) the proxy connects to the server from.
+    Dovecot delays every failed login from one address longer than the last (up to 15 s):
+    tests that fail logins on purpose each come from an address of their own.
     """
 
     def __init__(
@@ -373,8 +435,10 @@ class FaultProxy:
         faulty_connections: int = 1,
         refuse_after: int | None = None,
         rewrite: Callable[[bytes], bytes] | None = None,
+        source: str | None = None,
     ) -> None:
         self.target_port = target_port
+        self.source = source
         self.cut_after = cut_after
         self.stall_after = stall_after
         self.strip_starttls = strip_starttls
@@ -419,7 +483,8 @@ class FaultProxy:
                 client.close()
                 continue
             faulty = self.connections <= self.faulty_connections
-            upstream = socket.create_connection((HOST, self.target_port))
+            source = (self.source, 0) if self.source else None
+            upstream = socket.create_connection((HOST, self.target_port), source_address=source)
             self._sockets += [client, upstream]
             thread = threading.Thread(
                 target=self._pump, args=(client, upstream, faulty), daemon=True
@@ -469,3 +534,132 @@ class FaultProxy:
                 for s in (client, upstream):
                     with contextlib.suppress(OSError):
                         s.close()
+
+
+# -- NetEase's "Unsafe Login" -------------------------------------------------------------------
+
+UNSAFE_LOGIN = b"Unsafe Login. Please contact kefu@188.com for help"
+_LITERAL = re.compile(rb"\{(\d+)(\+?)\}\r\n$")
+
+
+class NetEaseProxy:
+    """Forward 127.0.0.1:``port`` to Dovecot's plain IMAP port, refusing to open folders the
+    way NetEase's servers (163.com, 126.com, yeah.net, 188.com) do: ``SELECT`` and
+    ``EXAMINE`` get ``<tag> NO SELECT Unsafe Login. Please contact kefu@188.com for help``
+    until the client has sent the ``ID`` command (RFC 2971) on that connection; everything
+    else passes through to Dovecot untouched.
+
+    The client side is plain IMAP on the loopback interface (the importer allows that for
+    127.0.0.1 only); TLS has nothing to do with this behaviour. With ``hide_id`` the proxy
+    also removes ``ID`` from the capabilities Dovecot announces, like a server that needs ID
+    without offering it. ``commands`` lists, per connection, the command names the client
+    sent, in order, and ``id_arguments`` the arguments of each ID command.
+    """
+
+    def __init__(self, target_port: int, *, hide_id: bool = False) -> None:
+        self.target_port = target_port
+        self.hide_id = hide_id
+        self.commands: list[list[str]] = []
+        self.id_arguments: list[bytes] = []
+        self.listener = socket.create_server((HOST, 0))
+        self.port = int(self.listener.getsockname()[1])
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
+
+    def __enter__(self) -> NetEaseProxy:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self.listener.close()
+        for s in self._sockets:
+            with contextlib.suppress(OSError):
+                s.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection((HOST, self.target_port))
+            self._sockets += [client, upstream]
+            commands: list[str] = []
+            self.commands.append(commands)
+            thread = threading.Thread(
+                target=self._pump, args=(client, upstream, commands), daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _hide_id(self, data: bytes) -> bytes:
+        if not self.hide_id:
+            return data
+        return re.sub(rb"(CAPABILITY[^\r\n]*?) ID(?=[ \]\r])", rb"\1", data)
+
+    def _pump(self, client: socket.socket, upstream: socket.socket, commands: list[str]) -> None:
+        buffer = b""
+        literal_left = 0  # bytes of a literal still to pass (or swallow) unparsed
+        at_start = True  # the next line begins a command
+        refusing: tuple[bytes, bytes] | None = None  # (tag, command) being refused
+        identified = False
+        try:
+            while not self._stop.is_set():
+                readable, _, _ = select.select([client, upstream], [], [], 0.2)
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is upstream:
+                        client.sendall(self._hide_id(data))
+                        continue
+                    buffer += data
+                    while buffer:
+                        if literal_left:
+                            part, buffer = buffer[:literal_left], buffer[literal_left:]
+                            literal_left -= len(part)
+                            if refusing is None:
+                                upstream.sendall(part)
+                            continue
+                        end = buffer.find(b"\r\n")
+                        if end < 0:
+                            break
+                        line, buffer = buffer[: end + 2], buffer[end + 2 :]
+                        if at_start:
+                            words = line.split(None, 2)
+                            name = words[1].upper() if len(words) > 1 else b""
+                            commands.append(name.decode("ascii", "replace"))
+                            if name == b"ID":
+                                identified = True
+                                self.id_arguments.append(words[2] if len(words) > 2 else b"")
+                            if name in (b"SELECT", b"EXAMINE") and not identified:
+                                refusing = (words[0], name)
+                        literal = _LITERAL.search(line)
+                        if refusing is None:
+                            upstream.sendall(line)
+                        if literal:
+                            literal_left = int(literal[1])
+                            at_start = False
+                            if refusing is not None and not literal[2]:
+                                client.sendall(b"+ go ahead\r\n")
+                            continue
+                        at_start = True
+                        if refusing is not None:
+                            tag, name = refusing
+                            client.sendall(tag + b" NO " + name + b" " + UNSAFE_LOGIN + b"\r\n")
+                            refusing = None
+        except OSError:
+            return
+        finally:
+            for s in (client, upstream):
+                with contextlib.suppress(OSError):
+                    s.close()

@@ -193,6 +193,11 @@ def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Pat
     assert out["verify"]["ok"] is True
     assert out["verify"]["problems"] == []
     assert out["notes"] == []
+    # The Xiaomi phone's recording of the 2 July call is linked to that call-log entry.
+    assert out["imports"]["call recording (Xiaomi)"]["added"] == 1
+    [recording] = out["recordings"]
+    assert recording["call"] in out["timeline"]
+    assert recording["item"] in out["timeline"]
     assert not (tmp_path / "never-touched.db").exists()
 
 

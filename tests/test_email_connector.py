@@ -368,3 +368,30 @@ def test_an_attachment_named_pdf_without_a_pdf_header_is_not_sent_to_the_extract
     assert (report.added, report.failed) == (1, 0)
     assert archive.attachments_without_text(import_id=report.import_id, header=b"%PDF") == []
     assert len(archive.attachments_without_text(import_id=report.import_id)) == 1
+
+
+def test_the_demo_mailbox_is_a_163_com_mailbox_with_netease_headers_and_gbk_mail(
+    archive: Archive,
+) -> None:
+    mbox = Path(__file__).parent.parent / "fixtures/demo/mail/lenderx.mbox"
+    report = import_mbox(archive, mbox)
+    assert report.failed == 0
+    first = archive.item(1)  # Wang's request, sent from 163.com's webmail
+    raw = archive.read_original(first.original_sha256 or "")
+
+    assert first.sender == "wangxiaoming88@163.com"
+    assert first.sender_name == "王小明 Wang Xiaoming"
+    assert first.title.startswith("展期申请")
+    assert "我申请将第4至6期延期还款三个月" in first.body  # GBK, base64, decoded
+    assert b"charset=GBK" in raw
+    assert b"X-Mailer: Coremail Webmail Server" in raw
+    assert b"by ajax-webmail-wmsvr" in raw
+    assert first.message_id is not None
+    assert first.message_id.endswith(".Coremail.wangxiaoming88@163.com>")
+    reply = archive.item(2)  # the lender's answer, as NetEase's inbound servers keep it
+    received = archive.read_original(reply.original_sha256 or "")
+    assert received.startswith(b"Received: from mail.lenderx.com (unknown [203.0.113.45])")
+    assert b"(Coremail) with SMTP id" in received
+    assert b"X-CM-TRANSID:" in received
+    assert "朱镕" in reply.body  # labelled gb2312, really GBK
+    assert reply.thread_key == first.thread_key

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import keyring
 import keyring.backend
@@ -13,7 +14,7 @@ import keyring.errors
 import pytest
 from typer.testing import CliRunner
 
-from dovecot import HOST, ImapUser, make_message
+from dovecot import HOST, FaultProxy, ImapUser, fresh_loopback, make_message
 from evidence_archiver import Archive
 from evidence_archiver.cli import app
 from evidence_archiver.connectors.imap_auth import (
@@ -252,3 +253,44 @@ def folders_args(user: ImapUser) -> list[str]:
         "imap", "folders", "--host", HOST, "--user", user.name, "--port",
         str(user.server.imaps_port), "--ca-file", str(user.server.ca_file), "--json",
     ]  # fmt: skip
+
+
+def test_login_without_host_keeps_the_password_under_the_providers_server(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    runner = CliRunner()
+
+    login = runner.invoke(
+        app, ["imap", "login", "--user", "wang@163.com", "--no-check"], input="授权码-abc\n"
+    )
+    qq = runner.invoke(
+        app, ["imap", "login", "--provider", "qq", "--user", "12345", "--no-check"], input="x\n"
+    )
+
+    assert login.exit_code == 0, login.output
+    assert qq.exit_code == 0, qq.output
+    assert memory_keyring.passwords == {
+        ("evidence-archiver IMAP", "wang@163.com@imap.163.com"): "授权码-abc",
+        ("evidence-archiver IMAP", "12345@imap.qq.com"): "x",
+    }
+    logout = runner.invoke(app, ["imap", "logout", "--user", "wang@163.com"])
+    assert logout.exit_code == 0
+    assert "imap.163.com" in logout.stdout
+    assert list(memory_keyring.passwords) == [("evidence-archiver IMAP", "12345@imap.qq.com")]
+
+
+def test_an_outlook_password_gets_a_warning_before_it_is_refused(
+    archive_path: Path, dovecot: Any
+) -> None:
+    with FaultProxy(dovecot.imaps_port, faulty_connections=0, source=fresh_loopback()) as proxy:
+        result = CliRunner().invoke(
+            app,
+            ["import", "imap", "--user", "wang@outlook.com", "--host", HOST,
+             "--port", str(proxy.port), "--ca-file", str(dovecot.ca_file), "--workers", "0"],
+            env={"EVIDENCE_ARCHIVE": str(archive_path), PASSWORD_ENV: "pw"},
+        )  # fmt: skip
+
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "accepts only OAuth2 over IMAP" in text
+    assert "refused the login" in text

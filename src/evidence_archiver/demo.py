@@ -2,8 +2,9 @@
 exported as a timestamped evidence bundle and verified.
 
 The sample data ships inside the package (``demo_data``, copied from ``fixtures/`` when the wheel
-is built: ``demo/`` mail, ``phone/`` SMS, calls and chat, ``documents/`` agreements and a
-screenshot); in a source checkout it is read from ``fixtures/`` directly. The timestamp comes
+is built: ``demo/`` mail, ``phone/`` SMS, calls, chat and a Xiaomi phone's call recording,
+``documents/`` agreements and a screenshot); in a source checkout it is read from ``fixtures/``
+directly. The timestamp comes
 from a throwaway RFC 3161 authority started on 127.0.0.1 for the demo (it needs the ``openssl``
 command); without it the bundle is exported untimestamped and the demo says so.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
-from .archive import Archive
+from .archive import Archive, FactFields
 from .connectors.sms import import_phone_export
 from .documents import import_files, import_pdfs
 from .errors import EvidenceError
@@ -24,7 +26,7 @@ from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
 from .export.render_pdf import FontMissing, find_cjk_font
 from .export.verify import VerifyReport, verify_bundle
-from .i18n import _
+from .i18n import N_, _
 from .importing import import_eml, import_mbox
 from .model import ImportReport
 
@@ -38,6 +40,8 @@ DEMO_RULES = [
     ("phone", "95555"),
     ("keyword", "LenderX"),
 ]
+# The borrower's phone is a Xiaomi: its recordings folder, copied as it is on the phone.
+RECORDINGS = Path("phone", "MIUI", "sound_recorder", "call_rec")
 PHONE_EXPORTS = [
     "sms-20240705.xml",
     "sms-20240820.xml",  # a newer backup overlapping the first: only new messages are added
@@ -69,6 +73,89 @@ class DemoResult:
     verify: VerifyReport | None = None
     timestamp_note: str = ""
     notes: list[str] = field(default_factory=list)
+    #: Each call recording's item id and the id of the call-log entry it was linked to.
+    recordings: dict[int, int | None] = field(default_factory=dict)
+
+
+def _find(archive: Archive, slug: str, kind: str, *words: str) -> int:
+    """The first item of the case of ``kind`` whose text holds every one of ``words``: what a
+    user finds with 'evidence search' before citing it."""
+    for record in archive.timeline(slug, kind=kind):
+        text = record.body + "".join(a.text for a in record.attachments)
+        if all(w in text for w in words):
+            return record.id
+    raise EvidenceError(
+        _("the demo's sample data has no {kind} saying {words}").format(
+            kind=kind, words=" ".join(words)
+        )
+    )
+
+
+def record_demo_facts(archive: Archive, slug: str) -> None:
+    """The facts a borrower records for the demo case, through the same library calls the
+    'evidence fact add' command makes: the promise of 3-4 July, the reminder and the late fees
+    that contradict it, and the signed extension. The archive then flags the breaches."""
+    promise = [
+        _find(archive, slug, "sms", "同意第4至6期"),
+        _find(archive, slug, "chat", "同意第4至6期"),
+        _find(archive, slug, "email", "Agent 1234"),
+    ]
+    archive.add_fact(
+        promise,
+        FactFields(
+            kind="promise",
+            text="LenderX agreed in writing to defer instalments 4-6 by three months: "
+            "instalment 4 now due 15 October 2024, no late fees. 乐贷同意第4至6期各顺延三个月，"
+            "第4期延至2024年10月15日，期间不收取逾期费。",
+            due=date(2024, 10, 15),
+            amount=Decimal("5265.76"),
+            currency="CNY",
+            by="Agent 1234 / 第1234号客服",
+            reference="LX-2024-0315-001",
+        ),
+        case=slug,
+    )
+    archive.add_fact(
+        [_find(archive, slug, "sms", "第4期应还")],
+        FactFields(
+            kind="demand",
+            text="Reminder to pay instalment 4 by 15 July anyway. 仍催还第4期（7月15日）。",
+            amount=Decimal("5265.76"),
+            currency="CNY",
+        ),
+        case=slug,
+    )
+    archive.add_fact(
+        [_find(archive, slug, "sms", "逾期费用 50.02"), _find(archive, slug, "email", "52.66")],
+        FactFields(
+            kind="breach",
+            text="Late fee charged during the deferral. 展期期间仍收取逾期费。",
+            amount=Decimal("52.66"),
+            currency="CNY",
+        ),
+        case=slug,
+    )
+    archive.add_fact(
+        [_find(archive, slug, "email", "10,634.20")],
+        FactFields(
+            kind="demand",
+            text="Final notice: pay instalments 4 and 5 plus late fees within 7 days or be "
+            "reported to the credit bureau. 最后通知：7日内还清，否则上报征信。",
+            amount=Decimal("10634.20"),
+            currency="CNY",
+        ),
+        case=slug,
+    )
+    archive.add_fact(
+        [_find(archive, slug, "document", "LX-2024-0315-001-E1")],
+        FactFields(
+            kind="promise",
+            text="Extension agreement signed: the 4 July schedule, late fees waived. "
+            "签订延期还款协议，免除逾期费。",
+            reference="LX-2024-0315-001-E1",
+        ),
+        case=slug,
+    )
 
 
 def run_demo(
@@ -78,17 +165,21 @@ def run_demo(
     given, export it there as a timestamped bundle and verify it."""
     data = demo_data_dir()
     imports: dict[str, ImportReport] = {
-        "mail (mbox)": import_mbox(archive, data / "demo" / "mail" / "lenderx.mbox", workers=0),
-        "mail (saved .eml)": import_eml(archive, [data / "demo" / "mail" / "saved"], workers=0),
+        N_("mail (mbox)"): import_mbox(archive, data / "demo" / "mail" / "lenderx.mbox", workers=0),
+        N_("mail (saved .eml)"): import_eml(archive, [data / "demo" / "mail" / "saved"], workers=0),
     }
     for name in PHONE_EXPORTS:
         report, _notes = import_phone_export(
             archive, data / "phone" / name, region="CN", zone="Asia/Shanghai"
         )
         imports[name] = report
+    # The phone's clock ran on Beijing time; its numbers are Chinese.
+    imports[N_("call recording (Xiaomi)")] = import_files(
+        archive, [data / RECORDINGS], ocr=None, zone="Asia/Shanghai", region="CN"
+    )
     documents = data / "documents"
-    imports["agreements (PDF)"] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
-    imports["screenshot"] = import_files(archive, sorted(documents.glob("*.png")))
+    imports[N_("agreements (PDF)")] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
+    imports[N_("screenshot")] = import_files(archive, sorted(documents.glob("*.png")))
     if DEMO_SLUG in {c.slug for c in archive.cases()}:
         slug, linked = DEMO_SLUG, archive.case(DEMO_SLUG).items
     else:
@@ -98,7 +189,11 @@ def run_demo(
             description="Wang Xiaoming's repayment extension with LenderX (乐贷): agreed in "
             "writing, then charged late fees and threatened by collectors anyway.",
         )
+        record_demo_facts(archive, slug)
     result = DemoResult(archive.path, slug, linked, imports)
+    for record in archive.timeline(kind="file"):
+        if "recording" in record.details:
+            result.recordings[record.id] = record.details["recording"].get("call_item_id")
     if bundle_dir is None:
         return result
     # A fresh machine may lack a Chinese font or openssl: the demo still makes and verifies a

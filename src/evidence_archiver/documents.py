@@ -82,14 +82,24 @@ def import_files(
     limits: Limits | None = None,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    zone: str | None = None,
+    region: str | None = None,
 ) -> ImportReport:
     """Import any files (photos, screenshots, recordings, PDFs…) and folders of them.
 
     Call recordings are then matched with the call-log entries already archived
-    (:func:`~evidence_archiver.reindex.link_recordings`).
+    (:func:`~evidence_archiver.reindex.link_recordings`). ``zone`` and ``region`` say how to
+    read the times and numbers in recordings' names (see
+    :func:`~evidence_archiver.connectors.files.file_captures`).
     """
     captures = file_captures(
-        paths, password=password, ocr=ocr, limits=limits, skip=archive_files(archive)
+        paths,
+        password=password,
+        ocr=ocr,
+        limits=limits,
+        skip=archive_files(archive),
+        zone=zone,
+        region=region,
     )
     report = archive.ingest(
         _counted(captures, progress),

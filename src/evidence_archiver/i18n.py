@@ -44,7 +44,7 @@ import gettext
 import hashlib
 import io
 import os
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -222,6 +222,13 @@ def format_date(moment: datetime, zone: tzinfo | None = None) -> str:
     if is_chinese():
         return f"{local.year}年{local.month}月{local.day}日"
     return f"{local:%Y-%m-%d}"
+
+
+def format_day(day: date) -> str:
+    """A calendar day that has no zone (a due date): ``2024年10月15日`` or ``2024-10-15``."""
+    if is_chinese():
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
 
 
 def format_number(n: int | float) -> str:

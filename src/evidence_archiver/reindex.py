@@ -29,10 +29,14 @@ from .extract.documents import Extracted, ExtractJob, extract_many, is_pdf, ocr_
 from .extract.ocr import OcrOptions
 from .extract.pdf import is_encrypted_reason
 from .extract.sandbox import Limits
+from .people import phone_key
 
 DEFAULT_OCR = OcrOptions()
 # A recorder app names the file when recording starts; the call log stamps the call's start.
+# Without the call's duration, a recording this close to its start is taken to be of it.
 RECORDING_MATCH_WINDOW = timedelta(minutes=3)
+# The phone's recorder and its call log may disagree by a few seconds.
+CLOCK_SKEW = timedelta(seconds=15)
 
 
 @dataclass
@@ -170,38 +174,96 @@ def reindex(
     return report
 
 
+def _party_key(record: ItemRecord) -> str:
+    """The comparison key of an item's phone counterparty (see :func:`people.phone_key`)."""
+    party = record.sender or (record.recipients[0] if record.recipients else "")
+    if party:
+        return phone_key(party)
+    if record.thread_key and record.thread_key.startswith("phone:"):
+        return phone_key(record.thread_key[len("phone:") :])
+    return ""
+
+
+def _call_window(call: ItemRecord) -> tuple[datetime, datetime, float | None]:
+    """When a call's recording may have started, and the call's duration when known."""
+    assert call.occurred_at is not None
+    duration = call.details.get("duration_s")
+    if not isinstance(duration, int | float) or isinstance(duration, bool):
+        return (
+            call.occurred_at - RECORDING_MATCH_WINDOW,
+            call.occurred_at + RECORDING_MATCH_WINDOW,
+            None,
+        )
+    end = call.occurred_at + timedelta(seconds=float(duration))
+    return call.occurred_at - CLOCK_SKEW, end + CLOCK_SKEW, float(duration)
+
+
+def _best_call(
+    record: ItemRecord, hint: dict[str, Any], calls: list[ItemRecord]
+) -> ItemRecord | None:
+    """The call whose time span holds the recording's start, the closest when several do."""
+    resolution = timedelta(seconds=int(hint.get("resolution_seconds") or 1))
+    if record.occurred_at is not None:
+        start: datetime = record.occurred_at
+        aware = True
+    else:
+        try:
+            start = datetime.fromisoformat(str(hint.get("local_time")))
+        except ValueError:
+            return None
+        aware = False
+    audio = (record.details.get("audio") or {}).get("duration_seconds")
+    best: tuple[float, ItemRecord] | None = None
+    for call in calls:
+        window_start, window_end, duration = _call_window(call)
+        call_start = call.occurred_at
+        assert call_start is not None
+        if not aware:
+            # A name without a zone is compared with the call's time on the phone's clock.
+            window_start, window_end, call_start = (
+                t.replace(tzinfo=None) for t in (window_start, window_end, call_start)
+            )
+        if start + resolution <= window_start or start > window_end:
+            continue
+        score = abs((start - call_start).total_seconds())
+        if duration is not None and isinstance(audio, int | float):
+            score += abs(float(audio) - duration)
+        if best is None or score < best[0]:
+            best = (score, call)
+    return best[1] if best else None
+
+
 def link_recordings(archive: Archive) -> int:
     """Match call recordings with call-log entries; return how many were newly matched.
 
-    A recording whose file name gave a number and a local time (see
-    :func:`~evidence_archiver.extract.files.recording_hint`) matches the call with that number
-    whose start, in the phone's own local time, is within three minutes of it. The match is
-    stored in the recording's details as ``recording.call_item_id`` (derived data: the
-    original is untouched).
+    A recording whose file name gave a number and a start time (see
+    :mod:`~evidence_archiver.extract.recordings`) matches a call with the same number
+    (95555 and +8695555 alike) whose time span holds that start: from ``CLOCK_SKEW`` before
+    the call began to ``CLOCK_SKEW`` after it ended (its start plus its duration); a call whose
+    duration the log does not give spans three minutes either side of its start. A start read
+    in the phone's zone is compared as an instant; a generic name's wall-clock time with the
+    call's time on the phone's clock. When several calls match, the one that began closest to
+    the recording wins, the audio's duration breaking ties. The match is stored in the
+    recording's details as ``recording.call_item_id`` (derived data: the original is untouched);
+    an unmatched recording stays an item of its own with its number and time.
     """
     calls: dict[str, list[ItemRecord]] = {}
     for call in archive.timeline(kind="call"):
-        if call.thread_key and call.occurred_at is not None:
-            calls.setdefault(call.thread_key, []).append(call)
+        key = _party_key(call)
+        if key and call.occurred_at is not None:
+            calls.setdefault(key, []).append(call)
     matched = 0
     for record in archive.timeline(kind="file"):
         hint = record.details.get("recording") or {}
-        if not hint.get("local_time") or not record.thread_key or "call_item_id" in hint:
+        if "call_item_id" in hint or not hint.get("number"):
             continue
-        try:
-            local = datetime.fromisoformat(hint["local_time"])
-        except ValueError:
+        if record.occurred_at is None and not hint.get("local_time"):
             continue
-        best: tuple[timedelta, ItemRecord] | None = None
-        for call in calls.get(record.thread_key, []):
-            assert call.occurred_at is not None
-            gap = abs(call.occurred_at.replace(tzinfo=None) - local)
-            if gap <= RECORDING_MATCH_WINDOW and (best is None or gap < best[0]):
-                best = (gap, call)
+        best = _best_call(record, hint, calls.get(phone_key(str(hint["number"])), []))
         if best is None:
             continue
         details = dict(record.details)
-        details["recording"] = {**hint, "call_item_id": best[1].id}
+        details["recording"] = {**hint, "call_item_id": best.id}
         archive.set_derived_text(
             record.id, body=record.body, details=details, parse_error=record.parse_error
         )

@@ -1,7 +1,9 @@
 """Cases and the rules that link items to them.
 
 A rule is an address (``service@lenderx.com``), a domain (``lenderx.com``, which also covers its
-sub-domains), a phone number (compared in E.164, so every written form matches) or a keyword
+sub-domains), a phone number (compared in E.164, so every written form matches; a Chinese
+service number such as 95555 matches ``95555`` and the ``+8695555`` that older archives hold,
+and an SMS gateway ``106…`` also matches the same gateway with any suffix) or a keyword
 (matched through the search index, so it finds exactly what ``evidence search`` would). Rules
 link items when a case is created, when rules are added, and when new items are imported.
 A person can also link and unlink by hand; an unlinked item is remembered as *excluded* and no
@@ -21,7 +23,7 @@ from datetime import datetime
 
 from ..errors import NotFound, UsageError
 from ..i18n import _
-from ..people import normalize_address, normalize_phone
+from ..people import is_sms_gateway, normalize_address, normalize_phone, phone_variants
 from .custody import CustodyLog
 from .records import CaseSummary
 from .text_index import compile_query
@@ -136,9 +138,25 @@ def _matching_items(
         if not within:
             return set()
         limit = f" AND {{col}} BETWEEN {min(within)} AND {max(within)}"
-    if kind in ("address", "phone"):
+    if kind == "address":
         sql = "SELECT item_id FROM item_people WHERE address = ?" + limit.format(col="item_id")
         args = [value]
+    elif kind == "phone":
+        forms = phone_variants(value)
+        wheres = ["address IN (" + ", ".join("?" * len(forms)) + ")"]
+        args = list(forms)
+        if is_sms_gateway(forms[0]):
+            # The gateway with whatever suffix the sender added: every address that starts
+            # with its digits (':' sorts right after '9', so this is an index range scan).
+            for form in forms:
+                wheres.append("(address > ? AND address < ?)")
+                args += [form, form + ":"]
+        sql = (
+            "SELECT item_id FROM item_people WHERE ("
+            + " OR ".join(wheres)
+            + ")"
+            + limit.format(col="item_id")
+        )
     elif kind == "domain":
         sql = (
             "SELECT item_id FROM item_people WHERE (domain = ? OR domain LIKE ? ESCAPE '\\')"
@@ -305,8 +323,13 @@ def remove_rule(
     now: datetime,
 ) -> bool:
     kind, value = normalize_rule(kind, value)
+    # An archive made before service numbers kept their digits holds 95555 as +8695555.
+    forms = phone_variants(value) if kind == "phone" else (value,)
     cur = conn.execute(
-        "DELETE FROM case_rules WHERE case_id = ? AND kind = ? AND value = ?", (case, kind, value)
+        "DELETE FROM case_rules WHERE case_id = ? AND kind = ? AND value IN ("
+        + ", ".join("?" * len(forms))
+        + ")",
+        (case, kind, *forms),
     )
     if cur.rowcount:
         slug = conn.execute("SELECT slug FROM cases WHERE id = ?", (case,)).fetchone()[0]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from typing import Any, NamedTuple
 from ..errors import SourceError
 from ..i18n import _
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
-from ..people import normalize_address
+from ..people import normalize_address, phone_variants
 from .custody import INSERT_SQL as CUSTODY_INSERT
 from .custody import CustodyLog
 from .text_index import index_text
@@ -304,6 +305,10 @@ class BatchWriter:
     def _existing(self) -> dict[str, tuple[int, tuple[str, str, str]]]:
         """Items already archived under the batch's keys: their id and their own source."""
         keys = list(dict.fromkeys(p.dedup_key for p in self.pending))
+        # A message from a service number archived before its number kept its digits has its
+        # key under the other form (+8695555 for 95555): look under both, answer for this one.
+        aliases = {alias: key for key in keys for alias in _older_key_forms(key)}
+        keys += list(aliases)
         found: dict[str, tuple[int, tuple[str, str, str]]] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start : start + _LOOKUP_CHUNK]
@@ -314,6 +319,9 @@ class BatchWriter:
                 chunk,
             ):
                 found[key] = (int(item_id), (connector, container or "", locator or ""))
+        for alias, key in aliases.items():
+            if alias in found and key not in found:
+                found[key] = found[alias]
         return found
 
     def flush(self) -> list[int]:
@@ -385,6 +393,26 @@ class BatchWriter:
         conn.executemany(CUSTODY_INSERT, self.custody_rows)
         conn.executemany(_ERROR_INSERT, self.errors)
         return new_ids
+
+
+# A key whose counterparty may be a service number (95…, 10…, 12…, 400…, 800…, with or
+# without +86): the only ones with another stored form. Checked first, as it runs per message.
+_SERVICE_KEY = re.compile(r"[^|]*\|(?:\+86)?(?:9|1[02]|[48]00)")
+
+
+def _older_key_forms(key: str) -> tuple[str, ...]:
+    """The same phone message's key with its counterparty in the other stored form, if any.
+
+    Phone keys read ``kind|counterparty|time|direction|digest`` (``sms.common.message_key``).
+    """
+    if not _SERVICE_KEY.match(key):
+        return ()
+    kind, sep, rest = key.partition("|")
+    counterparty, sep2, tail = rest.partition("|")
+    if not sep or not sep2:
+        return ()
+    forms = phone_variants(counterparty)
+    return tuple(f"{kind}|{form}|{tail}" for form in forms if form != counterparty)
 
 
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:

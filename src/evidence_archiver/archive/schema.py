@@ -302,6 +302,48 @@ def _v6_original_parts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v7_facts(db: sqlite_utils.Database) -> None:
+    """Facts drawn from the evidence (see ``facts``): a fact of one case cites one or more of
+    its items (``fact_items``, in the order given); ``fact_suggestions`` remembers which
+    proposed facts a person accepted (and the fact it became) or rejected, so that they are
+    not proposed again. Amounts are exact decimals written as text; dates are ISO days."""
+    db.execute(
+        "CREATE TABLE facts ("
+        " id INTEGER PRIMARY KEY,"
+        " case_id INTEGER NOT NULL REFERENCES cases (id),"
+        " kind TEXT NOT NULL,"
+        " text TEXT NOT NULL,"
+        " on_date TEXT,"
+        " due TEXT,"
+        " amount TEXT,"
+        " currency TEXT,"
+        " by TEXT,"
+        " reference TEXT,"
+        " suggestion TEXT,"
+        " created_at TEXT NOT NULL,"
+        " updated_at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_facts_case_id ON facts (case_id)")
+    db.execute(
+        "CREATE TABLE fact_items ("
+        " fact_id INTEGER NOT NULL REFERENCES facts (id),"
+        " item_id INTEGER NOT NULL REFERENCES items (id),"
+        " position INTEGER NOT NULL,"
+        " PRIMARY KEY (fact_id, item_id))"
+    )
+    db.execute("CREATE INDEX idx_fact_items_item_id ON fact_items (item_id)")
+    db.execute(
+        "CREATE TABLE fact_suggestions ("
+        " id TEXT PRIMARY KEY,"
+        " case_id INTEGER NOT NULL REFERENCES cases (id),"
+        " item_id INTEGER NOT NULL REFERENCES items (id),"
+        " state TEXT NOT NULL,"
+        " fact_id INTEGER REFERENCES facts (id),"
+        " at TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_fact_suggestions_item ON fact_suggestions (case_id, item_id)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v1,
     _v2_search_index,
@@ -309,6 +351,7 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _v4_import_runner,
     _v5_items_by_import,
     _v6_original_parts,
+    _v7_facts,
 ]
 
 

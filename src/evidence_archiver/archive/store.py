@@ -37,6 +37,7 @@ from ..model import (
     SourceRef,
 )
 from . import cases as case_rules
+from . import facts as facts_mod
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
 from .ingest import BatchWriter, PreparedCapture, fts_values, held_bytes, is_container
@@ -653,6 +654,87 @@ class Archive:
 
     def case(self, slug: str) -> CaseSummary:
         return case_rules.summary(self.conn, self._case_id(slug))
+
+    # -- facts ---------------------------------------------------------------------------------
+
+    def add_fact(
+        self,
+        items: Iterable[int],
+        fields: facts_mod.FactFields,
+        *,
+        case: str | None = None,
+    ) -> facts_mod.FactRecord:
+        """Record a fact citing ``items`` (all linked to ``case``; by default the one case they
+        share); a custody event ``fact_added`` commits with it.
+
+        >>> archive.add_fact([11], FactFields(kind="promise", text="…"))  # doctest: +SKIP
+        FactRecord(id=1, case='lender-x-extension', kind='promise', items=(11,), …)
+        """
+        ids = list(items)
+        with self.transaction() as conn:
+            case_id = self._case_id(case) if case else facts_mod.case_of_items(conn, ids)
+            return facts_mod.add(conn, self.custody, case_id, ids, fields, self.clock())
+
+    def facts(self, case: str) -> list[facts_mod.FactRecord]:
+        """The facts of a case in time order (see :func:`facts.fact_date`)."""
+        return facts_mod.list_facts(self.conn, self._case_id(case))
+
+    def fact(self, fact_id: int) -> facts_mod.FactRecord:
+        return facts_mod.get(self.conn, fact_id)
+
+    def facts_citing(self, item_id: int) -> list[facts_mod.FactRecord]:
+        """The facts (of any case) that cite an item."""
+        self._require_item(item_id)
+        return facts_mod.citing(self.conn, item_id)
+
+    def edit_fact(
+        self,
+        fact_id: int,
+        fields: facts_mod.FactFields,
+        *,
+        items: Iterable[int] | None = None,
+        clear: Iterable[str] = (),
+    ) -> facts_mod.FactRecord:
+        """Change a fact (only the fields given); a ``fact_edited`` event says what changed."""
+        with self.transaction() as conn:
+            return facts_mod.edit(
+                conn,
+                self.custody,
+                fact_id,
+                fields,
+                self.clock(),
+                items=list(items) if items is not None else None,
+                clear=list(clear),
+            )
+
+    def remove_fact(self, fact_id: int) -> None:
+        """Delete a fact; the ``fact_removed`` event keeps what it said."""
+        with self.transaction() as conn:
+            facts_mod.remove(conn, self.custody, fact_id, self.clock())
+
+    def suggest_facts(self, case: str) -> list[facts_mod.Suggestion]:
+        """Candidate facts found in the case's text, not yet accepted or rejected."""
+        return facts_mod.suggestions(self.conn, self._case_id(case))
+
+    def accept_suggestion(
+        self, suggestion_id: str, overrides: facts_mod.FactFields | None = None
+    ) -> facts_mod.FactRecord:
+        """Record a suggestion as a fact (``overrides`` replace what was found)."""
+        with self.transaction() as conn:
+            fact = facts_mod.decide(
+                conn, self.custody, suggestion_id, True, self.clock(), overrides
+            )
+        assert fact is not None
+        return fact
+
+    def reject_suggestion(self, suggestion_id: str) -> None:
+        """Turn a suggestion down; it is not proposed again."""
+        with self.transaction() as conn:
+            facts_mod.decide(conn, self.custody, suggestion_id, False, self.clock())
+
+    def fact_conflicts(self, case: str) -> list[facts_mod.Conflict]:
+        """Possible breaches of the case's promises (see :func:`facts.conflicts`)."""
+        return facts_mod.conflicts(self.conn, self._case_id(case))
 
     # -- search --------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from .. import __version__
 from ..i18n import _
 from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing
 from . import export as export_cmds
+from . import facts as fact_cmds
 from . import imap as imap_cmds
 from .common import EXIT_ERROR, State, err_console
 from .localize import LocalizedGroup
@@ -59,6 +60,7 @@ def root(
 app.command("init")(archive_cmds.init)
 app.command("status")(archive_cmds.status)
 app.add_typer(case.app, name="case")
+app.add_typer(fact_cmds.app, name="fact")
 app.add_typer(importing.app, name="import")
 app.add_typer(imap_cmds.app, name="imap")
 app.command("search")(browse.search)

@@ -93,11 +93,12 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
         )
     if runs:
         table = Table(title=_("Recent imports"), show_lines=False)
+        source = pgettext("import source", "from")
         for col in (
-            "#", _("when"), pgettext("import source", "from"), _("new"), _("already there"),
-            _("failed"), _("state"),
+            "#", _("when"), source, _("new"), _("already there"), _("failed"), _("state"),
         ):  # fmt: skip
-            table.add_column(col, overflow="fold")
+            # Where it came from is never cut short: the end of it (a folder) matters most.
+            table.add_column(col, overflow="fold" if col == source else "ellipsis")
         for run in runs:
             table.add_row(
                 str(run.id),

@@ -16,6 +16,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    fact_kind_name,
     handle_errors,
     highlight,
     kind_name,
@@ -249,10 +250,12 @@ def show(
             arch.copy_original(sha, sys.stdout.buffer)
             return
         custody = list(arch.custody.events(f"item:{item_id}"))
+        facts = arch.facts_citing(item_id)
     if json_:
         print_json(
             {
                 **_item_json(item),
+                "facts": [f.as_json() for f in facts],
                 "custody": [
                     {
                         "seq": e.seq,
@@ -291,6 +294,11 @@ def show(
         )
     if item.flags:
         console.print(_("[bold]Flags:[/] {flags}").format(flags=", ".join(item.flags)))
+    call = (item.details.get("recording") or {}).get("call_item_id")
+    if call is not None:
+        console.print(
+            _("[bold]Recording of:[/] call #{call} (evidence show {call})").format(call=call)
+        )
     console.print()
     console.print(escape(item.body) if item.body else _("[dim](no text)[/]"))
     console.print()
@@ -333,6 +341,12 @@ def show(
     for n in item.notes:
         console.print(
             _("[bold]Note[/] ({time}): {text}").format(time=show_time(n.at), text=escape(n.text))
+        )
+    for f in facts:
+        console.print(
+            _("[bold]Fact {id}[/] ({kind}, {case}): {text}").format(
+                id=f.id, kind=fact_kind_name(f.kind), case=escape(f.case), text=escape(f.text)
+            )
         )
     for e in custody:
         console.print(

@@ -27,8 +27,9 @@ CounterpartyOption = Annotated[
     typer.Option(
         "--counterparty",
         "-c",
-        help="An e-mail address, a domain (lenderx.com) or a phone number of the other side. "
-        "Repeat for several.",
+        help="An e-mail address, a domain (lenderx.com) or a phone number of the other side, "
+        "also a service number (95555, 400 820 8820) or an SMS gateway (1069…: covers it with "
+        "any suffix). Repeat for several.",
     ),
 ]
 KeywordOption = Annotated[
@@ -70,6 +71,8 @@ def new(
     """Create a case; every archived item matching its rules is linked at once.
 
     Example: evidence case new "Lender X extension" -c service@lenderx.com -c lenderx.com
+
+    Example: evidence case new "乐贷" -c 95555 -c 10690001234 -c "+86 138 0013 8000"
     """
     with open_archive(archive, create=True) as arch:
         made, linked = arch.create_case(

@@ -33,6 +33,7 @@ from rich.progress import (
 )
 
 from ..archive import Archive, default_archive_path
+from ..archive.facts import fact_kind_name as fact_kind_name
 from ..errors import EvidenceError, UsageError
 from ..i18n import N_, _, format_datetime, ngettext
 from ..model import ImportReport

@@ -10,13 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..archive import Archive, ItemRecord, SearchHit
-from ..i18n import _, ngettext
+from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
+from ..i18n import _, format_day, ngettext
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
     console,
     err_console,
+    fact_kind_name,
     handle_errors,
     highlight,
     kind_name,
@@ -44,8 +45,8 @@ def demo(
 ) -> None:
     """Show the tool end to end on a sample dispute (never touches your own archive).
 
-    Imports mail, texts, calls, a chat and agreements, builds the case, searches it, exports a
-    timestamped bundle and verifies it.
+    Imports mail, texts, calls, a call recording, a chat and agreements, builds the case,
+    searches it, exports a timestamped bundle and verifies it.
 
     Example: evidence demo
     """
@@ -63,6 +64,8 @@ def demo(
         searches = {q: arch.search(q, case=result.case) for q in DEMO_SEARCHES}
         status = arch.status()
         intact = not arch.verify_custody()
+        facts = arch.facts(result.case)
+        breaches = arch.fact_conflicts(result.case)
     verified = result.verify is not None and result.verify.ok
     if json_:
         print_json(
@@ -75,15 +78,56 @@ def demo(
                 "searches": {q: [h.as_json() for h in hits] for q, hits in searches.items()},
                 "status": status,
                 "custody_intact": intact,
+                "facts": [f.as_json() for f in facts],
+                "possible_breaches": [c.as_json() for c in breaches],
                 "bundle": result.export.as_json() if result.export else None,
                 "verify": result.verify.as_json() if result.verify else None,
                 "notes": result.notes,
+                "recordings": [
+                    {"item": rec, "call": call} for rec, call in result.recordings.items()
+                ],
             }
         )
     else:
-        _print(result, items, searches, status, intact)
+        _print(result, items, searches, status, intact, facts, breaches)
     if not (verified and intact):
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _print_facts(case: str, facts: list[FactRecord], breaches: list[Conflict]) -> None:
+    console.print(_("\n[bold]Key facts[/] (recorded with 'evidence fact add'):"))
+    for f in facts:
+        day = format_day(f.at.date()) if f.at else _("no date")
+        amount = (
+            _(" · {amount} {currency}").format(amount=f"{f.amount:,}", currency=f.currency)
+            if f.amount is not None
+            else ""
+        )
+        due = _(" · due {date}").format(date=format_day(f.due)) if f.due else ""
+        console.print(
+            _("  {date} [cyan]{kind}[/]{amount}{due}: {text} (items {items})").format(
+                date=day,
+                kind=fact_kind_name(f.kind),
+                amount=amount,
+                due=due,
+                text=escape(f.text[:90]),
+                items=_(", ").join(map(str, f.items)),
+            )
+        )
+    if breaches:
+        console.print(
+            ngettext(
+                "[bold red]{n} possible breach[/] of the promise before its due date: item "
+                "{items}. See: evidence fact list {case}",
+                "[bold red]{n} possible breaches[/] of the promise before its due date: items "
+                "{items}. See: evidence fact list {case}",
+                len(breaches),
+            ).format(
+                n=len(breaches),
+                items=_(", ").join(str(c.item) for c in breaches),
+                case=escape(case),
+            )
+        )
 
 
 def _print(
@@ -92,12 +136,14 @@ def _print(
     searches: dict[str, list[SearchHit]],
     status: dict[str, Any],
     intact: bool,
+    facts: list[FactRecord],
+    breaches: list[Conflict],
 ) -> None:
     console.rule(_("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)"))
     for name, report in result.imports.items():
         console.print(
             _("Imported {name}: {added} new, {duplicates} already there, {failed} failed.").format(
-                name=escape(name),
+                name=escape(_(name)),  # the sample's own names (file names) stay as they are
                 added=report.added,
                 duplicates=report.duplicates,
                 failed=report.failed,
@@ -110,8 +156,21 @@ def _print(
             "Case [bold]{case}[/]: {n} items linked by its rules.",
             len(items),
         ).format(case=result.case, n=len(items))
-        + "\n"
     )
+    for recording, call in result.recordings.items():
+        if call is None:
+            console.print(
+                _("Call recording #{recording} matches no call in the call log.").format(
+                    recording=recording
+                )
+            )
+        else:
+            console.print(
+                _("Call recording #{recording} is the recording of call #{call}.").format(
+                    recording=recording, call=call
+                )
+            )
+    console.print()
     table = Table(title=_("Timeline (your time zone; set EVIDENCE_TZ to change)"))
     for col in ("#", _("when"), _("kind"), _("from"), _("title / text")):
         table.add_column(col, overflow="fold")
@@ -139,6 +198,7 @@ def _print(
                 f"  #{h.id} {kind_name(h.kind)} {show_time(h.occurred_at)} "
                 f"{highlight(h.snippet[:100])}"
             )
+    _print_facts(result.case, facts, breaches)
     custody = (
         _("\nCustody log: [green]intact[/] ({n} events). Archive: {archive}")
         if intact

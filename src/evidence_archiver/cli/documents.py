@@ -15,7 +15,9 @@ import typer
 from rich.markup import escape
 
 from .. import documents
+from ..errors import UsageError
 from ..extract.ocr import DEFAULT_LANG, OcrOptions, OcrUnavailable, check_available
+from ..extract.recordings import check_zone
 from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
 from ..i18n import _, ngettext
 from ..reindex import reindex as run_reindex
@@ -63,6 +65,36 @@ WorkersOption = Annotated[
     int,
     typer.Option(help="Extraction processes (default 0: one per core).", min=0),
 ]
+
+RecordingZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        "--zone",
+        help="Time zone of the phone that named the call recordings, e.g. Asia/Shanghai "
+        "(default: EVIDENCE_TZ, else Asia/Shanghai for Chinese phones' recordings).",
+        show_default=False,
+    ),
+]
+RecordingRegionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--region",
+        help="Country for numbers in recordings' names written without +code, e.g. CN "
+        "(default: CN for Chinese phones' recordings).",
+        show_default=False,
+    ),
+]
+
+
+def _zone(tz: str | None) -> str | None:
+    zone = tz or os.environ.get("EVIDENCE_TZ") or None
+    if zone is None:
+        return None
+    try:
+        return check_zone(zone)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _password(prompt: bool) -> str | None:
@@ -147,14 +179,22 @@ def import_file(
     timeout: TimeoutOption = DEFAULT_SECONDS,
     memory_mb: MemoryOption = DEFAULT_MEMORY_MB,
     workers: WorkersOption = 0,
+    tz: RecordingZoneOption = None,
+    region: RecordingRegionOption = None,
 ) -> None:
     """Import any files: screenshots and photos (EXIF, OCR), call recordings, PDFs, others.
 
-    The type is read from each file's content, not its name.
+    The type is read from each file's content, not its name. Call recordings of Xiaomi
+    (MIUI/HyperOS), Huawei/Honor, OPPO/OnePlus/realme (ColorOS) and vivo phones give the
+    number, contact and start time in their names, and are linked to the call in an imported
+    call log. Copy the phone's recordings folder as it is, e.g. MIUI/sound_recorder/call_rec.
 
     Example: evidence import file ~/Pictures/wechat-screenshots/ "Call recording 0305.m4a"
+
+    Example: evidence import file ~/phone/MIUI/sound_recorder/call_rec/ --tz Asia/Shanghai
     """
     password = _password(password_prompt)
+    zone = _zone(tz)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
         total = documents.count_documents(paths, pdf_only=False)
@@ -166,6 +206,8 @@ def import_file(
                 ocr=_ocr(ocr_lang, no_ocr, quiet=json_),
                 limits=limits,
                 progress=advance,
+                zone=zone,
+                region=region.upper() if region else None,
             )
     report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
 

@@ -200,6 +200,8 @@ def export(
             ).format(path=path)
         )
     console.print(_("  Check it any time with: evidence verify {path}").format(path=path))
+    for warning in result.warnings:
+        console.print(_("  [yellow]Key facts:[/] {warning}").format(warning=escape(warning)))
 
 
 @handle_errors

@@ -36,8 +36,10 @@ from ..connectors.imap import (
     connect,
     import_imap,
     list_folders,
+    resolve_account,
 )
-from ..i18n import _
+from ..connectors.imap_providers import PROVIDERS
+from ..i18n import _, pgettext
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -53,7 +55,21 @@ from .common import (
 app = typer.Typer(help="Manage the IMAP password kept in the system keyring.", no_args_is_help=True)
 
 HostOption = Annotated[
-    str, typer.Option("--host", help="The IMAP server, e.g. imap.gmail.com or imap.qq.com.")
+    str | None,
+    typer.Option(
+        "--host",
+        help="The IMAP server, e.g. imap.163.com (default: your provider's, from --provider or "
+        "from your address).",
+    ),
+]
+ProviderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--provider",
+        help="Your mail provider: qq, 163, 126, yeah, 188, sina, aliyun, 139, outlook or gmail "
+        "(sets the server; found from your address when left out).",
+        case_sensitive=False,
+    ),
 ]
 UserOption = Annotated[
     str, typer.Option("--user", help="The account name, usually your e-mail address.")
@@ -90,6 +106,54 @@ def _security(starttls: bool, insecure_plaintext: bool) -> Security:
     if insecure_plaintext:
         return "plaintext"
     return "starttls" if starttls else "tls"
+
+
+def _account(
+    user: str,
+    host: str | None,
+    provider: str | None,
+    port: int | None,
+    security: Security,
+    ca_file: Path | None,
+    timeout: float,
+) -> ImapAccount:
+    """The account from the options; TLS flags given by the user win over a preset's."""
+    return resolve_account(
+        user,
+        host=host,
+        provider=provider,
+        port=port,
+        security=None if security == "tls" else security,
+        ca_file=ca_file,
+        timeout=timeout,
+    )
+
+
+def _warn_if_password_refused(account: ImapAccount, credentials: imap_auth.Credentials) -> None:
+    """Say before connecting when the provider is known to refuse every password."""
+    preset = PROVIDERS.get(account.provider or "")
+    if preset is not None and preset.oauth2 and isinstance(credentials, imap_auth.Password):
+        _warn(
+            _(
+                "{provider} accepts only OAuth2 over IMAP, so the password will probably be "
+                "refused: put an OAuth2 access token in {variable} instead"
+            ).format(provider=_(preset.name), variable=imap_auth.OAUTH2_ENV)
+        )
+
+
+def _role_name(role: str) -> str:
+    """A folder's role (``sent``, ``junk``…) as a person reads it; --json keeps the word."""
+    names = {
+        "inbox": pgettext("folder role", "inbox"),
+        "sent": pgettext("folder role", "sent"),
+        "drafts": pgettext("folder role", "drafts"),
+        "junk": pgettext("folder role", "junk"),
+        "trash": pgettext("folder role", "trash"),
+        "archive": pgettext("folder role", "archive"),
+        "all": pgettext("folder role", "all mail"),
+        "flagged": pgettext("folder role", "flagged"),
+    }
+    return names.get(role, role)
 
 
 def _prompt() -> Callable[[str], str] | None:
@@ -168,6 +232,14 @@ def _summary(report: ImapImportReport) -> None:
             "\n".join(notes),
         )
     console.print(table)
+    if report.not_imported:
+        console.print(
+            _(
+                "Other folders, not imported: {folders}. Lenders' mail sometimes lands in the "
+                "junk folder (垃圾邮件): add it with --folder NAME, or take everything with "
+                "--all-folders."
+            ).format(folders=escape(_(", ").join(report.not_imported)))
+        )
     print_problems([(e["source"], e["reason"]) for f in report.folders for e in f.errors])
     if not report.complete:
         console.print(
@@ -180,15 +252,20 @@ def _summary(report: ImapImportReport) -> None:
 
 @handle_errors
 def import_imap_command(
-    host: HostOption,
     user: UserOption,
+    host: HostOption = None,
+    provider: ProviderOption = None,
     port: PortOption = None,
     starttls: StartTlsOption = False,
     ca_file: CaFileOption = None,
     insecure_plaintext: PlaintextOption = False,
     folder: Annotated[
         list[str] | None,
-        typer.Option("--folder", help="A folder to import (repeatable; default: INBOX and Sent)."),
+        typer.Option(
+            "--folder",
+            help="A folder to import, by the name shown (e.g. 垃圾邮件; repeatable; default: INBOX "
+            "and the sent folder).",
+        ),
     ] = None,
     all_folders: Annotated[
         bool, typer.Option("--all-folders", help="Import every folder of the account.")
@@ -213,21 +290,28 @@ def import_imap_command(
 ) -> None:
     """Import a mailbox over IMAP; run it again later to fetch only what is new.
 
-    The server is never changed (folders are opened read-only). The password comes from the
-    keyring ('evidence imap login'), a prompt, or EVIDENCE_IMAP_PASSWORD; for Gmail and
+    The server is never changed (folders are opened read-only). The server is found from
+    your address for QQ, NetEase (163, 126, yeah.net, 188), Sina, Aliyun, 139, Outlook and
+    Gmail; give --host for any other. The password comes from the keyring ('evidence imap
+    login'), a prompt, or EVIDENCE_IMAP_PASSWORD. QQ and NetEase mail want the authorisation
+    code (授权码) made in the web mailbox's settings, not the web password; for Gmail and
     Outlook put an OAuth2 access token in EVIDENCE_IMAP_OAUTH2_TOKEN.
 
-    Example: evidence import imap --host imap.qq.com --user me@qq.com --since 2024-01-01
+    Example (163.com): evidence import imap --user wang@163.com --since 2024-01-01
+
+    Example (QQ Mail): evidence import imap --provider qq --user 12345678@qq.com
     """
-    account = ImapAccount(
-        host=host,
-        user=user,
-        port=port,
-        security=_security(starttls, insecure_plaintext),
-        ca_file=ca_file,
-        timeout=timeout,
+    account = _account(
+        user,
+        host,
+        provider,
+        port,
+        _security(starttls, insecure_plaintext),
+        ca_file,
+        timeout,
     )
-    credentials = imap_auth.resolve_credentials(user, host, prompt=_prompt(), warn=_warn)
+    credentials = imap_auth.resolve_credentials(user, account.host, prompt=_prompt(), warn=_warn)
+    _warn_if_password_refused(account, credentials)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -262,8 +346,9 @@ def import_imap_command(
 @app.command("login")
 @handle_errors
 def login(
-    host: HostOption,
     user: UserOption,
+    host: HostOption = None,
+    provider: ProviderOption = None,
     port: PortOption = None,
     starttls: StartTlsOption = False,
     ca_file: CaFileOption = None,
@@ -274,22 +359,21 @@ def login(
 ) -> None:
     """Store your IMAP password in the system keyring, so imports need not ask for it.
 
-    Example: evidence imap login --host imap.163.com --user me@163.com
+    For QQ and NetEase (163, 126, yeah.net, 188) mail this is the authorisation code (授权码)
+    made in the web mailbox's settings, not the web password.
+
+    Example (163.com): evidence imap login --user wang@163.com
+
+    Example (QQ Mail): evidence imap login --provider qq --user 12345678@qq.com
     """
+    account = _account(user, host, provider, port, _security(starttls, False), ca_file, timeout)
+    host = account.host
     password = str(
         typer.prompt(
             _("IMAP password for {user} on {host}").format(user=user, host=host), hide_input=True
         )
     )
     if check:
-        account = ImapAccount(
-            host=host,
-            user=user,
-            port=port,
-            security=_security(starttls, False),
-            ca_file=ca_file,
-            timeout=timeout,
-        )
         client = connect(account, imap_auth.Password(password, "prompt"))
         client.logout()
     imap_auth.store_password(user, host, password)
@@ -303,8 +387,9 @@ def login(
 @app.command("folders")
 @handle_errors
 def folders(
-    host: HostOption,
     user: UserOption,
+    host: HostOption = None,
+    provider: ProviderOption = None,
     port: PortOption = None,
     starttls: StartTlsOption = False,
     ca_file: CaFileOption = None,
@@ -314,26 +399,25 @@ def folders(
 ) -> None:
     """List the folders of an account, with the names to give to --folder.
 
-    Example: evidence imap folders --host imap.qq.com --user me@qq.com
+    Example (163.com): evidence imap folders --user wang@163.com
+
+    Example (QQ Mail): evidence imap folders --provider qq --user 12345678@qq.com
     """
-    account = ImapAccount(
-        host=host,
-        user=user,
-        port=port,
-        security=_security(starttls, insecure_plaintext),
-        ca_file=ca_file,
-        timeout=timeout,
+    account = _account(
+        user, host, provider, port, _security(starttls, insecure_plaintext), ca_file, timeout
     )
-    credentials = imap_auth.resolve_credentials(user, host, prompt=_prompt(), warn=_warn)
+    credentials = imap_auth.resolve_credentials(user, account.host, prompt=_prompt(), warn=_warn)
     client = connect(account, credentials)
     try:
         found = list_folders(client)
     finally:
         client.logout()
-    default = set(choose_folders(found))
+    default = set(choose_folders(found, provider=account.provider))
     rows = [
         {
             "folder": f.name,
+            "server_name": f.raw or None,
+            "role": f.role(account.provider),
             "flags": list(f.flags),
             "selectable": f.selectable,
             "imported_by_default": f.name in default,
@@ -345,17 +429,20 @@ def folders(
         return
     for f in found:
         marks = escape(" ".join(f.flags))
+        known = f.role(account.provider)
+        role = "  " + _("({role})").format(role=_role_name(known)) if known else ""
         default_mark = "  " + _("[green](imported by default)[/]") if f.name in default else ""
-        console.print(f"{escape(f.name)}  [dim]{marks}[/]{default_mark}")
+        console.print(f"{escape(f.name)}{escape(role)}  [dim]{marks}[/]{default_mark}")
 
 
 @app.command("logout")
 @handle_errors
-def logout(host: HostOption, user: UserOption) -> None:
+def logout(user: UserOption, host: HostOption = None, provider: ProviderOption = None) -> None:
     """Remove the stored IMAP password from the system keyring.
 
-    Example: evidence imap logout --host imap.163.com --user me@163.com
+    Example: evidence imap logout --user wang@163.com
     """
+    host = _account(user, host, provider, None, "tls", None, 30.0).host
     if imap_auth.forget_password(user, host):
         console.print(
             _("Password for {user} on {host} removed from the keyring.").format(

@@ -13,6 +13,14 @@ through :mod:`.pdf`. For each file, in order:
    a PDF, ``"file"`` otherwise) and, for a file that could not be read, ``parse_error``: the
    original is archived all the same, with its text marked missing.
 
+A call recording's path is read here, in the parent, where its folders are known
+(:func:`~evidence_archiver.extract.recordings.parse_recording_name`: MIUI, EMUI/HarmonyOS,
+ColorOS and vivo layouts, and the generic "number + time" names): the number becomes the
+item's counterparty (``sender``, the contact's name its ``sender_name``), so case rules on the
+number link it, and the start time read in the phone's ``zone`` its ``occurred_at``. A name that
+looks like a layout but holds an impossible date keeps its number and gets the reason as
+``parse_error``; so does a recording whose audio is damaged (the original is kept either way).
+
 Nothing here writes to the archive; the caller passes the captures to ``Archive.ingest``.
 Deduplication is by SHA-256, so importing a folder twice adds nothing.
 """
@@ -31,6 +39,7 @@ from ..errors import SourceError
 from ..extract.documents import Extracted, ExtractJob, extract_many, ocr_budget
 from ..extract.files import sniff_media_type
 from ..extract.ocr import OcrOptions
+from ..extract.recordings import CHINA_ZONE, parse_recording_name
 from ..extract.sandbox import Limits
 from ..hashing import blob_from_file
 from ..i18n import _
@@ -41,6 +50,17 @@ CONNECTOR = "files"
 DEFAULT_OCR = OcrOptions()
 UNKNOWN_TYPES = ("application/octet-stream", "text/plain")
 SNIFF_BYTES = 8192
+#: Extensions of call recordings, read for a number and time even when the content is damaged.
+RECORDING_SUFFIXES = (".mp3", ".m4a", ".amr", ".aac", ".wav", ".3gp", ".3gpp", ".awb", ".ogg")
+
+
+@dataclass(frozen=True)
+class RecordingOptions:
+    """How recordings' names are read: the phone's ``zone`` and ``region`` (see
+    :func:`file_captures`)."""
+
+    zone: str | None = None
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,43 @@ def _file_times(path: Path) -> dict[str, Any]:
     return {"modified": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat()}
 
 
+def _recording(
+    found: FoundFile, media_type: str, options: RecordingOptions
+) -> tuple[dict[str, Any], Item | None, str | None]:
+    """``(details["recording"], a template Item with the party and time, problem)``."""
+    if not (
+        media_type.startswith("audio/") or found.path.name.lower().endswith(RECORDING_SUFFIXES)
+    ):
+        return {}, None, None
+    name = parse_recording_name(str(found.path), region=options.region)
+    if name is None:
+        return {}, None, None
+    # Chinese phones' names are in the phone's zone, China's unless told; a generic
+    # recorder's name says nothing of its zone, so it gets an instant only when told one.
+    zone = options.zone or (CHINA_ZONE if name.system != "generic" else None)
+    who = f"{name.contact} ({name.number})" if name.contact and name.number else ""
+    template = Item(
+        kind="file",
+        title=f"Call recording with {who or name.contact or name.number}"
+        if (name.contact or name.number)
+        else "",
+        occurred_at=name.started(zone),
+        sender=name.number,
+        sender_name=name.contact,
+        thread_key=thread_key(name.number) if name.number else None,
+    )
+    problem = name.problem
+    if not media_type.startswith(("audio/", "video/")):
+        # Named like a recording, but the bytes are not sound (a .m4a may sniff as video/mp4).
+        content = _("not a readable audio file: its content is {media_type}, not sound").format(
+            media_type=media_type
+        )
+        if problem:
+            content = _("{first}; {second}").format(first=content, second=problem)
+        problem = content
+    return name.hint(zone), template, problem
+
+
 def _capture(
     found: FoundFile,
     blob: Blob,
@@ -120,29 +177,43 @@ def _capture(
     extracted: Extracted | None,
     failure: str | None,
     file_info: dict[str, Any],
+    recordings: RecordingOptions,
 ) -> Capture:
     source = SourceRef(connector, found.container, found.locator)
     kind: ItemKind = "document" if blob.media_type == "application/pdf" else "file"
+    hint, party, name_problem = _recording(found, blob.media_type, recordings)
+    party = party or Item(kind=kind)
     if extracted is None:
         # The worker hung, crashed or ran out of memory: keep the original, say why.
+        details: dict[str, Any] = {"file": file_info, "error": failure, "text_missing": True}
+        if hint:
+            details["recording"] = hint
         item = Item(
             kind=kind,
-            title=found.path.name,
-            details={"file": file_info, "error": failure, "text_missing": True},
+            occurred_at=party.occurred_at,
+            sender=party.sender,
+            sender_name=party.sender_name,
+            title=party.title or found.path.name,
+            thread_key=party.thread_key,
+            details=details,
         )
         return Capture(source, blob, item, parse_error=failure)
     details = {"file": file_info, **extracted.details}
-    number = (details.get("recording") or {}).get("number")
+    if hint:
+        details["recording"] = hint
     item = Item(
         kind=extracted.kind,
-        occurred_at=extracted.occurred_at,
-        title=extracted.title or found.path.name,
+        occurred_at=extracted.occurred_at or party.occurred_at,
+        sender=party.sender,
+        sender_name=party.sender_name,
+        title=party.title or extracted.title or found.path.name,
         body=extracted.body,
         # A call recording joins the conversation with its number, as calls and texts do.
-        thread_key=thread_key(number) if number else None,
+        thread_key=party.thread_key,
         details=details,
     )
-    return Capture(source, blob, item, parse_error=extracted.error)
+    problems = [p for p in (extracted.error, name_problem) if p]
+    return Capture(source, blob, item, parse_error="; ".join(problems) or None)
 
 
 def file_captures(
@@ -155,6 +226,8 @@ def file_captures(
     limits: Limits | None = None,
     assume_media_type: str | None = None,
     skip: frozenset[Path] = frozenset(),
+    zone: str | None = None,
+    region: str | None = None,
 ) -> Iterator[Capture | ImportProblem]:
     """One Capture per file under ``paths``, read in sandboxed parallel workers.
 
@@ -163,7 +236,11 @@ def file_captures(
     used when the content matches no known type (``import pdf`` assumes a PDF, so a damaged
     one is reported as "not a readable PDF" rather than stored as unknown bytes). ``skip``
     names files never to import (the archive's own database when it sits in a given folder).
+    ``zone`` (an IANA name) is where the phone's clock ran when it named its call recordings
+    (default ``Asia/Shanghai`` for Chinese phones' names, none for other names); ``region``
+    reads numbers written without a country code in them (default ``CN`` for Chinese phones).
     """
+    recordings = RecordingOptions(zone=zone, region=region)
     ocr_options = ocr
     budget = ocr_budget(limits)
     paths = [Path(p).expanduser() for p in paths]
@@ -215,5 +292,5 @@ def file_captures(
         while problems:
             yield problems.pop(0)
         found, blob, info = pending.popleft()
-        yield _capture(found, blob, connector, outcome.value, outcome.failure, info)
+        yield _capture(found, blob, connector, outcome.value, outcome.failure, info, recordings)
     yield from problems

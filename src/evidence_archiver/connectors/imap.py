@@ -8,6 +8,19 @@ a server on this machine only (``security="plaintext"`` with a loopback host). F
 opened read-only (``EXAMINE``) and bodies fetched with ``BODY.PEEK[]``, so the importer never
 changes a flag or a message on the server. Every socket has a timeout.
 
+Providers. :func:`resolve_account` finds the server from ``--provider`` or the address
+(:mod:`connectors.imap_providers`). After login the client identifies itself with the RFC 2971
+``ID`` command whenever the server offers it: NetEase (163.com, 126.com, yeah.net, 188.com)
+answers every SELECT/EXAMINE with "Unsafe Login" until a client has, and when it still does,
+:class:`ImapUnsafeLoginError` says what it means. A refused login says what that provider
+needs (an authorisation code 授权码 for QQ and NetEase, an app password or OAuth2 for Gmail,
+OAuth2 for Outlook), with the server's own words, cleaned of control characters.
+
+Folder names. The client asks for the names as the server sends them and decodes them itself
+(modified UTF-7: ``&XfJT0ZAB-`` is 已发送); a malformed name is shown as sent, never an error,
+and a folder is opened by the server's own bytes. The sent folder is the one flagged
+``\\Sent``, else the provider's own name for it, else a usual name (Sent, 已发送…).
+
 Incremental. Per account and folder the archive keeps ``{"uidvalidity", "last_uid", "since"}``
 (:meth:`Archive.source_state`). A run asks the server for UIDs above ``last_uid`` only. When the
 folder's UIDVALIDITY changed (the folder was recreated, or the server renumbered it) the change
@@ -41,10 +54,11 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from imapclient import IMAPClient
+from imapclient import IMAPClient, imap_utf7
 from imapclient import exceptions as imap_errors
 
 from ..archive import Archive
@@ -53,14 +67,34 @@ from ..errors import SourceError
 from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
+from . import imap_providers
 from .email import NotedMessage, prepare_many
 from .imap_auth import Credentials, OAuth2Token, source_name
+from .imap_providers import Security as Security
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("evidence-archiver")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"
+
 
 CONNECTOR = "imap"
-Security = Literal["tls", "starttls", "plaintext"]
 DEFAULT_PORTS: dict[Security, int] = {"tls": 993, "starttls": 143, "plaintext": 143}
-# Names servers without SPECIAL-USE give their sent folder (used only when no folder is flagged).
-SENT_NAMES = ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "已发送", "已發送", "已发邮件")
+# Names servers without SPECIAL-USE give their sent folder (used only when no folder is flagged
+# and the provider's own names found nothing).
+SENT_NAMES = (
+    "Sent", "Sent Items", "Sent Messages", "Sent Mail", "已发送", "已發送", "已发邮件",
+    "已发送邮件", "已傳送郵件",
+)  # fmt: skip
+# What this client tells a server that asks who it is (RFC 2971 ID). NetEase opens no folder
+# for a client that has not said it.
+CLIENT_ID = {
+    "name": "evidence-archiver",
+    "version": _package_version(),
+    "vendor": "evidence-archiver",
+}
 # Errors after which a fresh connection may succeed (dropped link, BYE, timeout, TLS EOF).
 TRANSIENT: tuple[type[BaseException], ...] = (
     imaplib.IMAP4.abort,
@@ -78,6 +112,10 @@ class ImapConnectError(ImapError):
     """The server could not be reached or dropped the link: trying again later may work."""
 
 
+class ImapUnsafeLoginError(ImapError):
+    """NetEase's "Unsafe Login": the server opens no folder for a client that did not send ID."""
+
+
 RETRYABLE: tuple[type[BaseException], ...] = (ImapConnectError, *TRANSIENT)
 
 
@@ -91,6 +129,8 @@ class ImapAccount:
     security: Security = "tls"
     ca_file: Path | None = None
     timeout: float = 60.0
+    provider: str | None = None  # a key of imap_providers.PROVIDERS: its advice and folders
+    send_id: bool = True  # identify with RFC 2971 ID when the server offers it (NetEase needs it)
 
     @property
     def effective_port(self) -> int:
@@ -99,6 +139,57 @@ class ImapAccount:
     def container(self, folder: str) -> str:
         """The archive's name for one folder of this account: ``user@host/folder``."""
         return f"{self.user}@{self.host.lower()}/{folder}"
+
+
+def resolve_account(
+    user: str,
+    *,
+    host: str | None = None,
+    provider: str | None = None,
+    port: int | None = None,
+    security: Security | None = None,
+    ca_file: Path | None = None,
+    timeout: float = 60.0,
+) -> ImapAccount:
+    """The account to connect to, from what the user gave (the order is in
+    :mod:`connectors.imap_providers`).
+
+    >>> resolve_account("wang@163.com").host
+    'imap.163.com'
+    >>> resolve_account("wang@163.com", host="127.0.0.1", port=1143).provider
+    '163'
+    """
+    providers = imap_providers
+    chosen = providers.get_provider(provider) if provider else None
+    domain = providers.domain_of(user)
+    chosen = chosen or providers.provider_for_host(host) or providers.provider_for_domain(domain)
+    if host:
+        server = host
+    elif chosen is not None:
+        server = chosen.host_for(domain)
+    else:
+        raise ImapError(
+            _(
+                "cannot tell which IMAP server holds {user}: give the server with --host (your "
+                "provider's help pages call it the IMAP or 收件 server), or the provider with "
+                "--provider ({providers})"
+            ).format(user=user, providers=", ".join(providers.PROVIDERS))
+        )
+    # The preset's port and TLS apply to the preset's server, never to a host the user named.
+    preset = chosen if chosen is not None and not host else None
+    mode: Security = security or (preset.security if preset else "tls")
+    if port is None and preset is not None and mode == preset.security:
+        port = preset.port
+    account = ImapAccount(
+        host=server,
+        user=user,
+        port=port,
+        security=mode,
+        ca_file=ca_file,
+        timeout=timeout,
+        provider=chosen.key if chosen else None,
+    )
+    return account if account.port is not None else replace(account, port=DEFAULT_PORTS[mode])
 
 
 def is_loopback(host: str) -> bool:
@@ -142,7 +233,11 @@ def _tls_failure(account: ImapAccount, exc: ssl.SSLError) -> ImapError:
             ).format(where=where, verify_message=exc.verify_message, hint=hint)
         )
     # Anything else (EOF or reset during the handshake) may be a passing network fault.
-    return ImapConnectError(f"TLS with {where} failed ({exc}); nothing was sent to it")
+    return ImapConnectError(
+        _("TLS with {where} failed ({error}); nothing was sent to it").format(
+            where=where, error=exc
+        )
+    )
 
 
 def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
@@ -171,13 +266,17 @@ def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapConnectError(f"cannot connect to {where}: {exc}") from exc
+        raise ImapConnectError(
+            _("cannot connect to {where}: {error}").format(where=where, error=exc)
+        ) from exc
     # INTERNALDATE as the server gave it (aware), not converted to naive local time.
     client.normalise_times = False
     try:
         if account.security == "starttls":
             _start_tls(client, account, context)
         _login(client, account, credentials)
+        if account.send_id:
+            identify(client)
     except BaseException:
         with contextlib.suppress(Exception):
             client.shutdown()
@@ -190,7 +289,9 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
     try:
         capabilities = client.capabilities()
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapConnectError(f"cannot talk to {where}: {exc}") from exc
+        raise ImapConnectError(
+            _("cannot talk to {where}: {error}").format(where=where, error=exc)
+        ) from exc
     if b"STARTTLS" not in capabilities:
         raise ImapError(
             _(
@@ -204,7 +305,11 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ImapConnectError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+        raise ImapConnectError(
+            _("STARTTLS with {where} failed ({error}); nothing was sent").format(
+                where=where, error=exc
+            )
+        ) from exc
     except imaplib.IMAP4.error as exc:
         raise ImapError(
             _("STARTTLS with {where} failed ({error}); nothing was sent").format(
@@ -220,56 +325,225 @@ def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -
         else:
             client.login(account.user, credentials.secret)
     except imap_errors.LoginError as exc:
-        how = (
-            _("the OAuth2 access token (it may have expired: get a new one)")
-            if isinstance(credentials, OAuth2Token)
-            else _("the password (from the {source})").format(
-                source=source_name(credentials.source)
-            )
-        )
-        raise ImapError(
-            _(
-                "{host} refused the login for {user}: check {how}. Gmail and Outlook need an app "
-                "password or OAuth2"
-            ).format(host=account.host, user=account.user, how=how)
-        ) from exc
+        raise ImapError(login_refused_message(account, credentials, str(exc))) from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ImapConnectError(f"login to {account.host} failed: {exc}") from exc
-    except imaplib.IMAP4.error as exc:
-        raise ImapError(
+        raise ImapConnectError(
             _("login to {host} failed: {error}").format(host=account.host, error=exc)
         ) from exc
+    except imaplib.IMAP4.error as exc:
+        raise ImapError(
+            _("login to {host} failed: {error}").format(
+                host=account.host, error=server_text(str(exc))
+            )
+        ) from exc
+
+
+def server_text(text: str, limit: int = 200) -> str:
+    """What a server said, safe to show: one line, no control characters, at most ``limit``."""
+    clean = "".join(c if c.isprintable() else " " for c in text)
+    clean = " ".join(clean.split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def login_refused_message(account: ImapAccount, credentials: Credentials, said: str) -> str:
+    """Why the login was refused and what the user's provider needs, in plain words."""
+    said = server_text(said)
+    advice = imap_providers.login_help(account.provider, account.user)
+    source = source_name(credentials.source)
+    if isinstance(credentials, OAuth2Token):
+        return _(
+            "{host} refused the login for {user} (the server said: {said}). The OAuth2 access "
+            "token from the {source} was not accepted: it may have expired, or it was made for "
+            "another account or without the IMAP permission: get a new one"
+        ).format(host=account.host, user=account.user, said=said, source=source)
+    if advice is None:
+        return _(
+            "{host} refused the login for {user} (the server said: {said}). Check the password "
+            "(from the {source}). Many providers want an app password or an authorisation code "
+            "made in their web settings rather than the web password; Gmail and Outlook need an "
+            "app password or OAuth2 (EVIDENCE_IMAP_OAUTH2_TOKEN)"
+        ).format(host=account.host, user=account.user, said=said, source=source)
+    return _(
+        "{host} refused the login for {user} (the server said: {said}). The password came from "
+        "the {source}. {advice}"
+    ).format(host=account.host, user=account.user, said=said, source=source, advice=advice)
+
+
+def identify(client: IMAPClient) -> dict[str, str] | None:
+    """Send RFC 2971 ID when the server offers it; return what the server says about itself.
+
+    NetEase (163.com, 126.com, yeah.net, 188.com) answers SELECT and EXAMINE with "Unsafe
+    Login" until the client has said who it is. A server that answers ID with a refusal or
+    with garbage is not an error: ID is a courtesy everywhere else, and if the server really
+    needed it the folder refusal says so (:func:`unsafe_login_message`).
+    """
+    try:
+        if not client.has_capability("ID"):
+            return None
+        answer = client.id_(CLIENT_ID)
+    except (imaplib.IMAP4.abort, OSError):
+        raise
+    except (imaplib.IMAP4.error, imap_errors.IMAPClientError, ValueError, TypeError):
+        return None
+    return _id_fields(answer)
+
+
+def _id_fields(answer: object) -> dict[str, str]:
+    """The server's ID answer as text pairs; anything malformed is dropped."""
+    if isinstance(answer, tuple | list) and len(answer) == 1 and isinstance(answer[0], tuple):
+        answer = answer[0]  # imapclient wraps the parenthesised list in a tuple
+    if not isinstance(answer, tuple | list):
+        return {}
+    values = [server_text(_text(v), 100) for v in answer if isinstance(v, bytes | str | int)]
+    return dict(zip(values[0::2], values[1::2], strict=False))
+
+
+def is_unsafe_login(text: str) -> bool:
+    return "unsafe login" in text.lower()
+
+
+def unsafe_login_message(account: ImapAccount, folder: str, said: str) -> str:
+    """NetEase's "Unsafe Login" explained: what it means and what the user can do."""
+    said = server_text(said)
+    if not account.send_id:
+        return _(
+            "{host} refused to open the folder {folder} ({said}). NetEase mail (163.com, "
+            "126.com, yeah.net, 188.com) opens folders only for a mail program that first says "
+            "who it is with the IMAP ID command, and sending it was turned off (send_id=False). "
+            "Import again with it on (the default)"
+        ).format(host=account.host, folder=folder, said=said)
+    return _(
+        "{host} refused to open the folder {folder} ({said}). NetEase mail (163.com, 126.com, "
+        "yeah.net, 188.com) opens folders only for a mail program that first says who it is "
+        "with the IMAP ID command; this one does so whenever the server offers ID, but this "
+        "server did not offer it or did not accept it. Sign in to the web mailbox: if it shows "
+        "a security notice about a new mail client, allow it; check that IMAP is on under 设置 "
+        "(Settings) → POP3/SMTP/IMAP; then import again"
+    ).format(host=account.host, folder=folder, said=said)
 
 
 # -- folders ------------------------------------------------------------------------------------
 
 
+ROLE_FLAGS = {
+    "\\sent": "sent", "\\drafts": "drafts", "\\junk": "junk", "\\spam": "junk",
+    "\\trash": "trash", "\\archive": "archive", "\\all": "all", "\\allmail": "all",
+    "\\flagged": "flagged", "\\starred": "flagged", "\\inbox": "inbox",
+}  # fmt: skip
+# Folder names by role where the server flags nothing (NetEase, Sina, 139 and QQ use these).
+ROLE_NAMES = {
+    "drafts": ("Drafts", "草稿箱", "草稿", "草稿夹"),
+    "junk": ("Junk", "Spam", "Junk E-mail", "Junk Email", "垃圾邮件", "垃圾箱", "广告邮件"),
+    "trash": ("Trash", "Deleted Messages", "Deleted Items", "已删除", "已删除邮件", "废件箱"),
+    "sent": SENT_NAMES,
+}
+
+
 @dataclass(frozen=True)
 class Folder:
-    """A folder as listed by the server; ``name`` is decoded from modified UTF-7."""
+    """A folder as listed by the server.
+
+    ``name`` is what the user sees and types (decoded from IMAP's modified UTF-7: ``已发送``
+    for ``&XfJT0ZAB-``); ``raw`` is the name exactly as the server sent it, which is what
+    this client sends back to open the folder, so that a name that does not survive decoding
+    and encoding again (malformed, or a server's own variant) still opens.
+    """
 
     name: str
     flags: tuple[str, ...]
+    raw: str = ""
 
     @property
     def selectable(self) -> bool:
         return not {"\\noselect", "\\nonexistent"} & {f.lower() for f in self.flags}
 
+    @property
+    def wire_name(self) -> str:
+        return self.raw or imap_utf7.encode(self.name).decode("ascii")
+
+    def role(self, provider: str | None = None) -> str | None:
+        """``inbox``, ``sent``, ``drafts``, ``junk``, ``trash``… by flag, else by known name."""
+        if self.name.upper() == "INBOX":
+            return "inbox"
+        for flag in self.flags:
+            if flag.lower() in ROLE_FLAGS:
+                return ROLE_FLAGS[flag.lower()]
+        if self.name in imap_providers.sent_names(provider):
+            return "sent"
+        leaf = _leaf(self.name)
+        return next((role for role, names in ROLE_NAMES.items() if leaf in names), None)
+
+
+def _leaf(name: str) -> str:
+    return name.split("/")[-1].split(".")[-1]
+
+
+def decode_folder_name(raw: bytes) -> str:
+    """A folder name for people: modified UTF-7 decoded; hostile input never raises.
+
+    >>> decode_folder_name(b"&XfJT0ZAB-"), decode_folder_name(b"&!!-")
+    ('已发送', '&!!-')
+
+    A name that is not valid modified UTF-7 is shown as the server sent it; a name in raw
+    8-bit bytes (servers that ignore the encoding rule) is read as UTF-8, else GB18030.
+    """
+    if raw.isascii():
+        try:
+            decoded = imap_utf7.decode(raw)
+        except (UnicodeError, ValueError):
+            return raw.decode("ascii")
+        # A decoded name with control characters is not a name anyone gave: show the original.
+        return decoded if decoded.isprintable() else raw.decode("ascii")
+    for charset in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
+
 
 def list_folders(client: IMAPClient) -> list[Folder]:
-    return [
-        Folder(str(name), tuple(_text(f) for f in flags))
-        for flags, _delimiter, name in client.list_folders()
-    ]
+    """Every folder the server lists, names decoded, each display name unique."""
+    client.folder_encode = False  # names come back as the server's bytes; we decode them
+    folders: list[Folder] = []
+    seen: set[str] = set()
+    for flags, _delimiter, name in client.list_folders():
+        raw = name if isinstance(name, bytes) else str(name).encode("utf-8", "replace")
+        shown = decode_folder_name(raw)
+        if shown in seen:  # two server names that decode alike: keep them apart
+            shown = f"{shown} [{raw.decode('ascii', 'backslashreplace')}]"
+        seen.add(shown)
+        wire = raw.decode("ascii") if raw.isascii() else ""
+        folders.append(Folder(shown, tuple(_text(f) for f in flags), wire))
+    return folders
+
+
+def select(client: IMAPClient, folder: Folder) -> dict[bytes, Any]:
+    """EXAMINE the folder (read-only) by the name the server gave it.
+
+    (A name the server sent in raw 8-bit bytes cannot go back as it came without UTF8=ACCEPT;
+    it is sent in modified UTF-7, which is what the standard says the server should accept.)
+    """
+    client.folder_encode = False
+    return dict(client.select_folder(folder.wire_name, readonly=True))
 
 
 def choose_folders(
-    available: Sequence[Folder], wanted: Sequence[str] = (), *, all_folders: bool = False
+    available: Sequence[Folder],
+    wanted: Sequence[str] = (),
+    *,
+    all_folders: bool = False,
+    provider: str | None = None,
 ) -> list[str]:
     """The folders to import: ``wanted`` (checked), everything, or INBOX plus the sent folders.
 
+    The sent folder is the one flagged ``\\Sent`` (SPECIAL-USE); where none is flagged, the
+    provider's own name for it (NetEase: 已发送; QQ: Sent Messages), else any usual name.
+
     >>> choose_folders([Folder("INBOX", ()), Folder("Sent", ("\\\\Sent",))])
     ['INBOX', 'Sent']
+    >>> choose_folders([Folder("INBOX", ()), Folder("已发送", ()), Folder("垃圾邮件", ())])
+    ['INBOX', '已发送']
     """
     selectable = [f for f in available if f.selectable]
     names = [f.name for f in selectable]
@@ -291,7 +565,11 @@ def choose_folders(
     chosen = [n for n in names if n.upper() == "INBOX"]
     sent = [f.name for f in selectable if "\\sent" in {x.lower() for x in f.flags}]
     if not sent:
-        sent = [n for n in names if n.split("/")[-1].split(".")[-1] in SENT_NAMES]
+        # The provider's own name first; one folder, not every look-alike.
+        own = imap_providers.sent_names(provider)
+        sent = [n for n in own if n in names][:1]
+    if not sent:
+        sent = [n for n in names if _leaf(n) in SENT_NAMES]
     return list(dict.fromkeys(chosen + sent))
 
 
@@ -344,6 +622,7 @@ class FolderReport:
 class ImapImportReport:
     account: str
     folders: list[FolderReport] = field(default_factory=list)
+    not_imported: list[str] = field(default_factory=list)  # other folders, left as chosen
 
     @property
     def added(self) -> int:
@@ -374,6 +653,7 @@ class ImapImportReport:
             "linked": self.linked,
             "complete": self.complete,
             "folders": [f.as_json() for f in self.folders],
+            "not_imported": self.not_imported,
         }
 
 
@@ -435,6 +715,11 @@ class _Session:
         self.drop()
 
 
+def _label(value: object) -> str:
+    """A Gmail label: modified UTF-7 like a folder name (``[Gmail]/&XfJT0ZAB-``)."""
+    return decode_folder_name(value) if isinstance(value, bytes) else str(value)
+
+
 def _text(value: object) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
@@ -485,7 +770,7 @@ def message_meta(
         meta["gmail"] = {
             "msgid": str(data[b"X-GM-MSGID"]),
             "thrid": str(data.get(b"X-GM-THRID", "")),
-            "labels": [_text(label) for label in data.get(b"X-GM-LABELS", ())],
+            "labels": [_label(label) for label in data.get(b"X-GM-LABELS", ())],
         }
     return meta
 
@@ -496,7 +781,7 @@ class _Fetcher(threading.Thread):
     def __init__(
         self,
         session: _Session,
-        folder: str,
+        listing: Folder,
         uidvalidity: int | None,
         batches: list[list[int]],
         items: list[str],
@@ -505,9 +790,10 @@ class _Fetcher(threading.Thread):
         backoff: float,
         depth: int = 4,
     ) -> None:
-        super().__init__(name=f"imap-fetch {folder}", daemon=True)
+        super().__init__(name=f"imap-fetch {listing.name}", daemon=True)
         self.session = session
-        self.folder = folder
+        self.listing = listing
+        self.folder = listing.name
         self.uidvalidity = uidvalidity
         self.batches = batches
         self.items = items
@@ -549,7 +835,7 @@ class _Fetcher(threading.Thread):
     def _reopen(self) -> None:
         self.session.drop()
         client = self.session.open()
-        info = client.select_folder(self.folder, readonly=True)
+        info = select(client, self.listing)
         now = info.get(b"UIDVALIDITY")
         if self.uidvalidity is not None and now is not None and int(now) != self.uidvalidity:
             raise ImapError(
@@ -591,9 +877,12 @@ class _Fetcher(threading.Thread):
                 return _GaveUp(str(exc))
             except imaplib.IMAP4.error as exc:
                 # A refusal (NO/BAD), e.g. the folder was deleted while we were importing it.
+                if is_unsafe_login(str(exc)):
+                    account = self.session.account
+                    return _GaveUp(unsafe_login_message(account, self.folder, str(exc)))
                 return _GaveUp(
                     _("the server refused to go on with {folder}: {error}").format(
-                        folder=self.folder, error=exc
+                        folder=self.folder, error=server_text(str(exc))
                     )
                 )
         out = []
@@ -623,9 +912,10 @@ class _Plan:
 
 
 def _plan_folder(
-    client: IMAPClient, folder: str, state: dict[str, Any], since: date | None
+    client: IMAPClient, listing: Folder, state: dict[str, Any], since: date | None
 ) -> _Plan:
-    info = client.select_folder(folder, readonly=True)
+    folder = listing.name
+    info = select(client, listing)
     raw_validity = info.get(b"UIDVALIDITY")
     uidvalidity = int(raw_validity) if raw_validity is not None else None
     warnings: list[str] = []
@@ -706,7 +996,10 @@ def import_imap(
     try:
         client = session.open()
         try:
-            chosen = choose_folders(list_folders(client), folders, all_folders=all_folders)
+            listed = list_folders(client)
+            chosen = choose_folders(
+                listed, folders, all_folders=all_folders, provider=account.provider
+            )
             gmail = b"X-GM-EXT-1" in client.capabilities()
         except TRANSIENT as exc:
             raise ImapError(
@@ -715,12 +1008,14 @@ def import_imap(
         items = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS", "RFC822.SIZE"]
         if gmail:
             items += ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
+        by_name = {f.name: f for f in listed}
+        report.not_imported = [f.name for f in listed if f.selectable and f.name not in chosen]
         for folder in chosen:
             folder_report = _import_folder(
                 archive,
                 session,
                 account,
-                folder,
+                by_name[folder],
                 items,
                 since,
                 batch_bytes=batch_bytes,
@@ -751,7 +1046,7 @@ def _import_folder(
     archive: Archive,
     session: _Session,
     account: ImapAccount,
-    folder: str,
+    listing: Folder,
     items: list[str],
     since: date | None,
     *,
@@ -763,13 +1058,14 @@ def _import_folder(
     workers: int | None,
     progress: ImapProgress | None,
 ) -> FolderReport:
+    folder = listing.name
     container = account.container(folder)
     result = FolderReport(folder=folder, container=container)
     state = archive.source_state(CONNECTOR, container)
     plan: _Plan | None = None
     for attempt in range(retries + 1):
         try:
-            plan = _plan_folder(session.open(), folder, state, since)
+            plan = _plan_folder(session.open(), listing, state, since)
             break
         except RETRYABLE as exc:
             session.drop()
@@ -784,8 +1080,11 @@ def _import_folder(
             result.stopped = str(exc)
             return result
         except imaplib.IMAP4.error as exc:
+            if is_unsafe_login(str(exc)):
+                # NetEase refuses every folder alike: the account cannot be read at all.
+                raise ImapUnsafeLoginError(unsafe_login_message(account, folder, str(exc))) from exc
             result.stopped = _("the server refused to open {folder}: {error}").format(
-                folder=folder, error=exc
+                folder=folder, error=server_text(str(exc))
             )
             return result
     assert plan is not None
@@ -811,7 +1110,7 @@ def _import_folder(
         plan.uids_with_sizes, max_bytes=batch_bytes, max_messages=batch_messages
     )
     fetcher = _Fetcher(
-        session, folder, plan.uidvalidity, batches, items, retries=retries, backoff=backoff
+        session, listing, plan.uidvalidity, batches, items, retries=retries, backoff=backoff
     )
     yielded: list[int] = []
     committed = 0

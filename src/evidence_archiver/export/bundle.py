@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
@@ -59,6 +59,7 @@ from .exhibits import (
     extension_for,
     safe_name,
 )
+from .key_facts import Chronology, chronology, facts_csv, facts_json
 from .zipio import fsync_dir
 
 VOLUME_SIZE = 1000
@@ -97,6 +98,7 @@ class ExportResult:
     tagmanifest_sha256: str
     custody_head: str
     timestamp: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class ExportResult:
             "tagmanifest_sha256": self.tagmanifest_sha256,
             "custody_head": self.custody_head,
             "timestamp": self.timestamp,
+            "warnings": self.warnings,
         }
 
 
@@ -448,7 +451,12 @@ def export_bundle(
     snapshot = custody_snapshot(archive)
     exhibits = plan_exhibits(archive, ids)
     try:
-        return _export(archive, options, progress, case, now, user_tz, labels, snapshot, exhibits)
+        chron = chronology(
+            archive.facts(case.slug), archive.fact_conflicts(case.slug), exhibits.number_of
+        )
+        return _export(
+            archive, options, progress, case, now, user_tz, labels, snapshot, exhibits, chron
+        )
     finally:
         exhibits.close()
 
@@ -463,6 +471,7 @@ def _export(
     labels: Labels,
     snapshot: CustodySnapshot,
     exhibits: ExhibitPlan,
+    chron: Chronology,
 ) -> ExportResult:
     head = snapshot.head
     name = bundle_name(case.slug, now)
@@ -522,8 +531,11 @@ def _export(
                 labels=labels,
                 lang=options.lang,
                 timestamp_note=note,
+                chronology=chron,
             ),
         )
+        bag.add_bytes("data/facts.json", facts_json(chron).encode("utf-8"))
+        bag.add_bytes("data/facts.csv", facts_csv(chron, labels).encode("utf-8"))
         _stream_text(bag, "data/items.json", lambda w: _write_items_json(w, exhibits))
         _stream_text(bag, "data/timeline.csv", lambda w: _write_timeline(w, exhibits))
         _stream_text(
@@ -541,7 +553,7 @@ def _export(
             volumes = pdf_volumes(exhibits)
             with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
                 notes = [_volume_note(volumes, n, labels) for n in range(1, len(volumes) + 1)]
-                texts = [note, *notes, *(v for row in summary for v in row)]
+                texts = [note, *notes, *(v for row in summary for v in row), *chron.texts()]
                 font = prepare_font(exhibits, texts, Path(tmp))
                 for number, (name, members) in enumerate(volumes, 1):
                     pdf_path = Path(tmp) / f"volume-{number}.pdf"
@@ -555,6 +567,7 @@ def _export(
                         timestamp_note=note,
                         volume_note=notes[number - 1],
                         font=font,
+                        chronology=chron,
                     )
                     bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
                     pdf_path.unlink()
@@ -580,6 +593,7 @@ def _export(
         bundle_bytes=_size(target),
         tagmanifest_sha256=sha256_bytes(tagmanifest),
         custody_head=head,
+        warnings=list(chron.warnings),
     )
     if options.tsa_url:
         from .timestamp import TimestampError, timestamp_bundle

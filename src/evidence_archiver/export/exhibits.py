@@ -299,6 +299,13 @@ class ExhibitPlan(Sequence[Exhibit]):
         row = self.db.execute("SELECT 1 FROM exhibits WHERE item_id = ?", (item_id,)).fetchone()
         return row is not None
 
+    def number_of(self, item_id: int) -> str | None:
+        """The exhibit number of an item, or None when it is not in the bundle."""
+        row = self.db.execute(
+            "SELECT number FROM exhibits WHERE item_id = ? ORDER BY n LIMIT 1", (item_id,)
+        ).fetchone()
+        return str(row[0]) if row is not None else None
+
     def has_original(self, sha: str) -> bool:
         row = self.db.execute("SELECT 1 FROM files WHERE sha256 = ?", (sha,)).fetchone()
         return row is not None
@@ -434,6 +441,23 @@ LABELS: dict[str, tuple[str, str]] = {
     "kind_document": ("document", "文件"),
     "kind_file": ("file", "文件"),
     "pages_of_original": ("Original page", "原件页"),
+    "key_facts": ("Key facts", "关键事实"),
+    "fact": ("Fact", "事实"),
+    "amount": ("Amount", "金额"),
+    "due": ("Due", "到期日"),
+    "said_by": ("By", "经办人"),
+    "exhibits": ("Exhibits", "证据"),
+    "not_in_bundle": ("cited item(s) not in this bundle", "项引用条目不在本证据包中"),
+    "possible_breaches": ("Possible breaches", "可能的违约"),
+    "breach_line": (
+        "{exhibit} ({date}) contradicts the promise in {promise} (due {due}): {reason}",
+        "{exhibit}（{date}）与 {promise} 中的承诺（{due} 到期）相矛盾：{reason}",
+    ),
+    "fact_promise": ("promise", "承诺"),
+    "fact_demand": ("demand", "催款"),
+    "fact_payment": ("payment", "付款"),
+    "fact_breach": ("breach", "违约"),
+    "fact_other": ("other", "其他"),
 }
 
 

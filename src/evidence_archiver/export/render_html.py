@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, relative
+from .key_facts import Chronology, breach_text, kind_label, money
 
 Write = Callable[[str], object]
 
@@ -37,6 +38,9 @@ padding:.8em;border:1px solid #eee}
 .msg .when{color:#555;font-size:.85em}
 .filters{display:flex;gap:1em;flex-wrap:wrap;margin:1em 0}
 .warn{color:#a40}
+#key-facts td.amount{white-space:nowrap;text-align:right}.breach{color:#a00}
+#key-facts td:first-child,#key-facts td:nth-child(2),#key-facts td:nth-child(5),
+#key-facts a{white-space:nowrap}
 """
 
 
@@ -318,6 +322,48 @@ def _options(values: Iterable[str], labeler: Callable[[str], str] | None = None)
     )
 
 
+def key_facts_html(chron: Chronology, labels: Labels, here: str = "data/index.html") -> str:
+    """The "Key facts" chronology: one row per fact with links to its exhibits, then the
+    possible breaches of promises, each naming both exhibits."""
+    if not chron:
+        return ""
+
+    def exhibit_links(numbers: Sequence[str]) -> str:
+        return " ".join(_link(here, f"data/items/{n}.html", n) for n in numbers)
+
+    head = "".join(
+        f"<th>{escape(labels(k))}</th>"
+        for k in ("date", "kind", "fact", "amount", "due", "said_by", "exhibits")
+    )
+    rows = []
+    for f in chron.facts:
+        extra = (
+            f' <span class="warn">({f.outside} {escape(labels("not_in_bundle"))})</span>'
+            if f.outside
+            else ""
+        )
+        rows.append(
+            f'<tr id="fact-{f.fact}"><td>{escape(f.date)}</td>'
+            f"<td>{escape(kind_label(f.kind, labels))}</td><td>{escape(f.text)}"
+            + (f"<br><small>{escape(f.reference)}</small>" if f.reference else "")
+            + f'</td><td class="amount">{escape(money(f))}</td><td>{escape(f.due)}</td>'
+            f"<td>{escape(f.by)}</td><td>{exhibit_links(f.exhibits)}{extra}</td></tr>\n"
+        )
+    parts = [
+        f'<section id="key-facts"><h2>{escape(labels("key_facts"))}</h2>',
+        f"<table><thead><tr>{head}</tr></thead><tbody>\n{''.join(rows)}</tbody></table>",
+    ]
+    if chron.breaches:
+        items = "".join(
+            f'<li class="breach">{escape(breach_text(b, labels))} · '
+            f"{exhibit_links((*b.promise_exhibits, b.exhibit))}</li>"
+            for b in chron.breaches
+        )
+        parts.append(f"<h3>{escape(labels('possible_breaches'))}</h3><ul>{items}</ul>")
+    parts.append("</section>\n")
+    return "".join(parts)
+
+
 def write_index(
     write: Write,
     *,
@@ -326,6 +372,7 @@ def write_index(
     labels: Labels,
     lang: str,
     timestamp_note: str,
+    chronology: Chronology | None = None,
 ) -> None:
     """Stream ``data/index.html``: the case summary and one timeline row per item."""
     here = "data/index.html"
@@ -347,7 +394,8 @@ def write_index(
         f"<h1>{escape(labels('bundle'))}: {escape(title)}</h1>\n"
         f'<table class="meta">{_meta_rows((k, escape(v)) for k, v in summary_rows)}</table>\n'
         f'<p class="timestamp">{escape(timestamp_note)}</p>\n'
-        f"<h2>{escape(labels('timeline'))}</h2>\n"
+        + (key_facts_html(chronology, labels, here) if chronology is not None else "")
+        + f"<h2>{escape(labels('timeline'))}</h2>\n"
         '<div class="filters">'
         f'<label>{escape(labels("kind"))} <select id="f-kind"><option value="">'
         f"{escape(labels('all'))}</option>{_options(kinds, labels.kind)}</select></label>"

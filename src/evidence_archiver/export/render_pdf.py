@@ -37,6 +37,7 @@ from ..archive import Archive
 from ..errors import EvidenceError
 from ..i18n import _
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
+from .key_facts import Chronology, breach_text, kind_label, money
 from .render_html import when
 
 CJK_FONT_CANDIDATES = [
@@ -177,6 +178,7 @@ def write_bundle_pdf(
     timestamp_note: str = "",
     volume_note: str = "",
     font: Path | None = None,
+    chronology: Chronology | None = None,
 ) -> int:
     """Write one volume of the court bundle to ``path``; return its page count.
 
@@ -208,6 +210,15 @@ def write_bundle_pdf(
             pdf.ln(4)
             pdf.multi_cell(0, 7, volume_note, align="L", new_x="LMARGIN", new_y="NEXT")
 
+        # Key facts, right after the cover; exhibit numbers link to the exhibits' pages,
+        # which are set as each exhibit is laid out.
+        links: dict[str, int] = {}
+        if chronology:
+            in_volume = {e.number for e in exhibits}
+            links = {n: pdf.add_link() for n in sorted(_cited_numbers(chronology) & in_volume)}
+            pdf.add_page()
+            _render_key_facts(pdf, chronology, labels, links)
+
         # Index, reserved now and drawn at the end when every exhibit's page is known.
         usable = pdf.h - MARGIN - 18 - 14
         per_page = max(1, int(usable // ROW_H))
@@ -238,6 +249,8 @@ def write_bundle_pdf(
             pdf.set_x(MARGIN)
             title = r.title or labels.kind(r.kind)
             pdf.start_section(_toc_name(e, labels), level=0)
+            if e.number in links:
+                pdf.set_link(links[e.number], y=pdf.y, page=pdf.page_no())
             pdf.set_font("cjk", size=14)
             writer.write(f"{e.number} · {title}", 8)
             pdf.set_font("cjk", size=9)
@@ -352,6 +365,68 @@ class _TextWriter:
                 pdf.text(pdf.l_margin, pdf.y + baseline, line)
             pdf.y += height
         pdf.x = pdf.l_margin
+
+
+def _cited_numbers(chron: Chronology) -> set[str]:
+    numbers = {n for f in chron.facts for n in f.exhibits}
+    numbers |= {n for b in chron.breaches for n in (*b.promise_exhibits, b.exhibit)}
+    return numbers
+
+
+def _render_key_facts(pdf: FPDF, chron: Chronology, labels: Labels, links: dict[str, int]) -> None:
+    """The chronology as rows: date and kind, the fact, amount, due date and by, then the
+    exhibit numbers (each a link to its exhibit when it is in this volume)."""
+    writer = _TextWriter(pdf)
+    pdf.set_font("cjk", size=16)
+    pdf.cell(0, 10, labels("key_facts"), align="L", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(2)
+
+    def exhibit_refs(numbers: Sequence[str]) -> None:
+        pdf.set_font("cjk", size=9)
+        pdf.set_x(MARGIN + 4)
+        pdf.cell(pdf.get_string_width(labels("exhibits") + ": ") + 1, 5,
+                 labels("exhibits") + ": ")  # fmt: skip
+        for n in numbers:
+            pdf.set_text_color(0, 0, 170)
+            pdf.cell(pdf.get_string_width(n) + 3, 5, n, link=links.get(n, ""))
+            pdf.set_text_color(0, 0, 0)
+        pdf.ln(6)
+
+    for f in chron.facts:
+        if pdf.y > pdf.h - 45:
+            pdf.add_page()
+        pdf.set_font("cjk", size=10)
+        head = " · ".join(x for x in (f.date or labels("no_date"), kind_label(f.kind, labels)) if x)
+        writer.write(head, 5.5)
+        pdf.set_font("cjk", size=10)
+        writer.write(f.text, 5)
+        pdf.set_font("cjk", size=9)
+        details = [
+            (labels("amount"), money(f)),
+            (labels("due"), f.due),
+            (labels("said_by"), f.by),
+            ("Ref.", f.reference),
+        ]
+        line = "   ".join(f"{k}: {v}" for k, v in details if v)
+        if line:
+            writer.write(line, 5)
+        if f.outside:
+            writer.write(f"({f.outside} {labels('not_in_bundle')})", 5)
+        exhibit_refs(f.exhibits)
+    if chron.breaches:
+        if pdf.y > pdf.h - 45:
+            pdf.add_page()
+        pdf.ln(2)
+        pdf.set_font("cjk", size=13)
+        pdf.cell(0, 8, labels("possible_breaches"), align="L", new_x="LMARGIN", new_y="NEXT")
+        for b in chron.breaches:
+            if pdf.y > pdf.h - 35:
+                pdf.add_page()
+            pdf.set_font("cjk", size=10)
+            pdf.set_text_color(160, 0, 0)
+            writer.write(breach_text(b, labels), 5)
+            pdf.set_text_color(0, 0, 0)
+            exhibit_refs((*b.promise_exhibits, b.exhibit))
 
 
 def _toc_name(e: Exhibit, labels: Labels) -> str:

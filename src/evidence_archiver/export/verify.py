@@ -10,6 +10,7 @@ Checks, all of them on every run (there is no "fast" mode):
   are checked by the token), and ``Payload-Oxum`` matches;
 * ``data/custody.jsonl`` is an unbroken hash chain from the first event to a head equal to
   ``Custody-Chain-Head`` in ``bag-info.txt``;
+* ``data/facts.json``, when there is one, cites only exhibits the bundle holds;
 * the RFC 3161 token, if any, is over this very tag manifest and verifies against the CA given
   by the user (or, failing that, the CA copy inside the bundle, which is said plainly).
 
@@ -294,7 +295,27 @@ def _check(
             )
     if state.digest("data/custody.jsonl") != DAMAGED:
         _check_custody(state, report, info)
+    if state.readable("data/facts.json"):
+        _check_facts(state, report)
     _check_timestamp(bundle, report, state, roots, ca_file)
+
+
+def _check_facts(state: _State, report: VerifyReport) -> None:
+    """Every exhibit the Key facts cite is in the bundle (its readable view is there)."""
+    name = "data/facts.json"
+    try:
+        data = json.loads(state.bundle.read(name).decode("utf-8"))
+        numbers = [n for f in data["facts"] for n in f["exhibits"]]
+        for b in data["possible_breaches"]:
+            numbers += [*b["promise_exhibits"], b["exhibit"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        report.add(name, _("is not the list of facts an export writes: {error}").format(error=exc))
+        return
+    for number in dict.fromkeys(numbers):
+        if not isinstance(number, str) or state.digest(f"data/items/{number}.html") is None:
+            report.add(
+                name, _("cites exhibit {number}, which is not in the bundle").format(number=number)
+            )
 
 
 def _check_manifest(state: _State, report: VerifyReport, manifest: str, *, payload: bool) -> None:

@@ -159,13 +159,48 @@ def _from_image(job: ExtractJob, data: bytes) -> Extracted:
     )
 
 
+#: Audio types phones and recorder apps write, which mutagen (or our AMR reader) must read:
+#: one that cannot is damaged. Others (MIDI…) are kept without a duration.
+RECORDED_AUDIO = frozenset(
+    {
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/m4a",
+        "audio/x-m4a",
+        "audio/aac",
+        "audio/x-aac",
+        "audio/amr",
+        "audio/amr-wb",
+        "audio/wav",
+        "audio/x-wav",
+        "audio/wave",
+        "audio/ogg",
+        "audio/flac",
+        "audio/x-flac",
+        "audio/3gpp",
+    }
+)
+
+
 def _from_audio(job: ExtractJob) -> Extracted:
+    """Duration and format; a file that says it is audio but cannot be read is reported.
+
+    What the file's name says (the number and time of a call recording) is read by the
+    caller, which knows the folders around it (:mod:`.recordings`).
+    """
     source = job.data if job.data is not None else job.path
-    details: dict[str, Any] = {"audio": file_facts.audio_facts(source) if source else {}}
-    hint = file_facts.recording_hint(job.filename)
-    if hint:
-        details["recording"] = hint
-    return Extracted(kind="file", title=job.filename, details=details)
+    if source is None:
+        return Extracted(kind="file", title=job.filename, details={"audio": {}})
+    try:
+        facts = file_facts.audio_facts(source, strict=job.media_type.lower() in RECORDED_AUDIO)
+    except file_facts.DamagedAudio as exc:
+        return Extracted(
+            kind="file",
+            title=job.filename,
+            details={"audio": {}},
+            error=_("not a readable audio file: {error}").format(error=str(exc)[:200]),
+        )
+    return Extracted(kind="file", title=job.filename, details={"audio": facts})
 
 
 def _from_text(job: ExtractJob, data: bytes) -> Extracted:

@@ -5,10 +5,11 @@
   says nothing: a ``.pdf`` that is really a JPEG is stored as a JPEG.
 * :func:`image_facts` reads size, format and the EXIF fields that matter as evidence: when the
   picture was taken (with its offset when the camera wrote one) and by which device.
-* :func:`audio_facts` reads duration and format (mutagen), and :func:`recording_hint` the time
-  and phone number that call-recorder apps put in file names
-  (``Call recording +8613812345678_20240305_142210.m4a``, ``20240305142210_13812345678.amr``),
-  so a recording can be matched with the call-log entry.
+* :func:`audio_facts` reads duration and format (mutagen; AMR by counting its frames), and
+  :func:`recording_hint` the time and phone number that call-recorder apps put in file names
+  (``Call recording +8613812345678_20240305_142210.m4a``, ``20240305142210_13812345678.amr``,
+  and the layouts of Chinese phones: :mod:`.recordings`), so a recording can be matched with
+  the call-log entry.
 * :func:`thumbnail_png` makes the small picture a bundle shows (derived, rebuilt on demand).
 
 Times without a zone in the file (EXIF without ``OffsetTimeOriginal``, file names) are kept as
@@ -25,8 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import filetype  # type: ignore[import-untyped]
-
-from ..people import normalize_phone
 
 PDF_MEDIA_TYPE = "application/pdf"
 OCTET_STREAM = "application/octet-stream"
@@ -129,24 +128,78 @@ def thumbnail_png(data: bytes, size: int = THUMBNAIL_SIZE) -> bytes:
     return out.getvalue()
 
 
-def audio_facts(source: bytes | Path) -> dict[str, Any]:
+# Bytes per frame (table of contents byte included) by frame type, 20 ms a frame (RFC 4867 §5).
+_AMR_FRAME = {
+    b"#!AMR\n": (13, 14, 16, 18, 20, 21, 27, 32, 6, 1, 1, 1, 1, 1, 1, 1),
+    b"#!AMR-WB\n": (18, 24, 33, 37, 41, 47, 51, 59, 61, 6, 1, 1, 1, 1, 1, 1),
+}
+
+
+class DamagedAudio(ValueError):
+    """The file says it is audio but its content is cut short or broken."""
+
+
+def _amr_facts(data: bytes) -> dict[str, Any]:
+    """Duration of an AMR file (mutagen does not read AMR), from its frames."""
+    magic = next((m for m in _AMR_FRAME if data.startswith(m)), None)
+    if magic is None:
+        raise DamagedAudio("no AMR header")
+    sizes = _AMR_FRAME[magic]
+    position, frames = len(magic), 0
+    while position < len(data):
+        head = data[position]
+        if head & 0x83:  # the padding bits of a frame header are always zero
+            raise DamagedAudio(f"broken AMR frame at byte {position}")
+        size = sizes[(head >> 3) & 0x0F]
+        if position + size > len(data):
+            raise DamagedAudio(f"the last AMR frame is cut short (file ends at byte {len(data)})")
+        position += size
+        frames += 1
+    if not frames:
+        raise DamagedAudio("an AMR header without any sound")
+    return {
+        "format": "AMR-WB" if magic == b"#!AMR-WB\n" else "AMR",
+        "duration_seconds": round(frames * 0.02, 2),
+        "sample_rate": 16000 if magic == b"#!AMR-WB\n" else 8000,
+        "channels": 1,
+    }
+
+
+def audio_facts(source: bytes | Path, *, strict: bool = False) -> dict[str, Any]:
     """``{"format": "MP4", "duration_seconds": 125.3, "bitrate": 64000, ...}``, or ``{}``.
 
-    Given a path, only the headers are read (a long recording is never loaded whole).
+    Given a path, only the headers are read (a long recording is never loaded whole); AMR
+    files (small: 1.6 KB a second) are read whole to count their frames. With ``strict``, a
+    file that cannot be read as audio raises :class:`DamagedAudio` with the reason.
     """
     import mutagen
 
+    head = source[:16] if isinstance(source, bytes) else _head(source, 16)
+    if head.startswith(b"#!AMR"):
+        data = source if isinstance(source, bytes) else source.read_bytes()
+        try:
+            return _amr_facts(data)
+        except DamagedAudio:
+            if strict:
+                raise
+            return {}
     try:
         audio = mutagen.File(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except Exception:  # mutagen raises its own error types for damaged files
+    except Exception as exc:  # mutagen raises its own error types for damaged files
+        if strict:
+            raise DamagedAudio(str(exc) or type(exc).__name__) from exc
         return {}
     if audio is None:
+        if strict:
+            raise DamagedAudio("no audio stream found in it")
         return {}
     info = audio.info
     facts: dict[str, Any] = {"format": type(audio).__name__}
     length = getattr(info, "length", None)
     if length:
         facts["duration_seconds"] = round(float(length), 2)
+    elif strict:
+        raise DamagedAudio("it holds no sound (length 0)")
     for name in ("bitrate", "sample_rate", "channels"):
         value = getattr(info, name, None)
         if value:
@@ -154,34 +207,19 @@ def audio_facts(source: bytes | Path) -> dict[str, Any]:
     return facts
 
 
-_NAME_TIME = re.compile(
-    r"(?<!\d)(20\d{2})[-_.]?(\d{2})[-_.]?(\d{2})[ _T-]?(\d{2})[-_.:]?(\d{2})[-_.:]?(\d{2})(?!\d)"
-)
-_NAME_PHONE = re.compile(r"(?<![\d])(\+?\d[\d ()-]{5,18}\d)(?![\d])")
+def _head(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
 
 
-def recording_hint(filename: str) -> dict[str, str]:
-    """Time and number in a call recording's file name.
+def recording_hint(filename: str) -> dict[str, str | int]:
+    """Time and number in a call recording's file name (see :mod:`.recordings`).
 
     ``"Call recording +8613812345678_20240305_142210.m4a"`` ->
-    ``{"local_time": "2024-03-05T14:22:10", "number": "+8613812345678"}``.
+    ``{"local_time": "2024-03-05T14:22:10", "number": "+8613812345678"}``; a Chinese phone's
+    name also gives its system and the contact's name.
     """
-    hint: dict[str, str] = {}
-    stem = filename.rsplit(".", 1)[0]
-    time_match = _NAME_TIME.search(stem)
-    if time_match:
-        try:
-            year, month, day, hour, minute, second = (int(g) for g in time_match.groups())
-            local = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
-        except ValueError:
-            local = None
-        if local is not None:
-            hint["local_time"] = local.isoformat()
-            stem = stem[: time_match.start()] + " " + stem[time_match.end() :]
-    for candidate in _NAME_PHONE.findall(stem):
-        digits = re.sub(r"\D", "", candidate)
-        number = normalize_phone(candidate) if 5 <= len(digits) <= 15 else None
-        if number:
-            hint["number"] = number
-            break
-    return hint
+    from .recordings import parse_recording_name
+
+    name = parse_recording_name(filename)
+    return name.hint() if name is not None else {}

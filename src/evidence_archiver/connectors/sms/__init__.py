@@ -26,7 +26,7 @@ from ...errors import UsageError
 from ...i18n import _
 from ...model import Capture, ImportProblem, ImportReport
 from ..background import in_child_process
-from .common import ReadNotes, Spool
+from .common import ReadNotes, Spool, with_signatures
 from .detect import FORMATS, detect_format
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class PhoneExport:
 
     def captures(self) -> Iterator[Capture | ImportProblem]:
         """The export's captures, in file order, read in this process."""
-        return self._captures()
+        return with_signatures(self._captures())
 
     def for_archive(
         self, *, in_child: bool | None = None
@@ -155,7 +155,7 @@ class PhoneExport:
             except OSError:
                 in_child = False
         if not in_child:
-            return self._captures()
+            return self.captures()
         return self._prepared_in_child()
 
     def _prepared_in_child(

@@ -12,14 +12,15 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar
 
 from ...hashing import blob_from_bytes, sha256_bytes
-from ...model import Blob, Direction, Item
-from ...people import normalize_phone
+from ...model import Blob, Capture, Direction, ImportProblem, Item
+from ...people import cn_service_number, normalize_phone
 
 #: Media parts larger than this are written to a spool file, so that a batch of MMS with video
 #: waiting to be stored does not sit in memory.
@@ -314,3 +315,61 @@ def call_item(
     )
     key = message_key("call", number or presentation, when, direction, label, str(duration))
     return item, key
+
+
+# A Chinese commercial text must carry its sender's signature in 【】 at its start or end
+# (MIIT rules for SMS ports); some gateways write it with [] or 〖〗 instead.
+_BRACKETED = r"(?:【([^【】\n]{1,24})】|\[([^\[\]\n]{1,24})\]|〖([^〖〗\n]{1,24})〗)"
+_SIGNATURE_HEAD = re.compile(r"^\s*" + _BRACKETED)
+_SIGNATURE_TAIL = re.compile(_BRACKETED + r"\s*$")
+# What apps write in brackets that is no one's name.
+_NOT_A_SIGNATURE = frozenset({"图片", "表情", "语音", "视频", "链接", "文件", "media omitted"})
+
+
+def sms_signature(text: str) -> str | None:
+    """The sender's name a Chinese service text carries, e.g. ``乐贷`` in ``【乐贷】您的借款…``.
+
+    >>> sms_signature("【乐贷】您的借款已逾期"), sms_signature("验证码 1234。[乐贷]")
+    ('乐贷', '乐贷')
+    >>> sms_signature("[图片]") is None
+    True
+    """
+    for pattern in (_SIGNATURE_HEAD, _SIGNATURE_TAIL):
+        match = pattern.search(text)
+        if match:
+            name = next(g for g in match.groups() if g is not None).strip()
+            if name and not name.isdigit() and name.lower() not in _NOT_A_SIGNATURE:
+                return name
+    return None
+
+
+def with_signatures(
+    captures: Iterator[Capture | ImportProblem],
+) -> Iterator[Capture | ImportProblem]:
+    """Texts from a service number or SMS gateway named by the signature they carry.
+
+    The signature becomes the counterparty's display name (``sender_name``) when the phone
+    had no contact name for the number, and is kept as ``details["sms_signature"]``; the
+    text itself is never changed.
+    """
+    for capture in captures:
+        item = capture.item if isinstance(capture, Capture) else None
+        if (
+            item is None
+            or item.direction != "in"
+            or item.kind not in ("sms", "mms")
+            # Stored service numbers are bare digits; mobiles and others start with "+".
+            or not item.sender[:1].isdigit()
+            or not cn_service_number(item.sender, "CN")
+        ):
+            yield capture
+            continue
+        name = sms_signature(item.body)
+        if name is None:
+            yield capture
+            continue
+        details = {**item.details, "sms_signature": name}
+        assert isinstance(capture, Capture)
+        yield replace(
+            capture, item=replace(item, sender_name=item.sender_name or name, details=details)
+        )
