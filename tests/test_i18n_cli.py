@@ -391,3 +391,79 @@ def test_the_installed_command_speaks_chinese_from_the_locale(tmp_path: Path) ->
     env["EVIDENCE_LANG"] = "en"
     en = subprocess.run([*command, "status"], env=env, capture_output=True, text=True, check=False)
     assert "no archive at" in en.stderr + en.stdout
+
+
+# -- key facts, IMAP providers, call recordings ----------------------------------------------------
+
+
+def test_key_facts_speak_chinese_with_chinese_dates(archive_path: Path) -> None:
+    from evidence_archiver.archive import Archive
+    from test_facts import MESSAGES, capture
+
+    with Archive(archive_path) as archive:
+        archive.ingest(
+            [capture(n, *m) for n, m in enumerate(MESSAGES)], connector="eml", container="t"
+        )
+        archive.create_case("LenderX", slug="lenderx", rules=[("domain", "lenderx.com")])
+        ids = [int(i) for (i,) in archive.conn.execute("SELECT id FROM items ORDER BY id")]
+    out = flat(run("fact", "add", str(ids[0]), "--text", "x", archive=archive_path, code=2))
+    assert flat("请用 --kind 说明事实的类型") in out
+    out = flat(
+        run("fact", "add", str(ids[0]), "--kind", "promise", "--text", "同意顺延",
+            "--amount", "12..3", archive=archive_path, code=2)
+    )  # fmt: skip
+    assert flat("无法识别金额 '12..3'") in out
+    out = run(
+        "fact", "add", str(ids[0]), "--kind", "promise", "--text", "同意第4至6期顺延三个月",
+        "--due", "2024-10-15", archive=archive_path,
+    )  # fmt: skip
+    assert flat("已记录事实 1（承诺），属于 lenderx，引用条目") in flat(out)
+    listed = run("fact", "list", "lenderx", archive=archive_path)
+    assert max(cell_len(line) for line in listed.splitlines()) <= 80, listed
+    assert "2024年7月3日" in listed
+    assert flat("2024年10月15日 到期") in flat(listed)
+    assert flat("可能违反事实 1") in flat(listed)  # the 3 August late fee, before the due date
+    suggested = run("fact", "suggest", "lenderx", archive=archive_path)
+    assert "条建议" in suggested
+    assert english_sentences(suggested.replace("evidence fact", "")) == [], suggested
+    json_zh = json.loads(run("fact", "list", "lenderx", "--json", archive=archive_path))
+    assert json_zh["facts"][0]["kind"] == "promise"  # --json keeps the stored word
+
+
+def test_provider_login_advice_and_imap_refusals_are_chinese(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evidence_archiver.connectors import imap_auth
+    from evidence_archiver.connectors.imap import (
+        login_refused_message,
+        resolve_account,
+        unsafe_login_message,
+    )
+
+    monkeypatch.setenv("EVIDENCE_LANG", "zh_CN")
+    account = resolve_account("wang@163.com")
+    said = "NO [AUTHENTICATIONFAILED] Invalid login"
+    refused = login_refused_message(account, imap_auth.Password("x", "keyring"), said)
+    assert "imap.163.com 拒绝了 wang@163.com 的登录" in refused
+    assert "网易163邮箱的 IMAP 不接受网页登录密码，需要使用授权码" in refused
+    assert "密码来自系统密钥环" in refused
+    assert "--provider 163 --user wang@163.com" in refused
+    unsafe = unsafe_login_message(account, "INBOX", "NO EXAMINE Unsafe Login")
+    assert "网易邮箱" in unsafe
+    assert "IMAP ID" in unsafe
+    out = run("imap", "logout", "--user", "someone@unknown-domain.example", code=2)
+    assert flat("无法确定 someone@unknown-domain.example 在哪个 IMAP 服务器上") in flat(out)
+    out = run("imap", "logout", "--user", "a@b.example", "--provider", "nope", code=2)
+    assert flat("没有名为 'nope' 的邮箱服务商") in flat(out)
+
+
+def test_call_recording_problems_are_chinese(tmp_path: Path, archive_path: Path) -> None:
+    folder = tmp_path / "MIUI" / "sound_recorder" / "call_rec"
+    folder.mkdir(parents=True)
+    (folder / "乐贷(13800138000)_20241345140210.mp3").write_bytes(b"not sound at all")
+    out = json.loads(run("import", "file", str(folder), "--json", archive=archive_path, code=1))
+    reason = out["errors"][0]["reason"]
+    assert "不是可读取的音频文件" in reason
+    assert "小米（MIUI/HyperOS）手机的通话录音" in reason
+    out = run("import", "file", str(folder), "--tz", "Mars/Base", archive=archive_path, code=2)
+    assert flat("无法识别时区 'Mars/Base'") in flat(out)

@@ -498,9 +498,7 @@ def edit(
         raise UsageError(_("--currency needs an --amount"))
     new_items = _check_items(conn, case, items) if items is not None else None
     if not values and new_items is None:
-        raise UsageError(
-            _("nothing to change: give --text, --kind, --due, --amount … or --cites")
-        )
+        raise UsageError(_("nothing to change: give --text, --kind, --due, --amount … or --cites"))
     if values:
         values["updated_at"] = format_utc(now)
         assignments = ", ".join(f"{column} = ?" for column in values)
