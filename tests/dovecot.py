@@ -54,7 +54,12 @@ HOST = "127.0.0.1"
 def need_tool(tool: str, *extra_dirs: str) -> str:
     """The path of a tool; skip the test without it, or fail it in CI (``CI=true``)."""
     path = shutil.which(tool) or next(
-        (str(Path(d) / tool) for d in extra_dirs if (Path(d) / tool).exists()), None
+        (
+            str(Path(d) / tool)
+            for d in extra_dirs
+            if (Path(d) / tool).is_file() and os.access(Path(d) / tool, os.X_OK)
+        ),
+        None,
     )
     if path is None:
         message = f"{tool} is not installed (Debian: see .ci/debian-packages.txt)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -450,3 +451,86 @@ def test_the_writers_fast_event_hash_is_the_canonical_one(archive: Archive) -> N
             event.prev_hash,
         )
     assert archive.verify_custody() == []
+
+
+def test_a_timeline_page_starts_at_its_offset(archive: Archive) -> None:
+    archive.ingest([email_capture(n) for n in range(1, 8)], connector="eml", container="t")
+    everything = archive.timeline_ids()
+    assert archive.timeline_ids(limit=3, offset=0) == everything[:3]
+    assert archive.timeline_ids(limit=3, offset=3) == everything[3:6]
+    assert archive.timeline_ids(limit=3, offset=6) == everything[6:]
+    assert archive.timeline_ids(offset=5) == everything[5:]
+
+
+def test_import_sources_sum_every_run_of_a_source(archive: Archive) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="inbox")
+    archive.ingest([email_capture(2), email_capture(3)], connector="eml", container="inbox")
+    archive.ingest([email_capture(4)], connector="mbox", container="takeout.mbox")
+    by_name = {(s.connector, s.container): s for s in archive.import_sources()}
+    inbox = by_name[("eml", "inbox")]
+    assert (inbox.runs, inbox.added, inbox.duplicates, inbox.failed) == (2, 3, 1, 0)
+    assert by_name[("mbox", "takeout.mbox")].added == 1
+    assert archive.import_sources()[0].container == "takeout.mbox"  # the most recent first
+
+
+def test_events_about_an_item_are_its_own_not_those_of_items_sharing_a_prefix(
+    archive: Archive,
+) -> None:
+    archive.ingest([email_capture(n) for n in range(1, 13)], connector="eml", container="t")
+    archive.tag(1, "promise")
+    archive.tag(12, "threat")
+    about_1 = list(archive.custody.events_about("item:1"))
+    assert [e.action for e in about_1] == ["acquired", "tagged"]
+    assert {e.subject for e in about_1} == {"item:1"}
+    assert len(list(archive.custody.events("item:1"))) > len(about_1)  # the prefix: 1, 10-12
+
+
+def test_case_names_list_every_case_by_slug(archive: Archive) -> None:
+    archive.create_case("Lender X extension")
+    archive.create_case("Bank card dispute", slug="bank")
+    assert archive.case_names() == [
+        ("bank", "Bank card dispute"),
+        ("lender-x-extension", "Lender X extension"),
+    ]
+
+
+def test_kind_counts_count_items_by_kind(archive: Archive) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="t")
+    assert archive.kind_counts() == {"email": 2}
+    assert archive.kind_counts() == archive.status()["items"]
+
+
+def test_the_state_token_changes_with_every_commit_from_any_connection(
+    archive: Archive, archive_path: Path
+) -> None:
+    archive.ingest([email_capture(1), email_capture(2)], connector="eml", container="t")
+    token = archive.state_token()
+    assert archive.state_token() == token  # reading changes nothing
+    archive.tag(1, "promise")
+    assert archive.state_token() != token
+    token = archive.state_token()
+    with Archive(archive_path) as other:
+        other.tag(2, "threat")
+    assert archive.state_token() != token
+def test_the_wal_is_started_again_during_a_long_import(
+    archive_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A passive checkpoint alone never rewinds the WAL while an import keeps committing: it
+    # grew by every byte imported (1.4 GB for a 512 MB phone backup). Past the limit it is
+    # started again once a checkpoint pass has copied all of it.
+    monkeypatch.setattr("evidence_archiver.archive.store.WAL_RESTART_BYTES", 1 << 20)
+    wal = Path(f"{archive_path}-wal")
+    sizes: list[int] = []
+
+    def captures() -> Iterator[Capture]:
+        for n in range(60):
+            if n:
+                sizes.append(wal.stat().st_size)
+                time.sleep(0.05)
+            yield email_capture(n, body=f"{n} " + "x" * (1 << 20))
+
+    with Archive(archive_path) as archive:
+        report = archive.ingest(captures(), connector="eml", container="test", batch_size=1)
+    assert report.added == 60
+    # Each batch adds about 2 MB (the original and the body): 120 MB without a restart.
+    assert max(sizes) < 24 << 20, sizes

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from evidence_archiver.cli import app
+from tsa import require_tool
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MBOX = FIXTURES / "demo" / "mail" / "lenderx.mbox"
@@ -163,6 +165,9 @@ def test_every_command_has_help_with_an_example() -> None:
 
 
 def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Path) -> None:
+    # The whole story with the optional tools: OCR reads the screenshot, openssl timestamps.
+    require_tool("tesseract")
+    require_tool("openssl")
     env = {**os.environ, "EVIDENCE_ARCHIVE": str(tmp_path / "never-touched.db")}
     result = subprocess.run(
         [sys.executable, "-m", "evidence_archiver", "demo", "--dir", str(tmp_path / "d"), "--json"],
@@ -199,6 +204,47 @@ def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Pat
     assert recording["call"] in out["timeline"]
     assert recording["item"] in out["timeline"]
     assert not (tmp_path / "never-touched.db").exists()
+
+
+def test_demo_without_any_optional_tool_tells_the_same_story(tmp_path: Path) -> None:
+    """A fresh machine: no Tesseract, no openssl, no fontconfig, no font on PATH's tools."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(f"<fontconfig><dir>{tmp_path / 'no-fonts'}</dir></fontconfig>\n")
+    env = {
+        **os.environ,
+        "PATH": str(empty),
+        "FONTCONFIG_FILE": str(conf),
+        "EVIDENCE_ARCHIVE": str(tmp_path / "never-touched.db"),
+    }
+    env.pop("EVIDENCE_CJK_FONT", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "demo", "--dir", str(tmp_path / "d"), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    # The same case: mail, texts, calls, a chat, agreements and the screenshot.
+    assert set(out["kinds"]) >= {"email", "sms", "call", "chat", "document", "file"}
+    assert all(r["failed"] == 0 for r in out["imports"].values())
+    kinds = {h["kind"] for h in out["searches"]["10月15日"]}
+    assert kinds >= {"email", "sms", "chat", "document"}
+    # One line says what was skipped and how the screenshot got into the case.
+    (note,) = out["notes"]
+    assert note.startswith("OCR skipped for chat-screenshot-2024-09-10.png")
+    assert "linked to the case by hand" in note
+    assert "\n" not in note
+    # The bundle has its PDF (the packaged font) and verifies; it is just not timestamped.
+    assert out["bundle"]["pdf_left_out"] is None
+    assert out["bundle"]["timestamp"] is None
+    assert out["verify"]["ok"] is True
+    with zipfile.ZipFile(out["bundle"]["path"]) as z:
+        assert any(n.endswith("/data/bundle.pdf") for n in z.namelist())
 
 
 def test_demo_without_a_chinese_font_still_ends_with_a_verified_bundle(tmp_path: Path) -> None:

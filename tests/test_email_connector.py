@@ -11,10 +11,12 @@ import pytest
 
 from evidence_archiver import Archive, SourceError
 from evidence_archiver.connectors.email import (
+    SMALL_INPUT_BYTES,
     capture_from_bytes,
     maildir_flags,
     parse_many,
     read_mbox,
+    workers_for,
 )
 from evidence_archiver.extract.charsets import decode_text
 from evidence_archiver.extract.email import decode_header_value, parse_email, safe_filename
@@ -212,6 +214,36 @@ def test_mbox_written_by_the_stdlib_imports_every_message(tmp_path: Path, archiv
     assert all("From the desk" in archive.item(i).body for i in range(1, 31))
     again = import_mbox(archive, path, workers=2)
     assert (again.added, again.duplicates) == (0, 30)
+
+
+def test_small_inputs_are_parsed_here_and_large_ones_in_workers() -> None:
+    assert workers_for(100_000, None) == 0
+    assert workers_for(SMALL_INPUT_BYTES, None) is None  # the default: one per core
+    assert workers_for(None, None) is None  # size unknown
+    assert workers_for(100_000, 2) == 2  # asked for: as asked
+    assert workers_for(1 << 40, 0) == 0
+
+
+def test_a_small_mbox_imports_the_same_parsed_here_or_in_workers(
+    tmp_path: Path, archive: Archive
+) -> None:
+    path = tmp_path / "small.mbox"
+    box = mailbox.mbox(path)
+    for n in range(40):
+        box.add(f"From: s{n}@lenderx.com\nSubject: m{n}\n\nBody {n}\n".encode())
+    box.flush()
+    box.close()
+    other = Archive(tmp_path / "other.db")
+    try:
+        here = import_mbox(archive, path)  # small: parsed in this process
+        there = import_mbox(other, path, workers=2)
+        assert (here.added, here.failed) == (there.added, there.failed) == (40, 0)
+        assert [archive.item(i).body for i in range(1, 41)] == [
+            other.item(i).body for i in range(1, 41)
+        ]
+        assert archive.verify_custody() == other.verify_custody() == []
+    finally:
+        other.close()
 
 
 def test_maildir_flags_come_from_file_names() -> None:

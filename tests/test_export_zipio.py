@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 import subprocess
 import tracemalloc
 import zipfile
@@ -17,6 +16,7 @@ import pytest
 from evidence_archiver.export import zipio
 from evidence_archiver.export.zipio import ZipWriter, iter_central_directory, open_member
 from killing import kill_during_zip_append
+from tsa import require_tool
 
 WHEN = (2026, 5, 1, 12, 0, 0)
 
@@ -60,9 +60,7 @@ def test_the_standard_library_reads_every_entry_back(tmp_path: Path) -> None:
 
 
 def test_unzip_tests_the_archive_clean(tmp_path: Path) -> None:
-    unzip = shutil.which("unzip")
-    if unzip is None:
-        pytest.skip("unzip is not installed")
+    unzip = require_tool("unzip")
     write_sample(tmp_path / "a.zip")
     proc = subprocess.run([unzip, "-t", str(tmp_path / "a.zip")], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

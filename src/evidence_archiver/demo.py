@@ -2,11 +2,11 @@
 exported as a timestamped evidence bundle and verified.
 
 The sample data ships inside the package (``demo_data``, copied from ``fixtures/`` when the wheel
-is built: ``demo/`` mail, ``phone/`` SMS, calls, chat and a Xiaomi phone's call recording,
-``documents/`` agreements and a screenshot); in a source checkout it is read from ``fixtures/``
-directly. The timestamp comes
-from a throwaway RFC 3161 authority started on 127.0.0.1 for the demo (it needs the ``openssl``
-command); without it the bundle is exported untimestamped and the demo says so.
+is built: ``demo/`` mail, ``phone/`` SMS, calls, WhatsApp and WeChat chats and a Xiaomi phone's
+call recording, ``documents/`` agreements and a screenshot); in a source checkout it is read from
+``fixtures/`` directly. The timestamp comes from a throwaway RFC 3161 authority started on
+127.0.0.1 for the demo (it needs the ``openssl`` command); without it the bundle is exported
+untimestamped and the demo says so.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .documents import import_files, import_pdfs
 from .errors import EvidenceError
 from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
-from .export.render_pdf import FontMissing, find_cjk_font
 from .export.verify import VerifyReport, verify_bundle
 from .i18n import N_, _
 from .importing import import_eml, import_mbox
@@ -32,12 +31,13 @@ from .model import ImportReport
 
 DEMO_CASE = "Lender X extension"
 DEMO_SLUG = "lender-x-extension"
-# The lender writes from lenderx.com, texts from a mobile and the 95555 short code, and its
-# name is in every document and chat.
+# The lender writes from lenderx.com, texts from a mobile and the 95555 short code, chats on
+# WeChat as 乐贷客服 (wxid_lenderx_kf01), and its name is in every document and chat.
 DEMO_RULES = [
     ("domain", "lenderx.com"),
     ("phone", "+86 138 0013 8000"),
     ("phone", "95555"),
+    ("address", "wechat:wxid_lenderx_kf01"),
     ("keyword", "LenderX"),
 ]
 # The borrower's phone is a Xiaomi: its recordings folder, copied as it is on the phone.
@@ -47,6 +47,10 @@ PHONE_EXPORTS = [
     "sms-20240820.xml",  # a newer backup overlapping the first: only new messages are added
     "calls-20240820.xml",
     "WhatsApp Chat with LenderX.txt",
+    # The WeChat chat in which agent KF1234 promises the deferral, exported by MemoTrace twice:
+    # an older 9-column CSV, then the whole chat in 12 columns (only new messages are added).
+    "wechat-20240705/乐贷客服_utf8.csv",
+    "wechat/乐贷客服/乐贷客服_utf8.csv",
 ]
 
 
@@ -158,6 +162,30 @@ def record_demo_facts(archive: Archive, slug: str) -> None:
     )
 
 
+def _link_screenshots(archive: Archive, slug: str, notes: list[str]) -> int:
+    """Link the screenshot to the case by hand, as its owner would, when no rule linked it.
+
+    With Tesseract the screenshot's text names the lender and the case's keyword rule links
+    it; without, it has no text and no sender for a rule to match, so the demo does what a
+    user does (``evidence case link``) and says in one line that OCR was skipped. The case,
+    the timeline and the bundle are then the same with or without the optional tool.
+    """
+    in_case = set(archive.timeline_ids(slug))
+    linked = 0
+    for item in archive.timeline(kind="file"):
+        if item.id in in_case:
+            continue
+        linked += archive.link(slug, [item.id])
+        ocr = item.details.get("ocr") or {}
+        if ocr.get("status") in ("unavailable", "failed", "skipped"):
+            notes.append(
+                f"OCR skipped for {item.title}, so its text is not searchable "
+                f"({ocr.get('reason', 'no reason given')}); it was linked to the case by hand, "
+                f"as 'evidence case link {slug} {item.id}' does"
+            )
+    return linked
+
+
 def run_demo(
     archive: Archive, *, bundle_dir: Path | None = None, now: datetime | None = None
 ) -> DemoResult:
@@ -194,27 +222,24 @@ def run_demo(
     for record in archive.timeline(kind="file"):
         if "recording" in record.details:
             result.recordings[record.id] = record.details["recording"].get("call_item_id")
+    result.linked += _link_screenshots(archive, slug, result.notes)
     if bundle_dir is None:
         return result
-    # A fresh machine may lack a Chinese font or openssl: the demo still makes and verifies a
-    # bundle, and says what it left out and how to get it.
-    pdf = True
-    try:
-        find_cjk_font()
-    except FontMissing as exc:
-        pdf = False
-        result.notes.append(_("bundle.pdf left out: {reason}").format(reason=exc))
+    # A fresh machine may lack openssl (and, with a stripped installation, every Chinese
+    # font): the demo still makes and verifies a bundle, and says what it left out and why.
     if shutil.which("openssl"):
-        made = demo_bundle(archive, slug, bundle_dir, now=now, pdf=pdf)
+        made = demo_bundle(archive, slug, bundle_dir, now=now)
         result.export, result.verify = made.result, made.report
         result.timestamp_note = _(
             "timestamped by a throwaway local authority started for the demo (its CA is "
             "{ca_file} beside the bundle; a real bundle uses a public one: --tsa-url)"
         ).format(ca_file=made.ca_file.name)
     else:
-        result.export = export_bundle(
-            archive, ExportOptions(case=slug, out=bundle_dir, now=now, pdf=pdf)
-        )
+        result.export = export_bundle(archive, ExportOptions(case=slug, out=bundle_dir, now=now))
         result.verify = verify_bundle(result.export.path)
         result.timestamp_note = _("not timestamped: the openssl command is not installed")
+    if result.export.pdf_left_out:
+        result.notes.append(
+            _("bundle.pdf left out: {reason}").format(reason=result.export.pdf_left_out)
+        )
     return result

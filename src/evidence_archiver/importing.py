@@ -11,7 +11,6 @@ from pathlib import Path
 
 from .archive import Archive
 from .connectors import email as email_connector
-from .extract.documents import attachment_texts
 from .model import ImportReport
 
 Progress = Callable[[int], None]
@@ -29,6 +28,9 @@ def read_pdf_attachments(archive: Archive, import_id: int) -> int:
     ]
     if not chosen:
         return 0
+    # The PDF extractor is loaded only for a mailbox that has PDFs.
+    from .extract.documents import attachment_texts
+
     # Read lazily: the extractor takes a few at a time, so a mailbox full of large PDFs is
     # never held in memory at once.
     jobs = ((archive.read_original(a.sha256), "application/pdf", a.filename) for a in chosen)
@@ -73,8 +75,15 @@ def import_mbox(
     batch_size: int = 500,
 ) -> ImportReport:
     """Import every message of an mbox file (mboxo or mboxrd)."""
+    try:
+        size: int | None = path.stat().st_size
+    except OSError:
+        size = None  # read_mbox reports why
     report = archive.ingest(
-        email_connector.prepare_many(email_connector.read_mbox(path), workers=workers),
+        email_connector.prepare_many(
+            email_connector.read_mbox(path),
+            workers=email_connector.workers_for(size, workers),
+        ),
         connector="mbox",
         container=str(path),
         batch_size=batch_size,

@@ -20,8 +20,6 @@ import os
 import re
 from functools import lru_cache
 
-import phonenumbers
-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _PHONE_CHARS = re.compile(r"^[+()\d\s.\-/]{3,}$")
 # Chinese service numbers (MIIT numbering plan): 95xxx(x) hotlines of banks and platforms,
@@ -59,6 +57,10 @@ def normalize_phone(text: str, region: str | None = None) -> str | None:
     service = cn_service_number(text, region)
     if service:
         return service
+    # Imported at the first number, not with the module: e-mail imports never need it, and
+    # loading its metadata is a tenth of the command's start-up.
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -132,6 +134,7 @@ def phone_key(value: str, region: str | None = None) -> str:
     return phone_variants(normalize_phone(value, region) or value)[0].lower()
 
 
+@lru_cache(maxsize=65536)
 def normalize_address(text: str, region: str | None = None) -> tuple[str, str]:
     """``(address, domain)`` as stored for matching; domain is "" for phone numbers.
 

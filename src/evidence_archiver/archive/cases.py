@@ -1,9 +1,11 @@
 """Cases and the rules that link items to them.
 
-A rule is an address (``service@lenderx.com``), a domain (``lenderx.com``, which also covers its
-sub-domains), a phone number (compared in E.164, so every written form matches; a Chinese
-service number such as 95555 matches ``95555`` and the ``+8695555`` that older archives hold,
-and an SMS gateway ``106…`` also matches the same gateway with any suffix) or a keyword
+A rule is an address (``service@lenderx.com``, or a WeChat contact ``wechat:wxid_…`` /
+``wechat:REMARK``, matched against the item's people and a contact's aliases), a domain
+(``lenderx.com``, which also covers its sub-domains), a phone number (compared in E.164, so
+every written form matches; a Chinese service number such as 95555 matches ``95555`` and the
+``+8695555`` that older archives hold, and an SMS gateway ``106…`` also matches the same
+gateway with any suffix) or a keyword
 (matched through the search index, so it finds exactly what ``evidence search`` would). Rules
 link items when a case is created, when rules are added, and when new items are imported.
 A person can also link and unlink by hand; an unlinked item is remembered as *excluded* and no
@@ -26,6 +28,7 @@ from ..i18n import _
 from ..people import is_sms_gateway, normalize_address, normalize_phone, phone_variants
 from .custody import CustodyLog
 from .records import CaseSummary
+from .schema import FILTER_INDEX
 from .text_index import compile_query
 from .timeutil import format_utc, parse_utc
 
@@ -43,6 +46,21 @@ def slugify(title: str) -> str:
     return text[:60].strip("-") or "case"
 
 
+def wechat_address(value: str) -> str:
+    """A WeChat contact as items record it: ``wechat:`` and the wxid, remark or nickname.
+
+    >>> wechat_address("WeChat: 乐贷客服 ")
+    'wechat:乐贷客服'
+    """
+    name = value.strip()[len("wechat:") :].strip()
+    if not name:
+        raise UsageError(
+            "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
+            "wechat:wxid_abc123 or wechat:乐贷客服"
+        )
+    return normalize_address(f"wechat:{name}")[0]
+
+
 def rule_from_counterparty(value: str) -> tuple[str, str]:
     """Guess a rule's kind from how a counterparty is written.
 
@@ -52,8 +70,12 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
     ('domain', 'lenderx.com')
     >>> rule_from_counterparty("+86 138 1234 5678")
     ('phone', '+8613812345678')
+    >>> rule_from_counterparty("wechat:wxid_LenderX01")
+    ('address', 'wechat:wxid_lenderx01')
     """
     value = value.strip()
+    if value.lower().startswith("wechat:"):
+        return "address", wechat_address(value)
     if "@" in value and not value.startswith("@"):
         return "address", normalize_address(value)[0]
     bare = value.lstrip("@").lower()
@@ -65,7 +87,7 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
     raise UsageError(
         _(
             "cannot tell what {value} is: give an e-mail address, a domain such as lenderx.com, "
-            "or a phone number; use --keyword for words to look for"
+            "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to look for"
         ).format(value=repr(value))
     )
 
@@ -81,6 +103,8 @@ def normalize_rule(kind: str, value: str) -> tuple[str, str]:
     if not value:
         raise UsageError(_("an empty {kind} rule matches nothing").format(kind=kind))
     if kind == "address":
+        if value.lower().startswith("wechat:"):
+            return kind, wechat_address(value)
         return kind, normalize_address(value)[0]
     if kind == "domain":
         return kind, value.lstrip("@").lower()
@@ -347,9 +371,12 @@ def summary(conn: sqlite3.Connection, case: int) -> CaseSummary:
             "SELECT kind, value FROM case_rules WHERE case_id = ? ORDER BY id", (case,)
         )
     )
+    # The compact filter index holds each item's date: the item rows (with their bodies) of
+    # a case of 50,000 items are never read for its first and last date.
     count, first, last = conn.execute(
         "SELECT COUNT(*), MIN(i.occurred_at), MAX(i.occurred_at) FROM case_items ci "
-        "JOIN items i ON i.id = ci.item_id WHERE ci.case_id = ? AND ci.state = 'linked'",
+        f"JOIN items i INDEXED BY {FILTER_INDEX} ON i.id = ci.item_id "
+        "WHERE ci.case_id = ? AND ci.state = 'linked'",
         (case,),
     ).fetchone()
     return CaseSummary(
@@ -362,6 +389,11 @@ def summary(conn: sqlite3.Connection, case: int) -> CaseSummary:
         first=parse_utc(first) if first else None,
         last=parse_utc(last) if last else None,
     )
+
+
+def names(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``[(slug, title), …]`` of every case, by slug: what a menu of cases needs, no counts."""
+    return [(s, t) for s, t in conn.execute("SELECT slug, title FROM cases ORDER BY slug")]
 
 
 def summaries(conn: sqlite3.Connection) -> list[CaseSummary]:

@@ -102,14 +102,21 @@ class CustodyLog:
         assert self._head is not None
         return self._head[1]
 
+    def events_about(self, subject: str) -> Iterator[CustodyEvent]:
+        """The events whose subject is exactly ``subject`` (``"item:42"``, where a prefix
+        would also match ``"item:420"``), in order."""
+        return self._read(" WHERE subject = ?", (subject,))
+
     def events(self, subject_prefix: str | None = None) -> Iterator[CustodyEvent]:
+        if subject_prefix is None:
+            return self._read("", ())
+        pattern = subject_prefix.replace("%", "\\%").replace("_", "\\_") + "%"
+        return self._read(" WHERE subject LIKE ? ESCAPE '\\'", (pattern,))
+
+    def _read(self, where: str, args: tuple[str, ...]) -> Iterator[CustodyEvent]:
         sql = "SELECT seq, at, action, subject, details, prev_hash, hash FROM custody"
-        args: tuple[str, ...] = ()
-        if subject_prefix is not None:
-            sql += " WHERE subject LIKE ? ESCAPE '\\'"
-            args = (subject_prefix.replace("%", "\\%").replace("_", "\\_") + "%",)
         for seq, at, action, subject, details, prev_hash, digest in self._conn.execute(
-            sql + " ORDER BY seq", args
+            sql + where + " ORDER BY seq", args
         ):
             yield CustodyEvent(
                 seq=seq,

@@ -26,6 +26,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..errors import SourceError
@@ -62,6 +63,10 @@ _PART_INSERT = "INSERT INTO original_parts (sha256, part, data) VALUES (?, ?, ?)
 _FTS_INSERT = (
     "INSERT INTO items_fts (rowid, title, body, people, attachments) VALUES (?, ?, ?, ?, ?)"
 )
+_FTS_DELETE = (
+    "INSERT INTO items_fts (items_fts, rowid, title, body, people, attachments) "
+    "VALUES ('delete', ?, ?, ?, ?, ?)"
+)
 _SIGHTING_INSERT = (
     "INSERT OR IGNORE INTO item_sightings "
     "(item_id, connector, container, locator, import_id, seen_at) VALUES (?, ?, ?, ?, ?, ?)"
@@ -81,15 +86,20 @@ def _json_list(values: tuple[str, ...]) -> str:
     return _LIST_JSON(list(values)) if values else "[]"
 
 
+# Titles and people repeat from item to item ("WeChat message from 乐贷客服"): their index
+# text is made once. Bodies rarely repeat and can be long, so they are not kept.
+_index_repeated = lru_cache(maxsize=4096)(index_text)
+
+
 def fts_values(item: Item, attachments: Any) -> tuple[str, str, str, str]:
     """The four indexed columns of an item (title, body, people, attachment names and text)."""
     people = " ".join([item.sender_name, item.sender, *item.recipients])
     attachment_text = " ".join(f"{a.filename} {a.text}" for a in attachments)
     return (
-        index_text(item.title),
+        _index_repeated(item.title),
         index_text(item.body),
-        index_text(people),
-        index_text(attachment_text),
+        _index_repeated(people),
+        index_text(attachment_text) if attachment_text else "",
     )
 
 
@@ -337,6 +347,7 @@ class BatchWriter:
         fts: list[tuple[int, str, str, str, str]] = []
         sightings: list[tuple[Any, ...]] = []
         new_ids: list[int] = []
+        late: list[tuple[int, PreparedCapture]] = []
         for p in self.pending:
             if p.dedup_key in known:
                 # Seen again, perhaps in a new place. The first place is the item's own source
@@ -347,6 +358,8 @@ class BatchWriter:
                     sightings.append(
                         (known_id, p.connector, p.container, p.locator, import_id, stored_at)
                     )
+                if p.attachments:
+                    late.append((known_id, p))
                 self.report.duplicates += 1
                 continue
             item_id = next_id
@@ -384,15 +397,106 @@ class BatchWriter:
                 )
             else:
                 self.report.added += 1
+        refresh = self._late_attachments(late, attachments, set(new_ids)) if late else []
+        # The index is contentless: an item's row is forgotten with the values it was given,
+        # before its new attachments are written, and made again after.
+        conn.executemany(_FTS_DELETE, [(i, *_archived_fts(conn, i)) for i in refresh])
         conn.executemany(_ORIGINAL_INSERT, self.originals.values())
         conn.executemany(_ITEM_INSERT, items)
         conn.executemany(_PEOPLE_INSERT, people)
         conn.executemany(_ATTACHMENT_INSERT, attachments)
         conn.executemany(_FTS_INSERT, fts)
+        conn.executemany(_FTS_INSERT, [(i, *_archived_fts(conn, i)) for i in refresh])
         conn.executemany(_SIGHTING_INSERT, sightings)
         conn.executemany(CUSTODY_INSERT, self.custody_rows)
         conn.executemany(_ERROR_INSERT, self.errors)
         return new_ids
+
+    def _late_attachments(
+        self,
+        late: list[tuple[int, PreparedCapture]],
+        rows: list[tuple[Any, ...]],
+        in_batch: set[int],
+    ) -> list[int]:
+        """Attachments a message seen again brings that its archived item lacks.
+
+        A chat export without its media folder archives its messages without their pictures;
+        the same chat exported again with them must not leave those files out of the archive.
+        They are added to the item (never replacing anything), each with a custody event of
+        its own. ``rows`` (this batch's attachment rows) grows; the ids of items archived
+        before this batch that gained attachments are returned (their index rows are remade;
+        ``in_batch``, the items this batch adds, are not written yet and keep the row made).
+        """
+        ids = sorted({item_id for item_id, _ in late})
+        have: dict[int, tuple[set[str], int]] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start : start + _LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for item_id, sha, position in self.conn.execute(
+                "SELECT item_id, original_sha256, position FROM attachments "
+                f"WHERE item_id IN ({marks})",
+                chunk,
+            ):
+                shas, top = have.setdefault(int(item_id), (set(), -1))
+                shas.add(sha)
+                have[int(item_id)] = (shas, max(top, int(position)))
+        for row in rows:  # items added earlier in this very batch
+            shas, top = have.setdefault(int(row[0]), (set(), -1))
+            shas.add(row[2])
+            have[int(row[0])] = (shas, max(top, int(row[1])))
+        refresh: list[int] = []
+        for item_id, p in late:
+            shas, top = have.setdefault(item_id, (set(), -1))
+            added = []
+            for attachment in p.attachments:
+                if attachment.blob.sha256 in shas:
+                    continue
+                top += 1
+                shas.add(attachment.blob.sha256)
+                self._keep(attachment.blob)
+                rows.append(_attachment_row(item_id, top, attachment))
+                added.append(attachment)
+            have[item_id] = (shas, top)
+            if not added:
+                continue
+            self._event(
+                "attachment_added",
+                f"item:{item_id}",
+                {
+                    "connector": p.connector,
+                    "container": p.container,
+                    "locator": p.locator,
+                    "attachments": [a.blob.sha256 for a in added],
+                    "import_id": self.report.import_id,
+                },
+            )
+            if item_id not in in_batch and item_id not in refresh:
+                refresh.append(item_id)
+        return refresh
+
+
+def _archived_fts(conn: sqlite3.Connection, item_id: int) -> tuple[str, str, str, str]:
+    """The index values of an archived item as the database holds it now."""
+    title, body, sender, sender_name, recipients = conn.execute(
+        "SELECT title, body, sender, sender_name, recipients FROM items WHERE id = ?", (item_id,)
+    ).fetchone()
+    item = Item(
+        kind="file",
+        sender=sender or "",
+        sender_name=sender_name or "",
+        recipients=tuple(json.loads(recipients or "[]")),
+        title=title or "",
+        body=body or "",
+    )
+    attachments = [
+        Attachment(Blob(sha, size or 0, media), filename, media, text=text or "")
+        for sha, size, media, filename, text in conn.execute(
+            "SELECT original_sha256, size, media_type, filename, text FROM attachments "
+            "WHERE item_id = ? ORDER BY position",
+            (item_id,),
+        )
+    ]
+    return fts_values(item, attachments)
 
 
 # A key whose counterparty may be a service number (95…, 10…, 12…, 400…, 800…, with or
@@ -416,9 +520,26 @@ def _older_key_forms(key: str) -> tuple[str, ...]:
 
 
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:
+    """The item's people as case rules match them: sender, recipients, and the other names the
+    counterparty goes by (``details["aliases"]``, e.g. a WeChat contact's remark), as ``alias``."""
+    aliases = item.details.get("aliases") or ()
+    return _people_rows(
+        item.sender, item.recipients, tuple(a for a in aliases if isinstance(a, str))
+    )
+
+
+# A conversation's messages share their people: the rows are made once per set of them.
+@lru_cache(maxsize=4096)
+def _people_rows(
+    sender: str, recipients: tuple[str, ...], aliases: tuple[str, ...]
+) -> tuple[tuple[str, str, str], ...]:
     rows = []
     seen: set[tuple[str, str]] = set()
-    for role, raw in [("from", item.sender), *(("to", r) for r in item.recipients)]:
+    for role, raw in [
+        ("from", sender),
+        *(("to", r) for r in recipients),
+        *(("alias", a) for a in aliases),
+    ]:
         if not raw:
             continue
         address, domain = normalize_address(raw)

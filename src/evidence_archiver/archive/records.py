@@ -113,6 +113,19 @@ class ImportRun:
 
 
 @dataclass(frozen=True)
+class ImportSource:
+    """One source over all its import runs: how many runs, and what they added in total."""
+
+    connector: str
+    container: str
+    runs: int
+    added: int
+    duplicates: int
+    failed: int
+    last: datetime
+
+
+@dataclass(frozen=True)
 class ImportFailureRecord:
     import_id: int
     source: str

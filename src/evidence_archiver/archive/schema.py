@@ -8,6 +8,13 @@ Tables are created with sqlite-utils (columns as data, one place); the FTS5 tabl
 hand because it is contentless: the archive indexes a transformed text (Han characters as
 bigrams, see ``text_index``), so the text it would store is not the text a user reads. Snippets
 are made from the ``items`` row instead.
+
+A new, empty archive does not replay the migrations: it runs the statements they leave in
+``sqlite_master``, kept in ``schema_snapshot.sql`` (:func:`write_snapshot` makes it; a
+test checks that the snapshot builds exactly the file the migrations build, and says how to
+regenerate it). Any migration newer than the snapshot then runs as usual, so a snapshot that
+lags behind is slower, never wrong. Creating an archive this way takes a few milliseconds
+instead of loading sqlite-utils and introspecting every table it creates.
 """
 
 from __future__ import annotations
@@ -15,11 +22,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
-
-import sqlite_utils
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ArchiveError
 from ..i18n import _
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 FTS_COLUMNS = ("title", "body", "people", "attachments")
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -355,8 +365,82 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to date; return the version the file now has."""
+def snapshot_statements(conn: sqlite3.Connection) -> list[str]:
+    """The statements that rebuild this database's schema, in the order it was made: every
+    table, index and trigger except SQLite's own and the FTS5 table's shadow tables (which
+    creating the FTS5 table makes)."""
+    return [
+        sql
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'items_fts_%' ORDER BY rowid"
+        )
+    ]
+
+
+SNAPSHOT = Path(__file__).with_name("schema_snapshot.sql")
+_SNAPSHOT_HEADER = "-- schema version "
+
+
+def write_snapshot(path: Path | None = None) -> Path:
+    """Rewrite the snapshot from the migrations (after adding one):
+    ``python -c "from evidence_archiver.archive.schema import write_snapshot; write_snapshot()"``
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        version = migrate(conn, use_snapshot=False)
+        statements = snapshot_statements(conn)
+    finally:
+        conn.close()
+    head = (
+        f"{_SNAPSHOT_HEADER}{version}\n"
+        "-- The schema an empty archive is created with: what the migrations of schema.py leave\n"
+        "-- in sqlite_master. Made by schema.write_snapshot(); do not edit by hand.\n\n"
+    )
+    path = path or SNAPSHOT
+    path.write_text(head + "".join(f"{sql};\n\n" for sql in statements), encoding="utf-8")
+    return path
+
+
+def read_snapshot(path: Path | None = None) -> tuple[int, list[str]]:
+    """The snapshot's schema version and its statements (version 0 when there is none)."""
+    try:
+        text = (path or SNAPSHOT).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return 0, []
+    first, _, rest = text.partition("\n")
+    if not first.startswith(_SNAPSHOT_HEADER):
+        return 0, []
+    statements: list[str] = []
+    pending = ""
+    for line in rest.splitlines(keepends=True):
+        if not pending and (line.startswith("--") or not line.strip()):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip().removesuffix(";"))
+            pending = ""
+    return int(first.removeprefix(_SNAPSHOT_HEADER)), statements
+
+
+def _from_snapshot(conn: sqlite3.Connection, target: int) -> int:
+    """Create the schema of an empty file from the snapshot, inside the caller's transaction;
+    return the version it reached (0 when the file is not empty or there is no snapshot)."""
+    version, statements = read_snapshot()
+    if not statements or target < version:
+        return 0
+    if conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchone():
+        return 0
+    for statement in statements:
+        conn.execute(statement)
+    return version
+
+
+def migrate(conn: sqlite3.Connection, *, use_snapshot: bool = True) -> int:
+    """Bring the schema up to date; return the version the file now has.
+
+    ``use_snapshot=False`` replays every migration even on an empty file (what the snapshot
+    is checked against)."""
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     target = len(MIGRATIONS)
     if current > target:
@@ -368,11 +452,18 @@ def migrate(conn: sqlite3.Connection) -> int:
         )
     if current == target:
         return current
-    db = sqlite_utils.Database(conn)
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for version in range(current, target):
-            MIGRATIONS[version](db)
+        if current == 0 and use_snapshot:
+            current = _from_snapshot(conn, target)
+        if current < target:
+            # Imported only when a migration runs: opening an up-to-date archive, which is
+            # almost every open, need not load it (a fifth of the command's start-up).
+            import sqlite_utils
+
+            db = sqlite_utils.Database(conn)
+            for version in range(current, target):
+                MIGRATIONS[version](db)
         conn.execute(f"PRAGMA user_version = {target}")
         conn.execute("COMMIT")
     except BaseException:

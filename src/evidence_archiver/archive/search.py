@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..i18n import _
+from ..headline import one_line, wordlike
 from .records import SearchHit
 from .schema import FILTER_INDEX
 from .text_index import CompiledQuery, clean, compile_query, normalize, strip_accents
@@ -296,7 +297,7 @@ def _best_snippet(
             return _cut(body, matcher)
         for filename, text in attachments:
             if _find(matcher, f"{filename} {text}"):
-                return f"[{filename}] " + _cut(text or filename, matcher)
+                return f"[{one_line(filename)}] " + _cut(text or filename, matcher)
         if _find(matcher, title):
             return _cut(title, matcher)
     return _cut(body or title, None)
@@ -353,6 +354,11 @@ def _cut(text: str, matcher: re.Pattern[str] | None, width: int = SNIPPET_WIDTH)
         if space != -1:
             start = space + 1
     end = min(len(text), start + width)
+    if end < len(text) and wordlike(text[end - 1]) and wordlike(text[end]):
+        # End between words too, when a space is near.
+        space = text.rfind(" ", max(start + 1, end - 12), end)
+        if space != -1:
+            end = space
     out: list[str] = []
     pos = start
     for s, e in spans:
@@ -363,5 +369,6 @@ def _cut(text: str, matcher: re.Pattern[str] | None, width: int = SNIPPET_WIDTH)
         out.append(f"**{text[s:e]}**")
         pos = e
     out.append(text[pos:end])
-    window = " ".join("".join(out).split())
+    # One line: no line break, tab or control character from the text reaches a terminal.
+    window = one_line("".join(out))
     return ("…" if start else "") + window + ("…" if end < len(text) else "")

@@ -46,6 +46,7 @@ from .records import (
     CaseSummary,
     ImportFailureRecord,
     ImportRun,
+    ImportSource,
     ItemRecord,
     NoteRecord,
     OriginalInfo,
@@ -53,11 +54,13 @@ from .records import (
     Sighting,
 )
 from .runner import Runner, is_alive, this_process
-from .schema import FTS_COLUMNS, migrate
+from .schema import FILTER_INDEX, FTS_COLUMNS, migrate
 from .timeutil import as_sent, format_utc, parse_utc
 
 Clock = Callable[[], datetime]
 STREAM_CHUNK = 1 << 20
+#: How large the WAL may grow during an import before it is started again from its beginning.
+WAL_RESTART_BYTES = 64 << 20
 
 
 def default_archive_path() -> Path:
@@ -149,14 +152,25 @@ class Archive:
         """During an import, copy the WAL back into the database from a second connection in a
         thread, instead of in the writer's COMMIT: SQLite releases the GIL, so the copying runs
         on the other core while the writer goes on. Durability is unchanged (every COMMIT is
-        still synced to the WAL); only who checkpoints, and when, changes."""
+        still synced to the WAL); only who checkpoints, and when, changes.
+
+        A passive checkpoint copies frames but never rewinds the WAL while the writer keeps
+        committing, so on a long import the WAL grew without end (1.4 GB for a 512 MB phone
+        backup), and every page the writer read past its cache was looked up in ever more WAL
+        index tables. Once the WAL holds more than ``WAL_RESTART_BYTES`` and a passive pass
+        has copied all of it, a RESTART checkpoint (which waits for the writer's transaction
+        to end, copies the few frames added since, and makes the next transaction start the
+        WAL from its beginning) keeps it bounded."""
         stop = threading.Event()
 
         def checkpoint() -> None:
             conn = sqlite3.connect(self.path, timeout=30)
             try:
+                page = int(conn.execute("PRAGMA page_size").fetchone()[0])
                 while not stop.wait(0.2):
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames * page > WAL_RESTART_BYTES and copied == frames:
+                        conn.execute("PRAGMA wal_checkpoint(RESTART)")
             finally:
                 conn.close()
 
@@ -479,32 +493,43 @@ class Archive:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        offset: int = 0,
     ) -> list[int]:
-        """Ids of items in time order (items without a date last), optionally of one case."""
+        """Ids of items in time order (items without a date last), optionally of one case;
+        ``limit`` and ``offset`` cut one page of them (the review app pages a timeline).
+
+        A case's items are read from its links joined to the compact filter index (id, kind,
+        date), never from the item rows: ordering a case of 50,000 items reads no body."""
         where = ["1=1"]
         args: list[Any] = []
+        source = "items i"
         if case is not None:
             case_id = self._case_id(case)
-            where.append(
-                "id IN (SELECT item_id FROM case_items WHERE case_id = ? AND state = 'linked')"
+            source = (
+                f"case_items ci CROSS JOIN items i INDEXED BY {FILTER_INDEX} "
+                "ON i.id = ci.item_id AND ci.case_id = ? AND ci.state = 'linked'"
             )
             args.append(case_id)
         if kind:
-            where.append("kind = ?")
+            where.append("i.kind = ?")
             args.append(kind)
         if since:
-            where.append("occurred_at >= ?")
+            where.append("i.occurred_at >= ?")
             args.append(format_utc(since))
         if until:
-            where.append("occurred_at <= ?")
+            where.append("i.occurred_at <= ?")
             args.append(format_utc(until))
         sql = (
-            "SELECT id FROM items WHERE "
+            f"SELECT i.id FROM {source} WHERE "
             + " AND ".join(where)
-            + " ORDER BY occurred_at IS NULL, occurred_at, id"
+            + " ORDER BY i.occurred_at IS NULL, i.occurred_at, i.id"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
+            if offset:
+                sql += f" OFFSET {int(offset)}"
+        elif offset:
+            sql += f" LIMIT -1 OFFSET {int(offset)}"
         return [int(i) for (i,) in self.conn.execute(sql, args)]
 
     def timeline(
@@ -648,6 +673,10 @@ class Archive:
             return case_rules.set_links(
                 conn, self.custody, case_id, ids, "excluded", "manual", self.clock()
             )
+
+    def case_names(self) -> list[tuple[str, str]]:
+        """``[(slug, title), …]`` of every case: for a menu, without counting their items."""
+        return case_rules.names(self.conn)
 
     def cases(self) -> list[CaseSummary]:
         return case_rules.summaries(self.conn)
@@ -819,6 +848,23 @@ class Archive:
             "custody_events": conn.execute("SELECT COUNT(*) FROM custody").fetchone()[0],
         }
 
+    def kind_counts(self) -> dict[str, int]:
+        """``{"email": N, "sms": N, …}``: how many items of each kind (from the kind index;
+        :meth:`status` reads much more)."""
+        return {
+            kind: int(n)
+            for kind, n in self.conn.execute(
+                "SELECT kind, COUNT(*) FROM items GROUP BY kind ORDER BY kind"
+            )
+        }
+
+    def state_token(self) -> tuple[int, int]:
+        """A value that changes whenever what this connection reads may have changed: when
+        another connection (an import in a terminal, an export thread) committed, or this one
+        wrote. Equal tokens mean an unchanged archive, so what was read from it still holds."""
+        version = int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+        return version, self.conn.total_changes
+
     def imports(self, limit: int = 20) -> list[ImportRun]:
         return [
             ImportRun(
@@ -837,6 +883,19 @@ class Archive:
                 "duplicates, failed, runner_pid, runner_host, runner_started FROM imports "
                 "ORDER BY id DESC LIMIT ?",
                 (limit,),
+            )
+        ]
+
+    def import_sources(self) -> list[ImportSource]:
+        """What each source (a mailbox, an IMAP folder, a phone export) brought in, over all
+        its import runs, read from the import log: ``[ImportSource("mbox", "takeout.mbox",
+        runs=2, added=120, duplicates=120, failed=1, last=…), …]``, the most recent first."""
+        return [
+            ImportSource(r[0], r[1], r[2], r[3] or 0, r[4] or 0, r[5] or 0, parse_utc(r[6]))
+            for r in self.conn.execute(
+                "SELECT connector, container, COUNT(*), SUM(added), SUM(duplicates), "
+                "SUM(failed), MAX(started_at) FROM imports GROUP BY connector, container "
+                "ORDER BY MAX(started_at) DESC, connector, container"
             )
         ]
 

@@ -15,7 +15,7 @@ import typer
 
 from .. import __version__
 from ..i18n import _
-from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing
+from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing, ui_cmd
 from . import export as export_cmds
 from . import facts as fact_cmds
 from . import imap as imap_cmds
@@ -73,6 +73,7 @@ app.command("reindex")(documents.reindex)
 app.command("export")(export_cmds.export)
 app.command("verify")(export_cmds.verify)
 app.command("timestamp")(export_cmds.timestamp)
+app.command("ui")(ui_cmd.ui)
 
 
 def main() -> None:

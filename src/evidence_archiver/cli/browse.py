@@ -12,6 +12,7 @@ from rich.table import Table
 from ..archive import ItemRecord
 from ..archive.timeutil import parse_user_date
 from ..i18n import _, format_number, ngettext
+from ..headline import item_headline, one_line
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -160,7 +161,7 @@ def search(
             show_time(h.occurred_at),
             kind_name(h.kind),
             escape(h.sender),
-            f"[bold]{escape(h.title)}[/]\n{highlight(h.snippet)}",
+            f"[bold]{escape(one_line(h.title))}[/]\n{highlight(h.snippet)}",
         )
     console.print(table)
     console.print(
@@ -203,6 +204,7 @@ def timeline(
                     "sender": i.sender,
                     "recipients": list(i.recipients),
                     "title": i.title,
+                    "headline": item_headline(i),
                     "tags": list(i.tags),
                 }
                 for i in items
@@ -219,7 +221,7 @@ def timeline(
             kind_name(i.kind),
             escape(i.sender),
             escape(", ".join(i.recipients[:2]) + (" …" if len(i.recipients) > 2 else "")),
-            escape(i.title or i.body[:60]),
+            escape(item_headline(i)),
             escape(", ".join(i.tags)),
         )
     console.print(table)

@@ -27,9 +27,10 @@ CounterpartyOption = Annotated[
     typer.Option(
         "--counterparty",
         "-c",
-        help="An e-mail address, a domain (lenderx.com) or a phone number of the other side, "
-        "also a service number (95555, 400 820 8820) or an SMS gateway (1069…: covers it with "
-        "any suffix). Repeat for several.",
+        help="An e-mail address, a domain (lenderx.com), a phone number, a service number "
+        "(95555, 400 820 8820), an SMS gateway (1069…: covers it with any suffix) or a WeChat "
+        "contact (wechat:wxid_abc123 or wechat:乐贷客服, its remark) of the other side. Repeat "
+        "for several.",
     ),
 ]
 KeywordOption = Annotated[

@@ -22,15 +22,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from ..archive import Archive, default_archive_path
 from ..archive.facts import fact_kind_name as fact_kind_name
@@ -188,6 +179,17 @@ def progress_bar(
     if not enabled:
         yield lambda n: None
         return
+    # Loaded only for a bar: --json runs and most commands never draw one.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}"),

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
 from ..i18n import _, format_day, ngettext
+from ..headline import item_headline, one_line, shorten
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
@@ -175,13 +176,12 @@ def _print(
     for col in ("#", _("when"), _("kind"), _("from"), _("title / text")):
         table.add_column(col, overflow="fold")
     for i in items:
-        text = i.title or i.body
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
             kind_name(i.kind),
-            escape(i.sender_name or i.sender),
-            escape(text[:70]),
+            escape(one_line(i.sender_name or i.sender)),
+            escape(item_headline(i)),
         )
     console.print(table)
     for query, hits in searches.items():
@@ -196,7 +196,7 @@ def _print(
         for h in hits[:3]:
             console.print(
                 f"  #{h.id} {kind_name(h.kind)} {show_time(h.occurred_at)} "
-                f"{highlight(h.snippet[:100])}"
+                f"{highlight(shorten(h.snippet, 100))}"
             )
     _print_facts(result.case, facts, breaches)
     custody = (

@@ -14,13 +14,14 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from .. import documents
 from ..errors import UsageError
+
+# The document pipeline (PDF, OCR, file-type detection) is imported by the commands that use it,
+# not by every start of 'evidence'.
 from ..extract.ocr import DEFAULT_LANG, OcrOptions, OcrUnavailable, check_available
 from ..extract.recordings import check_zone
 from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
 from ..i18n import _, ngettext
-from ..reindex import reindex as run_reindex
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -139,6 +140,9 @@ def import_pdf(
 
     Example: evidence import pdf ~/Documents/loan-agreement.pdf ~/Documents/statements/
     """
+    from .. import documents
+    from ..reindex import reindex as run_reindex
+
     password = _password(password_prompt)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
@@ -193,6 +197,8 @@ def import_file(
 
     Example: evidence import file ~/phone/MIUI/sound_recorder/call_rec/ --tz Asia/Shanghai
     """
+    from .. import documents
+
     password = _password(password_prompt)
     zone = _zone(tz)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
@@ -231,6 +237,8 @@ def reindex(
 
     Example: EVIDENCE_PDF_PASSWORD=123456 evidence reindex
     """
+    from ..reindex import reindex as run_reindex
+
     password = _password(password_prompt)
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with (

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..archive.timeutil import parse_user_date
 from ..errors import UsageError
@@ -102,7 +101,7 @@ def export(
     tsa_url: TsaUrlOption = None,
     tsa_ca_file: CaFileOption = None,
     no_pdf: Annotated[
-        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (e.g. without a CJK font).")
+        bool, typer.Option("--no-pdf", help="Leave out bundle.pdf (quicker for a large case).")
     ] = False,
     now: Annotated[
         str | None,
@@ -156,6 +155,14 @@ def export(
         if as_json:
             result = export_bundle(arch, options)
         else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn()]  # fmt: skip
             with Progress(*columns, console=err_console, transient=True) as bar:
@@ -172,6 +179,8 @@ def export(
                 result = export_bundle(arch, options, progress)
     if as_json:
         print_json(result.as_json())
+        if result.pdf_left_out:
+            raise typer.Exit(EXIT_SOME_FAILED)
         return
     path = escape(str(result.path))
     console.print(_("[green]Bundle written:[/] {path}").format(path=path))
@@ -202,6 +211,14 @@ def export(
     console.print(_("  Check it any time with: evidence verify {path}").format(path=path))
     for warning in result.warnings:
         console.print(_("  [yellow]Key facts:[/] {warning}").format(warning=escape(warning)))
+    if result.pdf_left_out:
+        console.print(
+            _(
+                "  [yellow]bundle.pdf left out:[/] {reason}. The rest of the bundle is complete "
+                "(open data/index.html); bag-info.txt records the reason."
+            ).format(reason=escape(result.pdf_left_out))
+        )
+        raise typer.Exit(EXIT_SOME_FAILED)
 
 
 @handle_errors

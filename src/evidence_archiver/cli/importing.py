@@ -110,6 +110,7 @@ def import_maildir(
 # Phone exports (SMS, MMS, calls, chats) live in their own module; "phone" is an alias.
 app.command("sms")(phone.import_sms)
 app.command("phone")(phone.import_sms)
+app.command("wechat")(phone.import_wechat)
 
 # Documents (PDFs, screenshots, recordings, any file) live in cli/documents.py.
 app.command("pdf")(documents.import_pdf)

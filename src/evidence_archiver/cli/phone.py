@@ -1,4 +1,5 @@
-"""`evidence import sms PATH…` (alias `evidence import phone`): texts, calls and chats.
+"""`evidence import sms PATH…` (alias `evidence import phone`): texts, calls and chats, and
+`evidence import wechat PATH…` for WeChat chat exports (which `import sms` detects too).
 
 A thin layer over :func:`evidence_archiver.connectors.sms.import_phone_export`: the format is
 detected from each file unless ``--format`` says otherwise; numbers are normalised with
@@ -13,8 +14,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ..connectors.sms import FORMATS, PhoneExport
-from ..errors import EvidenceError, UsageError
+from ..connectors.sms import FORMATS, WECHAT_FORMATS, PhoneExport
+from ..connectors.sms.wechat import wechat_exports
+from ..errors import EvidenceError, SourceError, UsageError
 from ..i18n import _
 from ..model import ImportFailure, ImportReport
 from .common import (
@@ -86,7 +88,8 @@ def import_sms(
         list[Path],
         typer.Argument(
             help="Phone exports: SMS Backup & Restore .xml, SMS Import/Export .zip, a Google "
-            "Voice Takeout folder, a WhatsApp/Signal chat .txt or .zip, or a .csv."
+            "Voice Takeout folder, a WhatsApp/Signal chat .txt or .zip, a WeChat export "
+            "(MemoTrace CSV/HTML, ChatLab JSON), or a .csv."
         ),
     ],
     archive: ArchiveOption = None,
@@ -102,7 +105,30 @@ def import_sms(
 
     Example: evidence import sms sms-20240820.xml calls-20240820.xml --region CN
     """
-    column_map = parse_map(map_)
+    run_imports(
+        paths,
+        archive=archive,
+        json_=json_,
+        format_=format_,
+        region=region,
+        column_map=parse_map(map_) or None,
+        tz=tz,
+    )
+
+
+def run_imports(
+    paths: list[Path],
+    *,
+    archive: Path | None,
+    json_: bool,
+    format_: str | None,
+    region: str | None,
+    column_map: dict[str, str] | None,
+    tz: str | None,
+    allowed: tuple[str, ...] | None = None,
+) -> None:
+    """Import each phone export in turn and print one summary (shared by ``import sms`` and
+    ``import wechat``). ``allowed`` limits the formats a file may be detected as."""
     total = ImportReport(import_id=0)
     notes_by_file: dict[str, list[str]] = {}
     with open_archive(archive, create=True) as arch:
@@ -113,7 +139,7 @@ def import_sms(
                         path,
                         format=format_,
                         region=region.upper() if region else None,
-                        column_map=column_map or None,
+                        column_map=column_map,
                         zone=tz,
                     ) as export,
                     progress_bar(
@@ -122,8 +148,13 @@ def import_sms(
                         enabled=not json_,
                     ) as advance,
                 ):
+                    if allowed is not None and export.format not in allowed:
+                        raise SourceError(
+                            f"{path.name} reads as {export.format}, not as a WeChat export "
+                            f"({', '.join(allowed)}); import it with 'evidence import sms'"
+                        )
                     report = arch.ingest(
-                        export.captures(),
+                        export.for_archive(),
                         connector=export.connector,
                         container=str(export.path),
                         progress=advance,
@@ -158,3 +189,69 @@ def import_sms(
     for name, lines in notes_by_file.items():
         console.print(f"[dim]{escape(name)}: {escape('; '.join(lines))}[/]")
     report_import(total, ", ".join(str(p) for p in paths), as_json=False)
+
+
+WeChatFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help=f"The export's layout when detection guesses wrong: {', '.join(WECHAT_FORMATS)}.",
+        show_default=False,
+    ),
+]
+
+
+WeChatZoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone to show times in when the export does not reveal it, e.g. "
+        "Asia/Shanghai (WeChat times are exact; default: EVIDENCE_TZ, else this computer's).",
+        show_default=False,
+    ),
+]
+
+
+@handle_errors
+def import_wechat(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="WeChat chat exports: a MemoTrace (留痕) CSV (…_utf8.csv) or HTML page, a "
+            "ChatLab .json/.jsonl, or a folder of them (e.g. MemoTrace's 聊天记录 folder). "
+            "Images, voice messages and files beside the export are kept with their message."
+        ),
+    ],
+    archive: ArchiveOption = None,
+    json_: JsonOption = False,
+    format_: WeChatFormatOption = None,
+    tz: WeChatZoneOption = None,
+) -> None:
+    """Import WeChat chats exported with MemoTrace (留痕 / WeChatMsg) or as ChatLab JSON.
+
+    The export file is kept as it is, and each message records the line it came from.
+
+    A newer or differently shaped export of a chat adds only the messages not yet archived.
+
+    Link a chat to a case: evidence case new "乐贷" --counterparty wechat:wxid_abc123
+
+    Example: evidence import wechat ~/Documents/MemoTrace/data/聊天记录/乐贷客服/
+    """
+    files: list[Path] = []
+    for path in paths:
+        files.extend(wechat_exports(path) if path.is_dir() else [path])
+    if not files:
+        raise UsageError(
+            f"no WeChat export found in {', '.join(str(p) for p in paths)} (looked for "
+            "MemoTrace …_utf8.csv and .html pages, and ChatLab .json/.jsonl files)"
+        )
+    run_imports(
+        files,
+        archive=archive,
+        json_=json_,
+        format_=format_,
+        region=None,
+        column_map=None,
+        tz=tz,
+        allowed=WECHAT_FORMATS,
+    )

@@ -62,6 +62,22 @@ Amend = Callable[[Capture, Any], Capture]
 Parsed = Capture | PreparedCapture
 
 
+#: Below this many bytes of mail, parsing runs in the importing process: starting worker
+#: processes and sending each message to one and its result back costs more than the second
+#: core saves. Measured on a 500-message, 4.5 MB mbox (2 cores, Python 3.11, fork): 0.35 s of
+#: CPU in this process against 0.41 s with two workers, and no faster on the clock; with the
+#: fork server (Python 3.12 and later) each worker also starts a fresh interpreter.
+SMALL_INPUT_BYTES = 8 << 20
+
+
+def workers_for(size: int | None, workers: int | None) -> int | None:
+    """The ``workers`` to parse ``size`` bytes of mail with: as asked when asked, else none
+    for a small input (see :data:`SMALL_INPUT_BYTES`), else the default (one per core)."""
+    if workers is not None or size is None:
+        return workers
+    return 0 if size < SMALL_INPUT_BYTES else None
+
+
 def capture_from_bytes(
     raw: bytes, source: SourceRef, *, received_at: datetime | None = None
 ) -> Capture:

@@ -68,7 +68,7 @@ from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from . import imap_providers
-from .email import NotedMessage, prepare_many
+from .email import NotedMessage, prepare_many, workers_for
 from .imap_auth import Credentials, OAuth2Token, source_name
 from .imap_providers import Security as Security
 
@@ -1156,7 +1156,13 @@ def _import_folder(
     fetcher.start()
     try:
         ingest_report = archive.ingest(
-            counted(prepare_many(raw_messages(), workers=workers, amend=with_imap_details)),
+            counted(
+                prepare_many(
+                    raw_messages(),
+                    workers=workers_for(sum(size for _, size in plan.uids_with_sizes), workers),
+                    amend=with_imap_details,
+                )
+            ),
             connector=CONNECTOR,
             container=container,
             batch_size=ingest_batch,

@@ -99,6 +99,9 @@ class ExportResult:
     custody_head: str
     timestamp: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    # Why bundle.pdf is not in the bundle although it was asked for (no font could be had);
+    # the rest of the bundle is complete, and bag-info.txt says the same.
+    pdf_left_out: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +114,7 @@ class ExportResult:
             "custody_head": self.custody_head,
             "timestamp": self.timestamp,
             "warnings": self.warnings,
+            "pdf_left_out": self.pdf_left_out,
         }
 
 
@@ -544,8 +548,9 @@ def _export(
             lambda w: _write_custody(w, archive, snapshot, case.slug, exhibits),
         )
         bag.add_bytes("data/VERIFY.txt", VERIFY_TXT.encode("utf-8"))
+        pdf_left_out: str | None = None
         if options.pdf:
-            from .render_pdf import prepare_font, write_bundle_pdf
+            from .render_pdf import FontMissing, prepare_font
 
             if progress:
                 progress("bundle.pdf", 0, 1)
@@ -554,28 +559,22 @@ def _export(
             with tempfile.TemporaryDirectory(prefix="evidence-pdf-") as tmp:
                 notes = [_volume_note(volumes, n, labels) for n in range(1, len(volumes) + 1)]
                 texts = [note, *notes, *(v for row in summary for v in row), *chron.texts()]
-                font = prepare_font(exhibits, texts, Path(tmp))
-                for number, (name, members) in enumerate(volumes, 1):
-                    pdf_path = Path(tmp) / f"volume-{number}.pdf"
-                    write_bundle_pdf(
-                        pdf_path,
-                        archive=archive,
-                        exhibits=members,
-                        summary_rows=summary,
-                        labels=labels,
-                        now=now,
-                        timestamp_note=note,
-                        volume_note=notes[number - 1],
-                        font=font,
-                        chronology=chron,
+                try:
+                    font = prepare_font(exhibits, texts, Path(tmp))
+                except FontMissing as exc:
+                    # The night before a hearing a bundle without its PDF beats none: the
+                    # HTML views and every original are there, and the reason is recorded.
+                    pdf_left_out = str(exc)
+                else:
+                    _write_pdf_volumes(
+                        bag, archive, volumes, summary, labels, now, note, notes, font, Path(tmp),
+                        chron,
                     )
-                    bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
-                    pdf_path.unlink()
-                    # The PDF library's objects are in reference cycles: free them now.
-                    gc.collect()
         if progress:
             progress("manifests", 0, 1)
         bag_info = _bag_info(case, exhibits, archive, now, user_tz, head, snapshot.length)
+        if pdf_left_out:
+            bag_info.append(("Bundle-PDF", f"left out: {pdf_left_out}"))
         tagmanifest = bag.finish(bag_info)
     except BaseException:
         bag.abort()
@@ -594,6 +593,7 @@ def _export(
         tagmanifest_sha256=sha256_bytes(tagmanifest),
         custody_head=head,
         warnings=list(chron.warnings),
+        pdf_left_out=pdf_left_out,
     )
     if options.tsa_url:
         from .timestamp import TimestampError, timestamp_bundle
@@ -615,6 +615,41 @@ def _export(
     else:
         _record_export(archive, case.slug, result, options)
     return result
+
+
+def _write_pdf_volumes(
+    bag: BagWriter,
+    archive: Archive,
+    volumes: Sequence[tuple[str, Sequence[Exhibit]]],
+    summary: Sequence[tuple[str, str]],
+    labels: Labels,
+    now: datetime,
+    note: str,
+    notes: Sequence[str],
+    font: Path,
+    tmp: Path,
+    chron: Chronology,
+) -> None:
+    from .render_pdf import write_bundle_pdf
+
+    for number, (name, members) in enumerate(volumes, 1):
+        pdf_path = tmp / f"volume-{number}.pdf"
+        write_bundle_pdf(
+            pdf_path,
+            archive=archive,
+            exhibits=members,
+            summary_rows=summary,
+            labels=labels,
+            now=now,
+            timestamp_note=note,
+            volume_note=notes[number - 1],
+            font=font,
+            chronology=chron,
+        )
+        bag.add(name, functools.partial(_copy_file, pdf_path), compress=False)
+        pdf_path.unlink()
+        # The PDF library's objects are in reference cycles: free them now.
+        gc.collect()
 
 
 def pdf_volumes(exhibits: Sequence[Exhibit]) -> list[tuple[str, Sequence[Exhibit]]]:

@@ -19,6 +19,7 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
+from ..headline import item_headline, one_line
 from .exhibits import CONVERSATION_KINDS, Exhibit, Labels, relative
 from .key_facts import Chronology, breach_text, kind_label, money
 
@@ -415,6 +416,9 @@ def write_index(
     )
     for e in exhibits:
         r = e.record
+        title = item_headline(r, labels.lang)
+        # A short message is its own title: the snippet would only say it again.
+        said = snippet(r.body) if title != one_line(r.body) else ""
         original = e.original or e.container
         links = [_link(here, f.path, labels("original")) for f in [original] if f]
         links += [_link(here, f.path, f"#{n}") for n, (_, f) in enumerate(e.attachments, 1)]
@@ -426,8 +430,8 @@ def write_index(
             f"<td>{escape(when(r.occurred_at, labels))}</td>"
             f"<td>{escape(labels.kind(r.kind))}</td>"
             f"<td>{escape(', '.join(parties(e)))}</td>"
-            f"<td>{escape(r.title)}</td>"
-            f"<td>{escape(snippet(r.body))}</td>"
+            f"<td>{escape(title)}</td>"
+            f"<td>{escape(said)}</td>"
             f"<td>{' '.join(links)}</td></tr>\n"
         )
     write(f"</tbody></table>\n<script>{_SCRIPT}</script>\n</body></html>\n")

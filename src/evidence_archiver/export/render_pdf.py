@@ -11,9 +11,14 @@ placeholder page for each original page, and pypdf then draws the original page 
 scaled into the margins (vector content, text stays selectable). A PDF that cannot be read
 (encrypted, broken) or is very large gets a note pointing to the file in ``originals/``.
 
-Fonts: one CJK TrueType font found on the system renders Chinese and English alike and is
-embedded as a subset. :func:`find_cjk_font` says how to install one when none is found.
-Reproducible: fixed creation date (the export time), file ID from the content.
+Fonts: one CJK font renders Chinese and English alike and is embedded as a subset. The
+package ships one, Evidence Sans SC (``fonts/``: a subset of Noto Sans CJK SC, SIL OFL, every
+GBK character; ``tools/make_cjk_font.py`` builds it), so a bundle gets its PDF on a machine
+with no Chinese font at all, and the same archive gives the same PDF on every machine. A
+system font is used only for characters the shipped font lacks (CJK Extension A and beyond),
+when one has them all; ``EVIDENCE_CJK_FONT`` overrides everything. :func:`find_cjk_font`
+raises :class:`FontMissing` only when no font can be had: the export then leaves the PDF out
+and says why. Reproducible: fixed creation date (the export time), file ID from the content.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import os
 import shutil
 import string
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +43,12 @@ from fpdf.outline import OutlineSection
 from ..archive import Archive
 from ..errors import EvidenceError
 from ..i18n import _
+from ..headline import item_headline
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
 from .key_facts import Chronology, breach_text, kind_label, money
 from .render_html import when
 
+PACKAGED_FONT = "EvidenceSansSC-Regular.ttf"
 CJK_FONT_CANDIDATES = [
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
@@ -59,53 +68,116 @@ ROW_H = 5.5
 
 
 class FontMissing(EvidenceError):
-    """No font that can show Chinese is installed."""
+    """No font that can show Chinese can be had, not even the one the package ships."""
 
 
-def find_cjk_font() -> Path:
-    """A TrueType font with Chinese glyphs (``EVIDENCE_CJK_FONT`` overrides the search)."""
+def packaged_font() -> Path | None:
+    """The CJK font shipped inside the package, or None when the installation lacks it (a
+    repackaged build may strip bundled fonts)."""
+    path = Path(str(resources.files("evidence_archiver"))) / "fonts" / PACKAGED_FONT
+    return path if path.is_file() else None
+
+
+def system_cjk_fonts() -> list[Path]:
+    """Fonts with Chinese glyphs installed on this machine: the usual places, then fontconfig."""
+    found = [Path(c) for c in CJK_FONT_CANDIDATES if Path(c).is_file()]
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        try:
+            out = subprocess.run(
+                [fc_list, ":lang=zh", "file"],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=30,
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        files = sorted(
+            {
+                line.split(":")[0].strip()
+                for line in out.splitlines()
+                if line.split(":")[0].strip().lower().endswith((".ttf", ".ttc", ".otf"))
+            }
+        )
+        found += [Path(f) for f in files if Path(f) not in found]
+    return found
+
+
+@lru_cache(maxsize=16)
+def _cmap(path: Path) -> frozenset[int]:
+    """The code points a font file (its first face) has glyphs for; empty when unreadable."""
+    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+
+    try:
+        font = TTFont(str(path), fontNumber=0, lazy=True)
+    except Exception:  # fontTools raises many types on a file that is not a font
+        return frozenset()
+    try:
+        return frozenset(font.getBestCmap() or {})
+    except Exception:  # a damaged cmap table: the font is of no use
+        return frozenset()
+    finally:
+        font.close()
+
+
+def _visible(chars: Iterable[str]) -> set[int]:
+    """The code points that need a glyph: not controls, spaces or variation selectors."""
+    return {
+        ord(c)
+        for c in chars
+        if c.isprintable() and not c.isspace() and not 0xFE00 <= ord(c) <= 0xFE0F
+    }
+
+
+def find_cjk_font(chars: Iterable[str] = ()) -> Path:
+    """The font for ``bundle.pdf``, given the characters it will show.
+
+    ``EVIDENCE_CJK_FONT`` when set; else the packaged font, unless it lacks some of ``chars``
+    and a system font has them all; else any system font with Chinese glyphs.
+    """
     env = os.environ.get("EVIDENCE_CJK_FONT")
     if env:
-        if Path(env).is_file():
+        if Path(env).is_file() and _cmap(Path(env)):
             return Path(env)
         raise FontMissing(
             _("EVIDENCE_CJK_FONT points at {env}, which is not a font file").format(env=env)
         )
-    for candidate in CJK_FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return Path(candidate)
-    fc_list = shutil.which("fc-list")
-    if fc_list:
-        out = subprocess.run(
-            [fc_list, ":lang=zh", "file"], capture_output=True, text=True, check=False, timeout=30
-        ).stdout
-        files = sorted(
-            line.split(":")[0].strip()
-            for line in out.splitlines()
-            if line.split(":")[0].strip().lower().endswith((".ttf", ".ttc"))
-        )
-        if files:
-            return Path(files[0])
+    packaged = packaged_font()
+    needed = _visible(chars)
+    if packaged is not None:
+        if needed <= _cmap(packaged):
+            return packaged
+        # Characters beyond GBK: a system font may have them all (emoji, which no CJK font
+        # has, make this search find nothing, and the packaged font is kept).
+        for candidate in system_cjk_fonts():
+            if needed <= _cmap(candidate):
+                return candidate
+        return packaged
+    for candidate in system_cjk_fonts():
+        if _cmap(candidate):
+            return candidate
     raise FontMissing(
         _(
-            "bundle.pdf needs a font that can show Chinese, and none was found. Install one "
-            "(Debian/Ubuntu: sudo apt install fonts-wqy-zenhei; Fedora: sudo dnf install "
-            "wqy-zenhei-fonts; macOS and Windows have one already), or set EVIDENCE_CJK_FONT to a "
-            ".ttf/.ttc file, or export without the PDF (--no-pdf)"
-        )
+            "bundle.pdf needs a font that can show Chinese: the one that comes with "
+            "evidence-archiver (fonts/{font}) is missing from this installation and no "
+            "other was found. Reinstall evidence-archiver, or install one (Debian/Ubuntu: sudo apt "
+            "install fonts-noto-cjk), or set EVIDENCE_CJK_FONT to a .ttf/.otf/.ttc file"
+        ).format(font=PACKAGED_FONT)
     )
 
 
 def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path) -> Path:
-    """The system's CJK font cut down to the characters this bundle uses, saved in ``folder``.
+    """The CJK font (:func:`find_cjk_font`) cut down to the characters this bundle uses,
+    saved in ``folder``.
 
-    Parsing a 17 MB CJK font takes seconds; done once per export instead of once per volume,
+    Parsing a 5-17 MB CJK font takes seconds; done once per export instead of once per volume,
     and every volume then loads a small font. The characters are those of everything the PDF
     writes (printable ASCII, the labels, ``texts`` and every exhibit's fields), so nothing is
     missing; fpdf2 still embeds only what each volume uses.
     """
     from fontTools.subset import Options, Subsetter  # type: ignore[import-untyped]
-    from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+    from fontTools.ttLib import TTFont
 
     chars = set(string.printable) | set("·–…/：，。、（）“”")
     for en, zh in LABELS.values():
@@ -117,6 +189,7 @@ def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path
         r = e.record
         chars.update(e.number)
         chars.update(r.title)
+        chars.update(item_headline(r, "both"))  # the contents list calls and messages so
         chars.update(r.body[:MAX_BODY_CHARS])
         chars.update(r.sender)
         chars.update(r.sender_name)
@@ -125,13 +198,13 @@ def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path
         for f in [e.original, e.container, *(f for _role, f in e.attachments)]:
             if f is not None:
                 chars.update(f.path)
-    source = find_cjk_font()
+    source = find_cjk_font(chars)
     font = TTFont(str(source), fontNumber=0, recalcTimestamp=False)
     try:
         subsetter = Subsetter(Options(notdef_outline=True, layout_features=[], hinting=False))
         subsetter.populate(unicodes=sorted(ord(c) for c in chars))
         subsetter.subset(font)
-        target = folder / "cjk-subset.ttf"
+        target = folder / ("cjk-subset.otf" if "CFF " in font else "cjk-subset.ttf")
         font.save(str(target))
     finally:
         font.close()
@@ -182,8 +255,8 @@ def write_bundle_pdf(
 ) -> int:
     """Write one volume of the court bundle to ``path``; return its page count.
 
-    ``font`` is a TrueType file to use (see :func:`prepare_font`); by default the CJK font
-    found on the system.
+    ``font`` is a TrueType or OpenType file to use (see :func:`prepare_font`); by default
+    :func:`find_cjk_font`'s.
     """
     font = font or find_cjk_font()
     pdf = _BundlePDF(format="A4")
@@ -431,7 +504,7 @@ def _render_key_facts(pdf: FPDF, chron: Chronology, labels: Labels, links: dict[
 
 def _toc_name(e: Exhibit, labels: Labels) -> str:
     r = e.record
-    title = " ".join((r.title or labels.kind(r.kind)).split())
+    title = item_headline(r, labels.lang) or labels.kind(r.kind)
     date = r.occurred_at.date().isoformat() if r.occurred_at else labels("no_date")
     return f"{e.number} {date} {title}"[:120]
 

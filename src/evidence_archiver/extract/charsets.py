@@ -13,8 +13,6 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
-from charset_normalizer import from_bytes
-
 SUPERSETS = {
     "gb2312": "gb18030",
     "gb_2312-80": "gb18030",
@@ -74,6 +72,10 @@ def codec_for(label: str | None) -> str | None:
 
 def detect(data: bytes) -> str | None:
     """Best guess of the charset of ``data`` (None when nothing fits)."""
+    # Loaded at the first text that needs it: mail whose label (or UTF-8) decodes it, which
+    # is nearly all mail, never does, and every command start would pay for it.
+    from charset_normalizer import from_bytes
+
     best = from_bytes(data[:65536]).best()
     return best.encoding if best is not None else None
 

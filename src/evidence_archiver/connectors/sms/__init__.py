@@ -27,12 +27,19 @@ from ...i18n import _
 from ...model import Capture, ImportProblem, ImportReport
 from ..background import in_child_process
 from .common import ReadNotes, Spool, with_signatures
-from .detect import FORMATS, detect_format
+from .detect import FORMATS, WECHAT_FORMATS, detect_format
 
 if TYPE_CHECKING:
     from ...archive import Archive
 
-__all__ = ["FORMATS", "PhoneExport", "ReadNotes", "detect_format", "import_phone_export"]
+__all__ = [
+    "FORMATS",
+    "WECHAT_FORMATS",
+    "PhoneExport",
+    "ReadNotes",
+    "detect_format",
+    "import_phone_export",
+]
 
 #: From this size on, an export is read in a child process while this one writes the archive.
 #: Below it, starting a process costs more than the overlap gains.
@@ -127,6 +134,17 @@ class PhoneExport:
             )
             self._captures = table.captures
             self.expected = len(table.rows) - 1
+        elif fmt in ("wechat-csv", "wechat-html", "chatlab"):
+            from .wechat import ChatLabReader, MemoTraceCsvReader, MemoTraceHtmlReader
+
+            if fmt == "wechat-csv":
+                self._captures = MemoTraceCsvReader(path, zone=self.zone, notes=self.notes).captures
+            elif fmt == "wechat-html":
+                page = MemoTraceHtmlReader(path, zone=self.zone, notes=self.notes)
+                self._captures = page.captures
+                self.expected = page.expected
+            else:
+                self._captures = ChatLabReader(path, zone=self.zone, notes=self.notes).captures
         else:
             raise UsageError(_("reading {fmt} exports is not supported yet").format(fmt=fmt))
 

@@ -9,6 +9,8 @@ Only the first few KiB of a file are read (a backup can be hundreds of MB). Rule
 * XML (any file starting with ``<``, after a BOM or blank space, or named ``.xml``): SMS Backup &
   Restore, whose reader refuses hostile or foreign XML with a clear message;
 * HTML: a Google Voice page; ``.ndjson`` / JSON: SMS Import/Export; ``.csv``: CSV;
+* WeChat, before the generic rules: a MemoTrace CSV by its header (``localId,TalkerId,…``), a
+  MemoTrace HTML page by its ``chatMessages`` array, a ChatLab JSON/JSONL by its header;
 * text: WhatsApp when a line looks like ``12/03/2024, 14:05 - Name: text`` or
   ``[12/03/2024, 14:05:09] Name: text``, Signal when it looks like ``[2024-03-12 14:05] Name:``.
 """
@@ -22,6 +24,8 @@ from pathlib import Path
 from ...errors import SourceError
 from ...i18n import _
 from .chat_text import LINE as CHAT_LINE
+from .wechat import is_memotrace_page
+from .wechat import sniff as sniff_wechat
 
 FORMATS = (
     "sms-backup-restore",
@@ -30,7 +34,12 @@ FORMATS = (
     "whatsapp",
     "signal",
     "csv",
+    "wechat-csv",
+    "wechat-html",
+    "chatlab",
 )
+#: The WeChat layouts (``evidence import wechat`` accepts only these).
+WECHAT_FORMATS = ("wechat-csv", "wechat-html", "chatlab")
 
 SNIFF = 8192
 
@@ -112,10 +121,14 @@ def detect_format(path: Path) -> str:
                 "or Google Voice Takeout)"
             ).format(path=path)
         )
+    wechat = sniff_wechat(head, suffix)
+    if wechat:
+        return wechat
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     lowered = text[:2000].lower()
     if suffix in (".html", ".htm") or lowered.startswith(("<!doctype html", "<html")):
-        return "google-voice"
+        # MemoTrace's page can carry more style and script than the sniffed head holds.
+        return "wechat-html" if is_memotrace_page(path) else "google-voice"
     if suffix == ".xml" or text.startswith("<"):
         return "sms-backup-restore"
     if suffix in (".ndjson", ".json") or text.startswith("{"):
