@@ -179,9 +179,15 @@ def _link_screenshots(archive: Archive, slug: str, notes: list[str]) -> int:
         ocr = item.details.get("ocr") or {}
         if ocr.get("status") in ("unavailable", "failed", "skipped"):
             notes.append(
-                f"OCR skipped for {item.title}, so its text is not searchable "
-                f"({ocr.get('reason', 'no reason given')}); it was linked to the case by hand, "
-                f"as 'evidence case link {slug} {item.id}' does"
+                _(
+                    "OCR skipped for {title}, so its text is not searchable ({reason}); it was "
+                    "linked to the case by hand, as 'evidence case link {case} {id}' does"
+                ).format(
+                    title=item.title,
+                    reason=ocr.get("reason") or _("no reason given"),
+                    case=slug,
+                    id=item.id,
+                )
             )
     return linked
 

@@ -55,8 +55,10 @@ def wechat_address(value: str) -> str:
     name = value.strip()[len("wechat:") :].strip()
     if not name:
         raise UsageError(
-            "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
-            "wechat:wxid_abc123 or wechat:乐贷客服"
+            _(
+                "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
+                "wechat:wxid_abc123 or wechat:乐贷客服"
+            )
         )
     return normalize_address(f"wechat:{name}")[0]
 
@@ -87,7 +89,8 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
     raise UsageError(
         _(
             "cannot tell what {value} is: give an e-mail address, a domain such as lenderx.com, "
-            "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to look for"
+            "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to "
+            "look for"
         ).format(value=repr(value))
     )
 

@@ -408,7 +408,7 @@ def read_snapshot(path: Path | None = None) -> tuple[int, list[str]]:
         text = (path or SNAPSHOT).read_text(encoding="utf-8")
     except FileNotFoundError:
         return 0, []
-    first, _, rest = text.partition("\n")
+    first, _sep, rest = text.partition("\n")
     if not first.startswith(_SNAPSHOT_HEADER):
         return 0, []
     statements: list[str] = []

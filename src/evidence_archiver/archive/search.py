@@ -28,8 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from ..errors import UsageError
-from ..i18n import _
 from ..headline import one_line, wordlike
+from ..i18n import _
 from .records import SearchHit
 from .schema import FILTER_INDEX
 from .text_index import CompiledQuery, clean, compile_query, normalize, strip_accents

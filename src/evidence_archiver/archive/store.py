@@ -168,7 +168,8 @@ class Archive:
             try:
                 page = int(conn.execute("PRAGMA page_size").fetchone()[0])
                 while not stop.wait(0.2):
-                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    checkpoint = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _busy, frames, copied = checkpoint
                     if frames * page > WAL_RESTART_BYTES and copied == frames:
                         conn.execute("PRAGMA wal_checkpoint(RESTART)")
             finally:

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from ..archive import ItemRecord
 from ..archive.timeutil import parse_user_date
-from ..i18n import _, format_number, ngettext
 from ..headline import item_headline, one_line
+from ..i18n import _, format_number, ngettext
 from .common import (
     ArchiveOption,
     JsonOption,

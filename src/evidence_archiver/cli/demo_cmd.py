@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
-from ..i18n import _, format_day, ngettext
 from ..headline import item_headline, one_line, shorten
+from ..i18n import _, format_day, ngettext
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,

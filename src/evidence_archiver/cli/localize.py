@@ -6,17 +6,21 @@ group's class, translates that tree in place just before the arguments are parse
 texts need no marking in the source: ``scripts/update_catalogue.py`` reads the msgids from the
 same tree (:func:`help_texts`) and a test fails when one is missing from the catalogue.
 
-Typer and the copy of Click it carries print messages of their own ("Usage:", "Missing
+Typer and its Click print messages of their own ("Usage:", "Missing
 argument 'query'.", "No such option: --bogus", "Try 'evidence --help' for help.", the "Options"
 and "Commands" panels). Typer's own modules call the standard library's ``gettext`` through a
 name ``_`` bound at import, which :func:`install_click_translations` points at ours; its panel
 titles are module constants computed at import, set again in the current language on every
-run. The bundled Click writes its messages as plain English f-strings, so their shapes are
-listed here (:data:`CLICK_MESSAGES`, marked for the catalogue) and an error's English text is
-matched against them when it is printed and rebuilt from the translated shape; the values in
-it (option names, file names) are kept, and a nested message ("Invalid value for '--since':
-…") is translated in turn. An upgrade of Typer that rewords one shows up as an English error
-in the tests that run every kind of usage error in Chinese.
+run. Which Click that is depends on Typer's version: from 0.2x Typer carries its own copy
+(``typer._click``), which writes its messages as plain English f-strings; older ones use the
+standalone ``click`` package, whose messages go through the standard ``gettext`` of its own
+modules (no catalogue: English). Either way an error reaches us as English text, so the shapes
+of those messages are listed here (:data:`CLICK_MESSAGES`, marked for the catalogue: Typer
+0.29's, which checks values with pydantic, and the Click-style ones of 0.28 and standalone
+Click) and an error's text is matched against them when it is printed and rebuilt from the
+translated shape; the values in it (option names, file names) are kept, and a nested message
+("Invalid value for '--since': …") is translated in turn. An upgrade of Typer that rewords one
+shows up as an English error in the tests that run every kind of usage error in Chinese.
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ import typer.core
 import typer.rich_utils
 from rich.columns import Columns
 from rich.text import Text
-from typer import _click
+
+try:  # Typer >= 0.2x carries its own Click ...
+    from typer import _click
+except ImportError:  # pragma: no cover - ... older ones use the standalone package
+    import click as _click  # type: ignore[no-redef]
 
 from .. import i18n
 from ..i18n import N_
@@ -63,13 +71,18 @@ CLICK_MESSAGES = (
     N_("Missing parameter: {name}"),
     N_("No such option: {name} (Possible options: {choices})"),
     N_("No such option: {name}"),
+    N_("No such option {name}."),
     N_("Invalid value for {name}: {message}"),
     N_("Invalid value: {message}"),
     N_("Got unexpected extra argument(s) ({values})"),
+    N_("Got unexpected extra argument ({values})"),
+    N_("Got unexpected extra arguments ({values})"),
     N_("Option {name} requires an argument."),
     N_("Option {name} requires {count} arguments."),
     N_("Option {name} does not take a value."),
     N_("Argument {name} takes {count} values."),
+    N_("Takes {count} values but {given} given."),
+    N_("{count} values are required, but {given} given."),
     N_("Could not open file {name}: {message}"),
     N_("{kind} {name} does not exist."),
     N_("{kind} {name} is a file."),
@@ -78,6 +91,24 @@ CLICK_MESSAGES = (
     N_("{kind} {name} is not writable."),
     N_("Value error, {value} does not match the formats {formats}."),
     N_("Value error, {value} does not match the format {formats}."),
+    # Typer 0.28's Click and standalone Click check values themselves.
+    N_("{value} does not match the formats {formats}."),
+    N_("{value} does not match the format {formats}."),
+    N_("{value} is not a valid int."),
+    N_("{value} is not a valid integer."),
+    N_("{value} is not a valid int range."),
+    N_("{value} is not a valid integer range."),
+    N_("{value} is not a valid float."),
+    N_("{value} is not a valid float range."),
+    N_("{value} is not a valid boolean. Recognized values: {states}"),
+    N_("{value} is not a valid boolean."),
+    N_("{value} is not a valid UUID."),
+    N_("{value} is not in the range x>={limit}."),
+    N_("{value} is not in the range x>{limit}."),
+    N_("{value} is not in the range x<={limit}."),
+    N_("{value} is not in the range x<{limit}."),
+    N_("{value} is not in the range {range}."),
+    N_("{value} is not one of {choices}."),
     N_("Input should be a valid integer, unable to parse string as an integer"),
     N_("Input should be a valid number, unable to parse string as a number"),
     N_("Input should be a valid boolean, unable to interpret input"),
@@ -95,6 +126,7 @@ CLICK_WORDS = {
     "parameter": N_("parameter"),
     "file": N_("file"),
     "dir": N_("dir"),
+    "directory": N_("directory"),
     "path": N_("path"),
 }
 
@@ -118,9 +150,11 @@ def translate_click_message(text: str) -> str:
             continue
         values = match.groupdict()
         if "kind" in values:
-            if values["kind"] not in CLICK_WORDS:
+            # Typer 0.29 writes "file", 0.28 and Click "File" (the type's name, title-cased).
+            word = CLICK_WORDS.get(values["kind"].lower())
+            if word is None:
                 continue
-            values["kind"] = i18n._(CLICK_WORDS[values["kind"]])
+            values["kind"] = i18n._(word)
         if "message" in values:
             values["message"] = translate_click_message(values["message"])
         return i18n._(template).format(**values)

@@ -150,8 +150,12 @@ def run_imports(
                 ):
                     if allowed is not None and export.format not in allowed:
                         raise SourceError(
-                            f"{path.name} reads as {export.format}, not as a WeChat export "
-                            f"({', '.join(allowed)}); import it with 'evidence import sms'"
+                            _(
+                                "{name} reads as {format}, not as a WeChat export ({formats}); "
+                                "import it with 'evidence import sms'"
+                            ).format(
+                                name=path.name, format=export.format, formats=", ".join(allowed)
+                            )
                         )
                     report = arch.ingest(
                         export.for_archive(),
@@ -242,8 +246,10 @@ def import_wechat(
         files.extend(wechat_exports(path) if path.is_dir() else [path])
     if not files:
         raise UsageError(
-            f"no WeChat export found in {', '.join(str(p) for p in paths)} (looked for "
-            "MemoTrace …_utf8.csv and .html pages, and ChatLab .json/.jsonl files)"
+            _(
+                "no WeChat export found in {paths} (looked for MemoTrace …_utf8.csv and .html "
+                "pages, and ChatLab .json/.jsonl files)"
+            ).format(paths=", ".join(str(p) for p in paths))
         )
     run_imports(
         files,

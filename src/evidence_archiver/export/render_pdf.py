@@ -42,8 +42,8 @@ from fpdf.outline import OutlineSection
 
 from ..archive import Archive
 from ..errors import EvidenceError
-from ..i18n import _
 from ..headline import item_headline
+from ..i18n import _
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
 from .key_facts import Chronology, breach_text, kind_label, money
 from .render_html import when
