@@ -199,6 +199,33 @@ def test_the_english_sentence_check_catches_english_and_allows_names() -> None:
     assert not english_sentences(" 用法： evidence case new [OPTIONS] {title} ")
 
 
+def test_chinese_help_breaks_between_characters_but_never_inside_a_latin_word() -> None:
+    from evidence_archiver.cli.localize import break_offsets
+
+    text = "自动识别出错时，指定导出文件的格式：wechat-csv、wechat-html、chatlab。"
+    lines = _broken(text, 30)
+    assert lines == [
+        "自动识别出错时，指定导出文件的",
+        "格式：wechat-csv、",
+        "wechat-html、chatlab。",
+    ]
+    assert all(cell_len(line) <= 30 for line in lines)
+    # No line starts with a closing mark or ends with an opening one; Latin words stay whole.
+    lines = _broken("默认：EVIDENCE_TZ，否则用本机时区（例如 Asia/Shanghai）。", 16)
+    assert lines[:3] == ["默认：", "EVIDENCE_TZ，否", "则用本机时区（例"], lines
+    assert "Asia/Shanghai）" in lines
+    # A word longer than the line is folded rather than lost.
+    assert "".join(_broken("a" * 25, 10)) == "a" * 25
+    assert break_offsets("short", 80) == []
+
+
+def _broken(text: str, width: int) -> list[str]:
+    from evidence_archiver.cli.localize import break_offsets
+
+    cuts = [0, *break_offsets(text, width), len(text)]
+    return [text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False)]
+
+
 @pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "evidence")
 def test_every_help_screen_reads_in_chinese_at_80_columns(path: list[str]) -> None:
     out = run(*path, "--help")
