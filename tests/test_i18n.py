@@ -73,12 +73,18 @@ def test_chinese_messages_come_from_the_catalogue(
     with pytest.raises(UsageError) as caught:
         parse_user_date("31/01/2024")
     assert str(caught.value) == "无法识别日期 '31/01/2024'：请使用 YYYY-MM-DD 格式，例如 2024-01-31"
-    # The compiled catalogue was cached under the .po file's hash and is read from there next.
+    # The compiled catalogue was cached under the .po file's hash and is read from there next;
+    # one compiled from an older catalogue is removed.
     assert [p.suffix for p in (tmp_path / "locale").iterdir()] == [".mo"]
+    stale = tmp_path / "locale" / "zh_CN-0123456789abcdef.mo"
+    stale.write_bytes(b"old")
+    (next(p for p in (tmp_path / "locale").iterdir() if p != stale)).unlink()
     i18n._translations_for.cache_clear()
     assert i18n._("cannot read the date {text}: use YYYY-MM-DD, e.g. 2024-01-31").startswith(
         "无法识别日期"
     )
+    assert not stale.exists()
+    assert [p.suffix for p in (tmp_path / "locale").iterdir()] == [".mo"]
     clean_env.setenv("EVIDENCE_LANG", "en")
     with pytest.raises(UsageError, match="cannot read the date '31/01/2024'"):
         parse_user_date("31/01/2024")

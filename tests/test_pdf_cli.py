@@ -80,5 +80,5 @@ def test_importing_again_with_the_password_opens_the_pdf_archived_without_it(
     pdf = corpus / "pdf_pdfminer" / "samples_encryption_aes-256.pdf"
     invoke(archive_path, "import", "pdf", str(pdf), code=1)
     out = invoke(archive_path, "import", "pdf", str(pdf), EVIDENCE_PDF_PASSWORD="foo")
-    assert "Opened 1 encrypted PDF(s) already in the archive" in out
+    assert "Opened 1 encrypted PDF already in the archive" in out
     assert "Secret" in invoke(archive_path, "search", "Secret")

@@ -331,7 +331,7 @@ def test_an_html_page_without_its_media_folders_lists_the_media_as_missing(
         ["./image/2024-07/82074f6fbce8cb97772e3ca42a01ca9e.png"],
         ["./voice/41a7c3e0d2b54f16.silk"],
     ]
-    assert any("2 media file(s)" in line for line in notes.lines)
+    assert any("2 media files" in line for line in notes.lines)
     # Without the CSV beside it the chat is known by its remark, which a case rule matches.
     slug, linked = archive.create_case("乐贷", rules=[("address", "wechat:乐贷客服")])
     assert linked == 9

@@ -25,6 +25,7 @@ from .errors import EvidenceError
 from .export.bundle import ExportOptions, ExportResult, export_bundle
 from .export.demo import demo_bundle
 from .export.verify import VerifyReport, verify_bundle
+from .i18n import N_, _
 from .importing import import_eml, import_mbox
 from .model import ImportReport
 
@@ -62,7 +63,7 @@ def demo_data_dir() -> Path:
     if (source_tree / "demo").is_dir():
         return source_tree
     raise EvidenceError(
-        "the demo's sample data is missing from this installation; reinstall evidence-archiver"
+        _("the demo's sample data is missing from this installation; reinstall evidence-archiver")
     )
 
 
@@ -87,7 +88,11 @@ def _find(archive: Archive, slug: str, kind: str, *words: str) -> int:
         text = record.body + "".join(a.text for a in record.attachments)
         if all(w in text for w in words):
             return record.id
-    raise EvidenceError(f"the demo's sample data has no {kind} saying {' '.join(words)}")
+    raise EvidenceError(
+        _("the demo's sample data has no {kind} saying {words}").format(
+            kind=kind, words=" ".join(words)
+        )
+    )
 
 
 def record_demo_facts(archive: Archive, slug: str) -> None:
@@ -174,9 +179,15 @@ def _link_screenshots(archive: Archive, slug: str, notes: list[str]) -> int:
         ocr = item.details.get("ocr") or {}
         if ocr.get("status") in ("unavailable", "failed", "skipped"):
             notes.append(
-                f"OCR skipped for {item.title}, so its text is not searchable "
-                f"({ocr.get('reason', 'no reason given')}); it was linked to the case by hand, "
-                f"as 'evidence case link {slug} {item.id}' does"
+                _(
+                    "OCR skipped for {title}, so its text is not searchable ({reason}); it was "
+                    "linked to the case by hand, as 'evidence case link {case} {id}' does"
+                ).format(
+                    title=item.title,
+                    reason=ocr.get("reason") or _("no reason given"),
+                    case=slug,
+                    id=item.id,
+                )
             )
     return linked
 
@@ -188,8 +199,8 @@ def run_demo(
     given, export it there as a timestamped bundle and verify it."""
     data = demo_data_dir()
     imports: dict[str, ImportReport] = {
-        "mail (mbox)": import_mbox(archive, data / "demo" / "mail" / "lenderx.mbox", workers=0),
-        "mail (saved .eml)": import_eml(archive, [data / "demo" / "mail" / "saved"], workers=0),
+        N_("mail (mbox)"): import_mbox(archive, data / "demo" / "mail" / "lenderx.mbox", workers=0),
+        N_("mail (saved .eml)"): import_eml(archive, [data / "demo" / "mail" / "saved"], workers=0),
     }
     for name in PHONE_EXPORTS:
         report, _notes = import_phone_export(
@@ -197,12 +208,12 @@ def run_demo(
         )
         imports[name] = report
     # The phone's clock ran on Beijing time; its numbers are Chinese.
-    imports["call recording (Xiaomi)"] = import_files(
+    imports[N_("call recording (Xiaomi)")] = import_files(
         archive, [data / RECORDINGS], ocr=None, zone="Asia/Shanghai", region="CN"
     )
     documents = data / "documents"
-    imports["agreements (PDF)"] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
-    imports["screenshot"] = import_files(archive, sorted(documents.glob("*.png")))
+    imports[N_("agreements (PDF)")] = import_pdfs(archive, sorted(documents.glob("*.pdf")))
+    imports[N_("screenshot")] = import_files(archive, sorted(documents.glob("*.png")))
     if DEMO_SLUG in {c.slug for c in archive.cases()}:
         slug, linked = DEMO_SLUG, archive.case(DEMO_SLUG).items
     else:
@@ -225,14 +236,16 @@ def run_demo(
     if shutil.which("openssl"):
         made = demo_bundle(archive, slug, bundle_dir, now=now)
         result.export, result.verify = made.result, made.report
-        result.timestamp_note = (
+        result.timestamp_note = _(
             "timestamped by a throwaway local authority started for the demo (its CA is "
-            f"{made.ca_file.name} beside the bundle; a real bundle uses a public one: --tsa-url)"
-        )
+            "{ca_file} beside the bundle; a real bundle uses a public one: --tsa-url)"
+        ).format(ca_file=made.ca_file.name)
     else:
         result.export = export_bundle(archive, ExportOptions(case=slug, out=bundle_dir, now=now))
         result.verify = verify_bundle(result.export.path)
-        result.timestamp_note = "not timestamped: the openssl command is not installed"
+        result.timestamp_note = _("not timestamped: the openssl command is not installed")
     if result.export.pdf_left_out:
-        result.notes.append(f"bundle.pdf left out: {result.export.pdf_left_out}")
+        result.notes.append(
+            _("bundle.pdf left out: {reason}").format(reason=result.export.pdf_left_out)
+        )
     return result

@@ -7,6 +7,7 @@ Every user-facing string is written in English in the code and marked for transl
     _("The archive is locked by another program.")
     _("cannot read the date {text}: use YYYY-MM-DD").format(text=repr(text))
     ngettext("{n} item", "{n} items", n).format(n=format_number(n))
+    pgettext("period", "from")       # the same English word, another meaning
     HELP = N_("Show the version.")     # module level: marked now, translated where it is used
 
 Messages are whole sentences with named ``{placeholders}`` (never sentence fragments joined
@@ -43,7 +44,7 @@ import gettext
 import hashlib
 import io
 import os
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +128,9 @@ def _load_mo(po_path: Path) -> bytes:
         partial = cached.with_suffix(f".{os.getpid()}.tmp")
         partial.write_bytes(mo)
         partial.replace(cached)  # atomic: a reader never sees half a file
+        for old in cached.parent.glob(f"{po_path.parent.parent.name}-*.mo"):
+            if old != cached:
+                old.unlink(missing_ok=True)  # compiled from an older catalogue
     except OSError:
         pass  # a read-only home is fine: the catalogue is simply parsed again next time
     return mo
@@ -162,9 +166,21 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations().ngettext(singular, plural, n)
 
 
+def pgettext(context: str, message: str) -> str:
+    """``message`` where the same English word means different things (a column "from" holds
+    a sender in one table and the start of a period in another): the context tells them apart.
+    """
+    return translations().pgettext(context, message)
+
+
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext_noop name
     """Mark a string for extraction without translating it yet (module-level constants)."""
     return message
+
+
+def translations_of(message: str) -> set[str]:
+    """The message in every language we have (for recognising a stored marker, not showing)."""
+    return {_translations_for(lang).gettext(message) for lang in SUPPORTED}
 
 
 def is_chinese() -> bool:
@@ -206,6 +222,13 @@ def format_date(moment: datetime, zone: tzinfo | None = None) -> str:
     if is_chinese():
         return f"{local.year}年{local.month}月{local.day}日"
     return f"{local:%Y-%m-%d}"
+
+
+def format_day(day: date) -> str:
+    """A calendar day that has no zone (a due date): ``2024年10月15日`` or ``2024-10-15``."""
+    if is_chinese():
+        return f"{day.year}年{day.month}月{day.day}日"
+    return day.isoformat()
 
 
 def format_number(n: int | float) -> str:

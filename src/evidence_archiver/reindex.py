@@ -27,6 +27,7 @@ from .archive import Archive
 from .archive.records import ItemRecord
 from .extract.documents import Extracted, ExtractJob, extract_many, is_pdf, ocr_budget
 from .extract.ocr import OcrOptions
+from .extract.pdf import is_encrypted_reason
 from .extract.sandbox import Limits
 from .people import phone_key
 
@@ -69,7 +70,7 @@ def _needs_rereading(record: ItemRecord, ocr: OcrOptions | None, encrypted_only:
     if not record.original_sha256:
         return False
     if encrypted_only:
-        return (record.parse_error or "").startswith("encrypted:")
+        return is_encrypted_reason(record.parse_error)
     details = record.details
     if record.kind == "document" and details.get("text_missing"):
         return True

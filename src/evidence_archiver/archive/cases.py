@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..errors import NotFound, UsageError
+from ..i18n import _
 from ..people import is_sms_gateway, normalize_address, normalize_phone, phone_variants
 from .custody import CustodyLog
 from .records import CaseSummary
@@ -54,8 +55,10 @@ def wechat_address(value: str) -> str:
     name = value.strip()[len("wechat:") :].strip()
     if not name:
         raise UsageError(
-            "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
-            "wechat:wxid_abc123 or wechat:乐贷客服"
+            _(
+                "write a WeChat contact as wechat:WXID or wechat:REMARK, e.g. "
+                "wechat:wxid_abc123 or wechat:乐贷客服"
+            )
         )
     return normalize_address(f"wechat:{name}")[0]
 
@@ -84,17 +87,24 @@ def rule_from_counterparty(value: str) -> tuple[str, str]:
     if phone:
         return "phone", phone
     raise UsageError(
-        f"cannot tell what {value!r} is: give an e-mail address, a domain such as lenderx.com, "
-        "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to look for"
+        _(
+            "cannot tell what {value} is: give an e-mail address, a domain such as lenderx.com, "
+            "a phone number or a WeChat contact (wechat:wxid_…); use --keyword for words to "
+            "look for"
+        ).format(value=repr(value))
     )
 
 
 def normalize_rule(kind: str, value: str) -> tuple[str, str]:
     if kind not in RULE_KINDS:
-        raise UsageError(f"unknown rule kind {kind!r}: use one of {', '.join(RULE_KINDS)}")
+        raise UsageError(
+            _("unknown rule kind {kind}: use one of {value}").format(
+                kind=repr(kind), value=", ".join(RULE_KINDS)
+            )
+        )
     value = value.strip()
     if not value:
-        raise UsageError(f"an empty {kind} rule matches nothing")
+        raise UsageError(_("an empty {kind} rule matches nothing").format(kind=kind))
     if kind == "address":
         if value.lower().startswith("wechat:"):
             return kind, wechat_address(value)
@@ -104,7 +114,7 @@ def normalize_rule(kind: str, value: str) -> tuple[str, str]:
     if kind == "phone":
         phone = normalize_phone(value)
         if not phone:
-            raise UsageError(f"{value!r} is not a phone number")
+            raise UsageError(_("{value} is not a phone number").format(value=repr(value)))
         return kind, phone
     compile_query(value)  # a keyword must be searchable; this raises a clear error if not
     return kind, value
@@ -133,12 +143,12 @@ def case_id(conn: sqlite3.Connection, slug: str) -> int:
     row = conn.execute("SELECT id FROM cases WHERE slug = ?", (slug,)).fetchone()
     if row is None:
         known = [s for (s,) in conn.execute("SELECT slug FROM cases ORDER BY slug")]
-        hint = (
-            f"; known cases: {', '.join(known)}"
+        message = (
+            _("no case {slug}; known cases: {known}")
             if known
-            else "; create one with 'evidence case new'"
+            else _("no case {slug}; create one with 'evidence case new'")
         )
-        raise NotFound(f"no case {slug!r}{hint}")
+        raise NotFound(message.format(slug=repr(slug), known=", ".join(known)))
     return int(row[0])
 
 
@@ -287,10 +297,14 @@ def create_case(
 ) -> tuple[str, int]:
     title = title.strip()
     if not title:
-        raise UsageError("a case needs a title, e.g. 'Lender X extension'")
+        raise UsageError(_("a case needs a title, e.g. 'Lender X extension'"))
     slug = slugify(slug or title)
     if conn.execute("SELECT 1 FROM cases WHERE slug = ?", (slug,)).fetchone():
-        raise UsageError(f"a case named {slug!r} already exists: pick another title or pass --slug")
+        raise UsageError(
+            _("a case named {slug} already exists: pick another title or pass --slug").format(
+                slug=repr(slug)
+            )
+        )
     normalized = [normalize_rule(k, v) for k, v in rules]
     cur = conn.execute(
         "INSERT INTO cases (slug, title, description, created_at) VALUES (?, ?, ?, ?)",

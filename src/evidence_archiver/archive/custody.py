@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ..hashing import canonical_json, sha256_bytes, sha256_json
+from ..i18n import _
 from ..model import CustodyEvent
 from .timeutil import format_utc, parse_utc
 
@@ -153,16 +154,23 @@ def verify_chain(conn: sqlite3.Connection) -> list[ChainBreak]:
         "SELECT seq, at, action, subject, details, prev_hash, hash FROM custody ORDER BY seq"
     ):
         if seq != expected_seq:
-            problems.append(ChainBreak(seq, f"sequence jumps from {expected_seq - 1} to {seq}"))
+            problems.append(
+                ChainBreak(
+                    seq,
+                    _("sequence jumps from {value} to {seq}").format(
+                        value=expected_seq - 1, seq=seq
+                    ),
+                )
+            )
         if prev_hash != expected_prev:
-            problems.append(ChainBreak(seq, "previous-hash does not match the row before it"))
+            problems.append(ChainBreak(seq, _("previous-hash does not match the row before it")))
         try:
             recomputed = event_hash(seq, at, action, subject, json.loads(details), prev_hash)
         except ValueError:
-            problems.append(ChainBreak(seq, "details are not valid JSON"))
+            problems.append(ChainBreak(seq, _("details are not valid JSON")))
         else:
             if recomputed != digest:
-                problems.append(ChainBreak(seq, "row content does not match its hash"))
+                problems.append(ChainBreak(seq, _("row content does not match its hash")))
         expected_prev = digest
         expected_seq = seq + 1
     return problems

@@ -46,6 +46,7 @@ from typing import Any
 from ..errors import NotFound, UsageError
 from ..extract import facts as extract
 from ..extract.facts import KINDS
+from ..i18n import _, pgettext
 from ..people import normalize_phone
 from .custody import CustodyLog
 from .timeutil import as_sent, format_utc, parse_utc
@@ -168,10 +169,27 @@ class FactFields:
 # -- values ------------------------------------------------------------------------------------
 
 
+def fact_kind_name(kind: str) -> str:
+    """A fact's kind as a person reads it (``promise``: "承诺" in Chinese); the archive, the
+    bundle's data files and --json keep the stored word."""
+    names = {
+        "promise": pgettext("fact kind", "promise"),
+        "demand": pgettext("fact kind", "demand"),
+        "payment": pgettext("fact kind", "payment"),
+        "breach": pgettext("fact kind", "breach"),
+        "other": pgettext("fact kind", "other"),
+    }
+    return names.get(kind, kind)
+
+
 def check_kind(kind: str) -> str:
     kind = kind.strip().lower()
     if kind not in KINDS:
-        raise UsageError(f"unknown kind of fact {kind!r}: use one of {', '.join(KINDS)}")
+        raise UsageError(
+            _("unknown kind of fact {kind}: use one of {kinds}").format(
+                kind=repr(kind), kinds=", ".join(KINDS)
+            )
+        )
     return kind
 
 
@@ -179,14 +197,18 @@ def amount_value(text: str | Decimal) -> Decimal:
     """An amount typed by a person (``5265.76``, ``5,265.76``) as an exact decimal."""
     if isinstance(text, Decimal):
         if not text.is_finite() or text < 0:
-            raise UsageError(f"{text} is not an amount: give a number such as 5265.76")
+            raise UsageError(
+                _("{text} is not an amount: give a number such as 5265.76").format(text=text)
+            )
         return text
     try:
         return extract.parse_amount(text)
     except ValueError:
         raise UsageError(
-            f"cannot read the amount {text!r}: write it as digits with a decimal point, "
-            "e.g. 5265.76"
+            _(
+                "cannot read the amount {text}: write it as digits with a decimal point, "
+                "e.g. 5265.76"
+            ).format(text=repr(text))
         ) from None
 
 
@@ -277,7 +299,11 @@ def get(conn: sqlite3.Connection, fact_id: int) -> FactRecord:
         (fact_id,),
     ).fetchone()
     if row is None:
-        raise NotFound(f"no fact {fact_id} in this archive (see 'evidence fact list CASE')")
+        raise NotFound(
+            _("no fact {fact_id} in this archive (see 'evidence fact list CASE')").format(
+                fact_id=fact_id
+            )
+        )
     return _record(conn, row)
 
 
@@ -311,19 +337,25 @@ def _slug(conn: sqlite3.Connection, case: int) -> str:
 def _check_items(conn: sqlite3.Connection, case: int, items: Sequence[int]) -> list[int]:
     ids = list(dict.fromkeys(items))
     if not ids:
-        raise UsageError("a fact must cite at least one item, e.g. 'evidence fact add 42 …'")
+        raise UsageError(_("a fact must cite at least one item, e.g. 'evidence fact add 42 …'"))
     slug = _slug(conn, case)
     for item_id in ids:
         if conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
-            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+            raise NotFound(
+                _("no item {item_id} in this archive (see 'evidence search')").format(
+                    item_id=item_id
+                )
+            )
         linked = conn.execute(
             "SELECT 1 FROM case_items WHERE case_id = ? AND item_id = ? AND state = 'linked'",
             (case, item_id),
         ).fetchone()
         if linked is None:
             raise UsageError(
-                f"item {item_id} is not in the case {slug!r}: a fact can only cite items of its "
-                f"own case (link it first with 'evidence case link {slug} {item_id}')"
+                _(
+                    "item {item_id} is not in the case {case}: a fact can only cite items of its "
+                    "own case (link it first with 'evidence case link {slug} {item_id}')"
+                ).format(item_id=item_id, case=repr(slug), slug=slug)
             )
     return ids
 
@@ -332,10 +364,14 @@ def case_of_items(conn: sqlite3.Connection, items: Sequence[int]) -> int:
     """The one case all ``items`` are linked to, when no case was named."""
     common: set[int] | None = None
     if not items:
-        raise UsageError("a fact must cite at least one item, e.g. 'evidence fact add 42 …'")
+        raise UsageError(_("a fact must cite at least one item, e.g. 'evidence fact add 42 …'"))
     for item_id in items:
         if conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
-            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+            raise NotFound(
+                _("no item {item_id} in this archive (see 'evidence search')").format(
+                    item_id=item_id
+                )
+            )
         cases = {
             int(c)
             for (c,) in conn.execute(
@@ -346,13 +382,17 @@ def case_of_items(conn: sqlite3.Connection, items: Sequence[int]) -> int:
         common = cases if common is None else common & cases
     if not common:
         raise UsageError(
-            "these items are not all in one case: link them to a case first, or name the case "
-            "with --case"
+            _(
+                "these items are not all in one case: link them to a case first, or name the "
+                "case with --case"
+            )
         )
     if len(common) > 1:
         names = sorted(_slug(conn, c) for c in common)
         raise UsageError(
-            f"these items are in several cases ({', '.join(names)}): pick one with --case"
+            _("these items are in several cases ({cases}): pick one with --case").format(
+                cases=_(", ").join(names)
+            )
         )
     return next(iter(common))
 
@@ -378,9 +418,9 @@ def add(
     kind = check_kind(fields.kind or "")
     text = (fields.text or "").strip()
     if not text:
-        raise UsageError('a fact needs its text, e.g. --text "Agent 1234 agreed to defer …"')
+        raise UsageError(_('a fact needs its text, e.g. --text "Agent 1234 agreed to defer …"'))
     if fields.currency is not None and fields.amount is None:
-        raise UsageError("--currency needs an --amount")
+        raise UsageError(_("--currency needs an --amount"))
     cur = conn.execute(
         "INSERT INTO facts (case_id, kind, text, on_date, due, amount, currency, by, reference, "
         "suggestion, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -428,7 +468,7 @@ def edit(
         values["kind"] = check_kind(fields.kind)
     if fields.text is not None:
         if not fields.text.strip():
-            raise UsageError("a fact's text cannot be empty")
+            raise UsageError(_("a fact's text cannot be empty"))
         values["text"] = fields.text.strip()
     if fields.on is not None:
         values["on_date"] = fields.on.isoformat()
@@ -446,15 +486,19 @@ def edit(
                "reference": "reference", "currency": "currency"}  # fmt: skip
     for name in clear:
         if name not in columns:
-            raise UsageError(f"cannot clear {name!r}: use one of {', '.join(columns)}")
+            raise UsageError(
+                _("cannot clear {name}: use one of {fields}").format(
+                    name=repr(name), fields=", ".join(columns)
+                )
+            )
         values[columns[name]] = None
         if name == "amount":
             values["currency"] = None
     if values.get("currency") and not (values.get("amount") or before.amount is not None):
-        raise UsageError("--currency needs an --amount")
+        raise UsageError(_("--currency needs an --amount"))
     new_items = _check_items(conn, case, items) if items is not None else None
     if not values and new_items is None:
-        raise UsageError("nothing to change: give --text, --kind, --due, --amount … or --cites")
+        raise UsageError(_("nothing to change: give --text, --kind, --due, --amount … or --cites"))
     if values:
         values["updated_at"] = format_utc(now)
         assignments = ", ".join(f"{column} = ?" for column in values)
@@ -578,7 +622,9 @@ def find_suggestion(conn: sqlite3.Connection, sid: str) -> tuple[int, Suggestion
     m = _SUGGESTION_ID.match(sid.strip())
     if m is None:
         raise UsageError(
-            f"{sid!r} is not a suggestion id such as s42-1a2b3c4d (see 'fact suggest')"
+            _("{sid} is not a suggestion id such as s42-1a2b3c4d (see 'fact suggest')").format(
+                sid=repr(sid)
+            )
         )
     item_id = int(m.group(1))
     for (case,) in conn.execute(
@@ -589,7 +635,10 @@ def find_suggestion(conn: sqlite3.Connection, sid: str) -> tuple[int, Suggestion
             if s.id == sid.strip():
                 return int(case), s
     raise NotFound(
-        f"no suggestion {sid}: its item changed or left the case; run 'evidence fact suggest' again"
+        _(
+            "no suggestion {sid}: its item changed or left the case; run 'evidence fact suggest' "
+            "again"
+        ).format(sid=sid)
     )
 
 
@@ -606,7 +655,12 @@ def decide(
     case, s = find_suggestion(conn, sid)
     known = conn.execute("SELECT state FROM fact_suggestions WHERE id = ?", (s.id,)).fetchone()
     if known is not None:
-        raise UsageError(f"the suggestion {s.id} was already {known[0]}")
+        already = (
+            _("the suggestion {sid} was already accepted")
+            if known[0] == "accepted"
+            else _("the suggestion {sid} was already rejected")
+        )
+        raise UsageError(already.format(sid=s.id))
     fact: FactRecord | None = None
     if accept:
         o = overrides or FactFields()

@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from ..errors import SourceError
+from ..i18n import _
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
 from ..people import normalize_address, phone_variants
 from .custody import INSERT_SQL as CUSTODY_INSERT
@@ -237,8 +238,10 @@ def store_original(conn: sqlite3.Connection, blob: Blob, stored_at: str) -> bool
         grew = bool(src.read(1))
     if remaining or grew or digest.hexdigest() != blob.sha256:
         raise SourceError(
-            f"{blob.path} changed while it was being imported, so it was not stored (nor "
-            "what was read from it in this batch); import it again once nothing is writing it"
+            _(
+                "{path} changed while it was being imported, so it was not stored (nor what was "
+                "read from it in this batch); import it again once nothing is writing it"
+            ).format(path=blob.path)
         )
     return True
 
@@ -387,7 +390,11 @@ class BatchWriter:
                 },
             )
             if p.parse_error:
-                self._fail(p.where, f"kept unparsed: {p.parse_error}", sha)
+                self._fail(
+                    p.where,
+                    _("kept unparsed: {parse_error}").format(parse_error=p.parse_error),
+                    sha,
+                )
             else:
                 self.report.added += 1
         refresh = self._late_attachments(late, attachments, set(new_ids)) if late else []

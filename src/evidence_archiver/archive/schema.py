@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ArchiveError
+from ..i18n import _
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -419,7 +420,7 @@ def read_snapshot(path: Path | None = None) -> tuple[int, list[str]]:
         text = (path or SNAPSHOT).read_text(encoding="utf-8")
     except FileNotFoundError:
         return 0, []
-    first, _, rest = text.partition("\n")
+    first, _sep, rest = text.partition("\n")
     if not first.startswith(_SNAPSHOT_HEADER):
         return 0, []
     statements: list[str] = []
@@ -456,8 +457,10 @@ def migrate(conn: sqlite3.Connection, *, use_snapshot: bool = True) -> int:
     target = len(MIGRATIONS)
     if current > target:
         raise ArchiveError(
-            f"this archive was written by a newer version of evidence (schema {current}, "
-            f"this program knows {target}); upgrade evidence-archiver to open it"
+            _(
+                "this archive was written by a newer version of evidence (schema {current}, this "
+                "program knows {target}); upgrade evidence-archiver to open it"
+            ).format(current=current, target=target)
         )
     if current == target:
         return current

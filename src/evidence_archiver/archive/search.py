@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..headline import one_line, wordlike
+from ..i18n import _
 from .records import SearchHit
 from .schema import FILTER_INDEX
 from .text_index import CompiledQuery, clean, compile_query, normalize, strip_accents
@@ -116,11 +117,11 @@ def search(
     the newest items first. Raises :class:`UsageError` for a query with nothing to search for.
     """
     if limit < 1 or offset < 0:
-        raise UsageError("a page needs at least one result and cannot start before the first")
+        raise UsageError(_("a page needs at least one result and cannot start before the first"))
     compiled = compile_query(query)
     kind, sender, tag = (clean(v) if v else v for v in (kind, sender, tag))
     if since and until and since > until:
-        raise UsageError("--since is after --until: nothing can match; swap the two dates")
+        raise UsageError(_("--since is after --until: nothing can match; swap the two dates"))
     filters = _filters(case_id, kind, sender, since, until, tag, compiled.exclude)
     if compiled.match:
         ids = _ranked_page(conn, compiled.match, filters, limit, offset, rank_window, query)
@@ -249,7 +250,9 @@ def _run(conn: sqlite3.Connection, sql: str, params: list[Any], query: str) -> l
         if "fts5" not in str(exc):
             raise
         raise UsageError(
-            f'cannot search for {query.strip()[:80]!r}; try plain words or a "quoted phrase"'
+            _('cannot search for {value}; try plain words or a "quoted phrase"').format(
+                value=repr(query.strip()[:80])
+            )
         ) from exc
 
 

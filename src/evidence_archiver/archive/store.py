@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 import platformdirs
 
 from ..errors import ArchiveError, NotFound, UsageError
+from ..i18n import _
 from ..model import (
     Attachment,
     Blob,
@@ -88,15 +89,19 @@ class Archive:
         self.clock = clock
         if not create and not self.path.exists():
             raise ArchiveError(
-                f"no archive at {self.path}: run 'evidence init' first, or point --archive "
-                "(or EVIDENCE_ARCHIVE) at an existing archive"
+                _(
+                    "no archive at {path}: run 'evidence init' first, or point --archive (or "
+                    "EVIDENCE_ARCHIVE) at an existing archive"
+                ).format(path=self.path)
             )
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
         except sqlite3.DatabaseError as exc:
-            raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+            raise ArchiveError(
+                _("cannot open the archive {path}: {error}").format(path=self.path, error=exc)
+            ) from exc
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=FULL")
@@ -110,7 +115,9 @@ class Archive:
             # Not an archive, or one from a newer version: nothing to keep open.
             self.conn.close()
             if isinstance(exc, sqlite3.DatabaseError):
-                raise ArchiveError(f"cannot open the archive {self.path}: {exc}") from exc
+                raise ArchiveError(
+                    _("cannot open the archive {path}: {error}").format(path=self.path, error=exc)
+                ) from exc
             raise
         self.custody = CustodyLog(self.conn)
 
@@ -161,7 +168,8 @@ class Archive:
             try:
                 page = int(conn.execute("PRAGMA page_size").fetchone()[0])
                 while not stop.wait(0.2):
-                    _, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    checkpoint = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _busy, frames, copied = checkpoint
                     if frames * page > WAL_RESTART_BYTES and copied == frames:
                         conn.execute("PRAGMA wal_checkpoint(RESTART)")
             finally:
@@ -277,7 +285,9 @@ class Archive:
                 "SELECT item_id FROM attachments WHERE id = ?", (attachment_id,)
             ).fetchone()
             if row is None:
-                raise NotFound(f"no attachment {attachment_id}")
+                raise NotFound(
+                    _("no attachment {attachment_id}").format(attachment_id=attachment_id)
+                )
             item_id = int(row[0])
             self._fts_delete(item_id)
             conn.execute("UPDATE attachments SET text = ? WHERE id = ?", (text, attachment_id))
@@ -378,7 +388,7 @@ class Archive:
             (sha256,),
         ).fetchone()
         if row is None:
-            raise NotFound(f"no original with SHA-256 {sha256}")
+            raise NotFound(_("no original with SHA-256 {sha256}").format(sha256=sha256))
         return OriginalInfo(row[0], row[1], row[2], parse_utc(row[3]))
 
     def read_original(self, sha256: str) -> bytes:
@@ -387,7 +397,7 @@ class Archive:
             "SELECT content FROM originals WHERE sha256 = ?", (sha256,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no original with SHA-256 {sha256}")
+            raise NotFound(_("no original with SHA-256 {sha256}").format(sha256=sha256))
         if row[0] is not None:
             return bytes(row[0])
         buffer = io.BytesIO()
@@ -400,7 +410,7 @@ class Archive:
             "SELECT rowid, content IS NULL FROM originals WHERE sha256 = ?", (sha256,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no original with SHA-256 {sha256}")
+            raise NotFound(_("no original with SHA-256 {sha256}").format(sha256=sha256))
         written = 0
         if row[1]:  # streamed in from a file: kept in parts (schema._v6_original_parts)
             for (part,) in self.conn.execute(
@@ -428,7 +438,11 @@ class Archive:
             (item_id,),
         ).fetchone()
         if conn_row is None:
-            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+            raise NotFound(
+                _("no item {item_id} in this archive (see 'evidence search')").format(
+                    item_id=item_id
+                )
+            )
         r = list(conn_row)
         attachments = tuple(
             AttachmentRecord(a[0], a[1], a[2], a[3], a[4], a[5] or 0, bool(a[6]), a[7], a[8] or "")
@@ -545,13 +559,17 @@ class Archive:
 
     def _require_item(self, item_id: int) -> None:
         if self.conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
-            raise NotFound(f"no item {item_id} in this archive (see 'evidence search')")
+            raise NotFound(
+                _("no item {item_id} in this archive (see 'evidence search')").format(
+                    item_id=item_id
+                )
+            )
 
     def tag(self, item_id: int, tag: str) -> bool:
         """Add a tag; return False when the item had it already."""
         tag = tag.strip()
         if not tag:
-            raise UsageError("a tag cannot be empty")
+            raise UsageError(_("a tag cannot be empty"))
         self._require_item(item_id)
         with self.transaction() as conn:
             now = self.clock()
@@ -575,7 +593,7 @@ class Archive:
 
     def add_note(self, item_id: int, text: str) -> int:
         if not text.strip():
-            raise UsageError("a note cannot be empty")
+            raise UsageError(_("a note cannot be empty"))
         self._require_item(item_id)
         with self.transaction() as conn:
             now = self.clock()

@@ -35,6 +35,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..i18n import _
 
 # Letters and numbers of the scripts written without spaces between words: Han (with its
 # extensions and compatibility forms, 々 and 〇), kana and Hangul. Punctuation of these blocks
@@ -245,14 +246,17 @@ def compile_query(query: str) -> CompiledQuery:
         count += 1
         if count > MAX_TERMS:
             raise UsageError(
-                f"the query has more than {MAX_TERMS} terms; search for fewer words at a time"
+                _(
+                    "the query has more than {MAX_TERMS} terms; search for fewer words at a time"
+                ).format(MAX_TERMS=MAX_TERMS)
             )
         clauses[-1].append(term)
     clauses = [c for c in clauses if c]
     if not clauses:
         raise UsageError(
-            f"nothing to search for in {query.strip()[:80]!r}: give at least one word or "
-            "Chinese term"
+            _("nothing to search for in {value}: give at least one word or Chinese term").format(
+                value=repr(query.strip()[:80])
+            )
         )
     positives: list[str] = []
     negatives: list[str] = []
@@ -267,8 +271,10 @@ def compile_query(query: str) -> CompiledQuery:
             negatives.extend(neg)
         else:
             raise UsageError(
-                "a term with NOT or '-' needs a word beside it to exclude it from, "
-                f"e.g. 'extension -{clause[0].phrase.split()[0]}'"
+                _(
+                    "a term with NOT or '-' needs a word beside it to exclude it from, e.g. "
+                    "'extension -{value}'"
+                ).format(value=clause[0].phrase.split()[0])
             )
     kept = [t for c in clauses for t in c if not t.negated]
     return CompiledQuery(

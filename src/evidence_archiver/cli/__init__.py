@@ -14,14 +14,17 @@ from typing import Annotated
 import typer
 
 from .. import __version__
+from ..i18n import _
 from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing, ui_cmd
 from . import export as export_cmds
 from . import facts as fact_cmds
 from . import imap as imap_cmds
 from .common import EXIT_ERROR, State, err_console
+from .localize import LocalizedGroup
 
 app = typer.Typer(
     name="evidence",
+    cls=LocalizedGroup,
     help="Archive every written trace of a dispute with a lender, search it, and export a "
     "tamper-evident evidence bundle.\n\nStart with: evidence demo",
     no_args_is_help=True,
@@ -78,8 +81,8 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        err_console.print("[yellow]Stopped.[/]")
+        err_console.print(_("[yellow]Stopped.[/]"))
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - never a traceback for a user
-        err_console.print(f"[bold red]Unexpected error:[/] {exc}")
+        err_console.print(_("[bold red]Unexpected error:[/] {message}").format(message=exc))
         sys.exit(EXIT_ERROR)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..i18n import _
 from .common import ArchiveOption, JsonOption, console, handle_errors, open_archive, print_json
 
 
@@ -27,10 +28,17 @@ def tag(
     if json_:
         print_json({"id": item_id, "changed": changed, "tags": current})
         return
-    verb = "Removed" if remove else "Added"
+    message = (
+        _("Removed {tags} on item {id}; its tags: {current}.")
+        if remove
+        else _("Added {tags} on item {id}; its tags: {current}.")
+    )
     console.print(
-        f"{verb} {', '.join(changed) or 'nothing'} on item {item_id}; "
-        f"its tags: {', '.join(current) or 'none'}."
+        message.format(
+            tags=", ".join(changed) or _("nothing"),
+            id=item_id,
+            current=", ".join(current) or _("none"),
+        )
     )
 
 
@@ -50,4 +58,4 @@ def note(
     if json_:
         print_json({"id": item_id, "note_id": note_id})
         return
-    console.print(f"Noted on item {item_id}.")
+    console.print(_("Noted on item {id}.").format(id=item_id))

@@ -6,11 +6,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive import default_archive_path
+from ..i18n import _, ngettext, pgettext
 from .common import (
     ArchiveOption,
     JsonOption,
     console,
     handle_errors,
+    import_state,
+    kind_name,
     open_archive,
     print_json,
     show_time,
@@ -32,11 +35,17 @@ def init(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
         return
     if existed:
         console.print(
-            f"The archive at {escape(str(path))} already exists and holds {status['total']} items."
+            ngettext(
+                "The archive at {path} already exists and holds {n} item.",
+                "The archive at {path} already exists and holds {n} items.",
+                status["total"],
+            ).format(path=escape(str(path)), n=status["total"])
         )
     else:
-        console.print(f"[green]Created an empty archive[/] at {escape(str(path))}.")
-        console.print("Next: 'evidence case new …' and 'evidence import mbox|eml|maildir …'.")
+        console.print(
+            _("[green]Created an empty archive[/] at {path}.").format(path=escape(str(path)))
+        )
+        console.print(_("Next: 'evidence case new …' and 'evidence import mbox|eml|maildir …'."))
 
 
 @handle_errors
@@ -53,25 +62,43 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
     if json_:
         print_json({**summary, "custody_intact": not broken})
         return
-    console.print(f"[bold]Archive[/] {escape(summary['archive'])}")
-    kinds = ", ".join(f"{n} {k}" for k, n in summary["items"].items()) or "nothing yet"
+    console.print(_("[bold]Archive[/] {path}").format(path=escape(summary["archive"])))
+    kinds = _(", ").join(
+        _("{n} {kind}").format(n=n, kind=kind_name(k)) for k, n in summary["items"].items()
+    ) or _("nothing yet")
     console.print(
-        f"{summary['total']} items ({kinds}) in {summary['cases']} case(s); "
-        f"{summary['originals']} originals, {summary['originals_bytes'] / 1e6:.1f} MB."
-    )
-    console.print(
-        "Custody log: "
-        + (
-            f"[green]intact[/] ({summary['custody_events']} events)"
-            if not broken
-            else f"[bold red]{len(broken)} rows do not fit the chain[/]"
+        ngettext(
+            "{total} items ({kinds}) in {cases} case; {originals} originals, {mb} MB.",
+            "{total} items ({kinds}) in {cases} cases; {originals} originals, {mb} MB.",
+            summary["cases"],
+        ).format(
+            total=summary["total"],
+            kinds=kinds,
+            cases=summary["cases"],
+            originals=summary["originals"],
+            mb=f"{summary['originals_bytes'] / 1e6:.1f}",
         )
     )
+    if not broken:
+        console.print(
+            _("Custody log: [green]intact[/] ({n} events)").format(n=summary["custody_events"])
+        )
+    else:
+        console.print(
+            ngettext(
+                "Custody log: [bold red]{n} row does not fit the chain[/]",
+                "Custody log: [bold red]{n} rows do not fit the chain[/]",
+                len(broken),
+            ).format(n=len(broken))
+        )
     if runs:
-        table = Table(title="Recent imports", show_lines=False)
-        for col in ("#", "when", "from", "new", "already there", "failed", "state"):
+        table = Table(title=_("Recent imports"), show_lines=False)
+        source = pgettext("import source", "from")
+        for col in (
+            "#", _("when"), source, _("new"), _("already there"), _("failed"), _("state"),
+        ):  # fmt: skip
             # Where it came from is never cut short: the end of it (a folder) matters most.
-            table.add_column(col, overflow="fold" if col == "from" else "ellipsis")
+            table.add_column(col, overflow="fold" if col == source else "ellipsis")
         for run in runs:
             table.add_row(
                 str(run.id),
@@ -80,17 +107,33 @@ def status(archive: ArchiveOption = None, json_: JsonOption = False) -> None:
                 str(run.added),
                 str(run.duplicates),
                 str(run.failed),
-                run.status,
+                import_state(run.status),
             )
         console.print(table)
     if summary["running_imports"]:
-        console.print(f"{summary['running_imports']} import(s) still running.")
-    if summary["interrupted_imports"]:
+        n = summary["running_imports"]
         console.print(
-            f"[yellow]{summary['interrupted_imports']} import(s) were interrupted[/] before they "
-            "finished: run the same import again to finish it (nothing is stored twice)."
+            ngettext("{n} import still running.", "{n} imports still running.", n).format(n=n)
+        )
+    if summary["interrupted_imports"]:
+        n = summary["interrupted_imports"]
+        console.print(
+            ngettext(
+                "[yellow]{n} import was interrupted[/] before it finished: run the same import "
+                "again to finish it (nothing is stored twice).",
+                "[yellow]{n} imports were interrupted[/] before they finished: run the same "
+                "import again to finish them (nothing is stored twice).",
+                n,
+            ).format(n=n)
         )
     if failures:
-        console.print(f"[yellow]{summary['import_errors']} problem(s) while importing:[/]")
+        n = summary["import_errors"]
+        console.print(
+            ngettext(
+                "[yellow]{n} problem while importing:[/]",
+                "[yellow]{n} problems while importing:[/]",
+                n,
+            ).format(n=n)
+        )
         for failure in failures:
             console.print(f"  • {escape(failure.source)}: {escape(failure.reason)}")

@@ -12,12 +12,15 @@ from rich.table import Table
 from ..archive import ItemRecord
 from ..archive.timeutil import parse_user_date
 from ..headline import item_headline, one_line
+from ..i18n import _, format_number, ngettext
 from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    fact_kind_name,
     handle_errors,
     highlight,
+    kind_name,
     open_archive,
     print_json,
     show_time,
@@ -93,7 +96,11 @@ def _tables(item: ItemRecord) -> list[Table]:
         if not isinstance(rows, list) or not rows:
             continue
         page = entry.get("page")
-        title = f"Table {number}" + (f" (page {page})" if page else "")
+        title = (
+            _("Table {number} (page {page})").format(number=number, page=page)
+            if page
+            else _("Table {number}").format(number=number)
+        )
         table = Table(title=title, show_lines=False)
         header, *body = [[escape(str(c or "")) for c in row] for row in rows]
         width = max(len(r) for r in (header, *body))
@@ -143,21 +150,27 @@ def search(
         print_json([h.as_json() for h in hits])
         return
     if not hits:
-        console.print(f"Nothing found for {escape(query)!r}.")
+        console.print(_("Nothing found for {query}.").format(query=repr(escape(query))))
         return
     table = Table(show_lines=True)
-    for col in ("#", "when", "kind", "from", "title / snippet"):
+    for col in ("#", _("when"), _("kind"), _("from"), _("title / snippet")):
         table.add_column(col, overflow="fold")
     for h in hits:
         table.add_row(
             str(h.id),
             show_time(h.occurred_at),
-            h.kind,
+            kind_name(h.kind),
             escape(h.sender),
             f"[bold]{escape(one_line(h.title))}[/]\n{highlight(h.snippet)}",
         )
     console.print(table)
-    console.print(f"{len(hits)} result(s). Read one with 'evidence show NUMBER'.")
+    console.print(
+        ngettext(
+            "{n} result. Read it with 'evidence show NUMBER'.",
+            "{n} results. Read one with 'evidence show NUMBER'.",
+            len(hits),
+        ).format(n=len(hits))
+    )
 
 
 @handle_errors
@@ -198,21 +211,21 @@ def timeline(
             ]
         )
         return
-    table = Table(title=f"Timeline of {case}" if case else "Timeline")
-    for col in ("#", "when", "kind", "from", "to", "title", "tags"):
+    table = Table(title=_("Timeline of {case}").format(case=case) if case else _("Timeline"))
+    for col in ("#", _("when"), _("kind"), _("from"), _("to"), _("title"), _("tags")):
         table.add_column(col, overflow="fold")
     for i in items:
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
-            i.kind,
+            kind_name(i.kind),
             escape(i.sender),
             escape(", ".join(i.recipients[:2]) + (" …" if len(i.recipients) > 2 else "")),
             escape(item_headline(i)),
             escape(", ".join(i.tags)),
         )
     console.print(table)
-    console.print(f"{len(items)} item(s).")
+    console.print(ngettext("{n} item.", "{n} items.", len(items)).format(n=len(items)))
 
 
 @handle_errors
@@ -235,7 +248,7 @@ def show(
         if original:
             sha = item.original_sha256 or item.container_sha256
             if sha is None:
-                raise typer.BadParameter("this item has no original of its own")
+                raise typer.BadParameter(_("this item has no original of its own"))
             arch.copy_original(sha, sys.stdout.buffer)
             return
         custody = list(arch.custody.events_about(f"item:{item_id}"))
@@ -258,47 +271,88 @@ def show(
             }
         )
         return
-    console.rule(f"#{item.id} {item.kind}")
+    console.rule(f"#{item.id} {kind_name(item.kind)}")
+    if item.occurred_at:
+        console.print(
+            _("[bold]When:[/] {time}  (as sent: {sent})").format(
+                time=show_time(item.occurred_at), sent=item.occurred_at.isoformat()
+            )
+        )
+    else:
+        console.print(_("[bold]When:[/] {time}").format(time=show_time(item.occurred_at)))
     console.print(
-        f"[bold]When:[/] {show_time(item.occurred_at)}"
-        + (f"  (as sent: {item.occurred_at.isoformat()})" if item.occurred_at else "")
+        _("[bold]From:[/] {name} {address}").format(
+            name=escape(item.sender_name), address=escape(item.sender)
+        )
     )
-    console.print(f"[bold]From:[/] {escape(item.sender_name)} {escape(item.sender)}")
     if item.recipients:
-        console.print(f"[bold]To:[/] {escape(', '.join(item.recipients))}")
-    console.print(f"[bold]Title:[/] {escape(item.title)}")
+        console.print(_("[bold]To:[/] {people}").format(people=escape(", ".join(item.recipients))))
+    console.print(_("[bold]Title:[/] {title}").format(title=escape(item.title)))
     if item.parse_status != "ok":
-        console.print(f"[yellow]Could not be parsed:[/] {escape(item.parse_error or '')}")
+        console.print(
+            _("[yellow]Could not be parsed:[/] {reason}").format(
+                reason=escape(item.parse_error or "")
+            )
+        )
     if item.flags:
-        console.print(f"[bold]Flags:[/] {', '.join(item.flags)}")
+        console.print(_("[bold]Flags:[/] {flags}").format(flags=", ".join(item.flags)))
     call = (item.details.get("recording") or {}).get("call_item_id")
     if call is not None:
-        console.print(f"[bold]Recording of:[/] call #{call} (evidence show {call})")
+        console.print(
+            _("[bold]Recording of:[/] call #{call} (evidence show {call})").format(call=call)
+        )
     console.print()
-    console.print(escape(item.body) if item.body else "[dim](no text)[/]")
+    console.print(escape(item.body) if item.body else _("[dim](no text)[/]"))
     console.print()
     for table in _tables(item):
         console.print(table)
     for a in item.attachments:
         console.print(
-            f"[bold]Attachment:[/] {escape(a.filename)} ({a.media_type}, "
-            f"{a.size} bytes) sha256 {a.sha256}"
-        )
-    console.print(f"[bold]Original:[/] sha256 {item.original_sha256 or item.container_sha256}")
+            ngettext(
+                "[bold]Attachment:[/] {name} ({type}, {size} byte) sha256 {sha256}",
+                "[bold]Attachment:[/] {name} ({type}, {size} bytes) sha256 {sha256}",
+                a.size,
+            ).format(
+                name=escape(a.filename), type=a.media_type, size=format_number(a.size),
+                sha256=a.sha256,
+            )
+        )  # fmt: skip
     console.print(
-        f"[bold]Source:[/] {escape(item.source.connector)} "
-        f"{escape(item.source.container)} {escape(item.source.locator)}"
+        _("[bold]Original:[/] sha256 {sha256}").format(
+            sha256=item.original_sha256 or item.container_sha256
+        )
+    )
+    console.print(
+        _("[bold]Source:[/] {connector} {container} {locator}").format(
+            connector=escape(item.source.connector),
+            container=escape(item.source.container),
+            locator=escape(item.source.locator),
+        )
     )
     for s in item.sightings[1:]:
-        console.print(f"  also seen in {escape(s.container)} {escape(s.locator)}")
-    console.print(f"[bold]Acquired:[/] {show_time(item.acquired_at)}")
+        console.print(
+            _("  also seen in {container} {locator}").format(
+                container=escape(s.container), locator=escape(s.locator)
+            )
+        )
+    console.print(_("[bold]Acquired:[/] {time}").format(time=show_time(item.acquired_at)))
     if item.cases:
-        console.print(f"[bold]Cases:[/] {', '.join(item.cases)}")
+        console.print(_("[bold]Cases:[/] {cases}").format(cases=", ".join(item.cases)))
     if item.tags:
-        console.print(f"[bold]Tags:[/] {escape(', '.join(item.tags))}")
+        console.print(_("[bold]Tags:[/] {tags}").format(tags=escape(", ".join(item.tags))))
     for n in item.notes:
-        console.print(f"[bold]Note[/] ({show_time(n.at)}): {escape(n.text)}")
+        console.print(
+            _("[bold]Note[/] ({time}): {text}").format(time=show_time(n.at), text=escape(n.text))
+        )
     for f in facts:
-        console.print(f"[bold]Fact {f.id}[/] ({f.kind}, {escape(f.case)}): {escape(f.text)}")
+        console.print(
+            _("[bold]Fact {id}[/] ({kind}, {case}): {text}").format(
+                id=f.id, kind=fact_kind_name(f.kind), case=escape(f.case), text=escape(f.text)
+            )
+        )
     for e in custody:
-        console.print(f"[dim]custody #{e.seq} {show_time(e.at)} {e.action} {e.hash[:16]}…[/]")
+        console.print(
+            _("[dim]custody #{seq} {time} {action} {hash}…[/]").format(
+                seq=e.seq, time=show_time(e.at), action=e.action, hash=e.hash[:16]
+            )
+        )

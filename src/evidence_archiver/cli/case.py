@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..archive.cases import rule_from_counterparty
+from ..i18n import N_, _, ngettext, pgettext
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -36,6 +37,19 @@ KeywordOption = Annotated[
     list[str] | None,
     typer.Option("--keyword", "-k", help="Words that put an item in this case. Repeatable."),
 ]
+
+
+_RULE_KINDS = {
+    "address": N_("address"),
+    "domain": N_("domain"),
+    "phone": N_("phone"),
+    "keyword": N_("keyword"),
+}
+
+
+def rule_kind(kind: str) -> str:
+    """A rule's kind as a person reads it (commands take the English word)."""
+    return _(_RULE_KINDS[kind]) if kind in _RULE_KINDS else kind
 
 
 def _rules(counterparties: list[str] | None, keywords: list[str] | None) -> list[tuple[str, str]]:
@@ -68,8 +82,14 @@ def new(
     if json_:
         print_json({"slug": made, "linked": linked})
         return
-    console.print(f"[green]Created case[/] [bold]{escape(made)}[/]; linked {linked} item(s).")
-    console.print(f"See it with: evidence timeline {escape(made)}")
+    console.print(
+        ngettext(
+            "[green]Created case[/] [bold]{case}[/]; linked {n} item.",
+            "[green]Created case[/] [bold]{case}[/]; linked {n} items.",
+            linked,
+        ).format(case=escape(made), n=linked)
+    )
+    console.print(_("See it with: evidence timeline {case}").format(case=escape(made)))
 
 
 @app.command("list")
@@ -85,11 +105,12 @@ def list_cases(archive: ArchiveOption = None, json_: JsonOption = False) -> None
         print_json([c.as_json() for c in cases])
         return
     if not cases:
-        console.print("No cases yet. Create one with 'evidence case new TITLE -c ADDRESS'.")
+        console.print(_("No cases yet. Create one with 'evidence case new TITLE -c ADDRESS'."))
         return
     table = Table()
-    for col in ("case", "title", "items", "from", "to"):
-        table.add_column(col)
+    for col in (_("case"), _("title"), _("items"), pgettext("period", "from"),
+                pgettext("period", "to")):  # fmt: skip
+        table.add_column(col, overflow="fold")
     for c in cases:
         table.add_row(
             escape(c.slug), escape(c.title), str(c.items), show_time(c.first), show_time(c.last)
@@ -116,9 +137,13 @@ def show_case(
     console.print(f"[bold]{escape(case.title)}[/] ({escape(case.slug)})")
     if case.description:
         console.print(escape(case.description))
-    console.print(f"{case.items} items, {show_time(case.first)} to {show_time(case.last)}")
+    console.print(
+        ngettext("{n} item, {first} to {last}", "{n} items, {first} to {last}", case.items).format(
+            n=case.items, first=show_time(case.first), last=show_time(case.last)
+        )
+    )
     for kind, value in case.rules:
-        console.print(f"  rule: {kind} {escape(value)}")
+        console.print(_("  rule: {kind} {value}").format(kind=rule_kind(kind), value=escape(value)))
 
 
 @app.command("add-rule")
@@ -139,7 +164,13 @@ def add_rule(
     if json_:
         print_json({"slug": slug, "linked": linked})
         return
-    console.print(f"Rules added; linked {linked} more item(s) to {escape(slug)}.")
+    console.print(
+        ngettext(
+            "Rules added; linked {n} more item to {case}.",
+            "Rules added; linked {n} more items to {case}.",
+            linked,
+        ).format(n=linked, case=escape(slug))
+    )
 
 
 @app.command("link")
@@ -159,7 +190,11 @@ def link(
     if json_:
         print_json({"slug": slug, "linked": changed})
         return
-    console.print(f"Linked {changed} item(s) to {escape(slug)}.")
+    console.print(
+        ngettext("Linked {n} item to {case}.", "Linked {n} items to {case}.", changed).format(
+            n=changed, case=escape(slug)
+        )
+    )
 
 
 @app.command("unlink")
@@ -179,7 +214,11 @@ def unlink(
     if json_:
         print_json({"slug": slug, "unlinked": changed})
         return
-    console.print(f"Took {changed} item(s) out of {escape(slug)}.")
+    console.print(
+        ngettext("Took {n} item out of {case}.", "Took {n} items out of {case}.", changed).format(
+            n=changed, case=escape(slug)
+        )
+    )
 
 
 @app.command("remove-rule")
@@ -202,5 +241,7 @@ def remove_rule(
         print_json({"slug": slug, "removed": removed})
         return
     console.print(
-        f"Removed the rule {kind} {escape(value)}." if removed else "No such rule in this case."
+        _("Removed the rule {kind} {value}.").format(kind=rule_kind(kind), value=escape(value))
+        if removed
+        else _("No such rule in this case.")
     )

@@ -24,7 +24,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..archive import Archive, default_archive_path
+from ..archive.facts import fact_kind_name as fact_kind_name
 from ..errors import EvidenceError, UsageError
+from ..i18n import N_, _, format_datetime, ngettext
 from ..model import ImportReport
 
 EXIT_OK = 0
@@ -66,21 +68,25 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except EvidenceError as exc:
             if State.debug:
                 traceback.print_exc()
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}")
+            err_console.print(_("[bold red]Error:[/] {message}").format(message=escape(str(exc))))
             raise typer.Exit(EXIT_ERROR) from None
         except KeyboardInterrupt:
             err_console.print(
-                "[yellow]Stopped.[/] Everything committed so far is kept; run the same command "
-                "again to continue."
+                _(
+                    "[yellow]Stopped.[/] Everything committed so far is kept; run the same "
+                    "command again to continue."
+                )
             )
             raise typer.Exit(130) from None
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a user
             if State.debug:
                 traceback.print_exc()
             err_console.print(
-                f"[bold red]Unexpected error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}"
-                "\nNothing committed before this point is lost. Run again with "
-                "'evidence --debug …' for details, and please report it."
+                _(
+                    "[bold red]Unexpected error:[/] {kind}: {message}\nNothing committed before "
+                    "this point is lost. Run again with 'evidence --debug …' for details, and "
+                    "please report it."
+                ).format(kind=escape(type(exc).__name__), message=escape(str(exc)))
             )
             raise typer.Exit(EXIT_ERROR) from None
 
@@ -104,16 +110,59 @@ def user_zone() -> tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(
-            f"unknown time zone {name!r} in EVIDENCE_TZ: use a name like Asia/Shanghai"
+            _("unknown time zone {name} in EVIDENCE_TZ: use a name like Asia/Shanghai").format(
+                name=repr(name)
+            )
         ) from None
 
 
 def show_time(moment: datetime | None) -> str:
-    """A time in the user's zone, e.g. ``2024-03-05 09:30 CST``; "no date" when unknown."""
+    """A time in the user's zone, e.g. ``2024-03-05 09:30 CST`` (``2024年3月5日 09:30 CST``);
+    "no date" when unknown."""
     if moment is None:
-        return "no date"
-    local = moment.astimezone(user_zone())
-    return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or local.strftime("%z"))
+        return _("no date")
+    return format_datetime(moment, user_zone(), show_zone=True)
+
+
+# Words the archive stores (item kinds, import states), as a person reads them. The archive and
+# --json keep the stored word.
+_KIND_NAMES = {
+    "email": N_("email"),
+    "sms": N_("sms"),
+    "mms": N_("mms"),
+    "call": N_("call"),
+    "chat": N_("chat"),
+    "document": N_("document"),
+    "file": N_("file"),
+}
+_IMPORT_STATES = {
+    "running": N_("running"),
+    "done": N_("done"),
+    "interrupted": N_("interrupted"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """An item kind in the current language (``sms``: "sms" in English, "短信" in Chinese)."""
+    return _(_KIND_NAMES[kind]) if kind in _KIND_NAMES else kind
+
+
+def import_state(state: str) -> str:
+    return _(_IMPORT_STATES[state]) if state in _IMPORT_STATES else state
+
+
+def print_problems(
+    problems: list[tuple[str, str]], *, limit: int = 20, see_status: bool = True
+) -> None:
+    """One line per problem (where, why), the first ``limit`` of them, and how many more."""
+    for source, reason in problems[:limit]:
+        console.print(f"  • {escape(source)}: {escape(reason)}")
+    if len(problems) > limit:
+        more = len(problems) - limit
+        if see_status:
+            console.print(_("  … and {n} more: see 'evidence status'").format(n=more))
+        else:
+            console.print(_("  … and {n} more").format(n=more))
 
 
 def highlight(snippet: str) -> str:
@@ -159,20 +208,35 @@ def report_import(report: ImportReport, what: str, *, as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
     else:
-        console.print(
-            f"[green]Imported {report.added} new item{'s' if report.added != 1 else ''}[/] "
-            f"from {escape(what)}; {report.duplicates} already in the archive"
-            + (f"; {report.linked} linked to cases" if report.linked else "")
-            + "."
-        )
+        values = {
+            "added": report.added,
+            "what": escape(what),
+            "duplicates": report.duplicates,
+            "linked": report.linked,
+        }
+        if report.linked:
+            summary = ngettext(
+                "[green]Imported {added} new item[/] from {what}; {duplicates} already in the "
+                "archive; {linked} linked to cases.",
+                "[green]Imported {added} new items[/] from {what}; {duplicates} already in the "
+                "archive; {linked} linked to cases.",
+                report.added,
+            )
+        else:
+            summary = ngettext(
+                "[green]Imported {added} new item[/] from {what}; {duplicates} already in the "
+                "archive.",
+                "[green]Imported {added} new items[/] from {what}; {duplicates} already in the "
+                "archive.",
+                report.added,
+            )
+        console.print(summary.format(**values))
         if report.failed:
             console.print(
-                f"[yellow]{report.failed} could not be read fully[/] "
-                "(originals kept where there were any):"
+                _(
+                    "[yellow]{n} could not be read fully[/] (originals kept where there were any):"
+                ).format(n=report.failed)
             )
-            for error in report.errors[:20]:
-                console.print(f"  • {escape(error.source)}: {escape(error.reason)}")
-            if len(report.errors) > 20:
-                console.print(f"  … and {len(report.errors) - 20} more: see 'evidence status'")
+            print_problems([(e.source, e.reason) for e in report.errors])
     if report.failed:
         raise typer.Exit(EXIT_SOME_FAILED)

@@ -12,13 +12,16 @@ from rich.table import Table
 
 from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
 from ..headline import item_headline, one_line, shorten
+from ..i18n import _, format_day, ngettext
 from .common import (
     EXIT_SOME_FAILED,
     JsonOption,
     console,
     err_console,
+    fact_kind_name,
     handle_errors,
     highlight,
+    kind_name,
     print_json,
     show_time,
 )
@@ -55,7 +58,7 @@ def demo(
     folder = directory or Path(tempfile.mkdtemp(prefix="evidence-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     if not json_:
-        err_console.print("Importing the sample dispute and exporting its bundle…")
+        err_console.print(_("Importing the sample dispute and exporting its bundle…"))
     with Archive(folder / "archive.db") as arch:
         result = run_demo(arch, bundle_dir=folder / "bundle")
         items = arch.timeline(result.case)
@@ -93,20 +96,38 @@ def demo(
 
 
 def _print_facts(case: str, facts: list[FactRecord], breaches: list[Conflict]) -> None:
-    console.print("\n[bold]Key facts / 关键事实[/] (recorded with 'evidence fact add'):")
+    console.print(_("\n[bold]Key facts[/] (recorded with 'evidence fact add'):"))
     for f in facts:
-        day = f.at.date().isoformat() if f.at else "no date"
-        amount = f" · {f.amount:,} {f.currency}" if f.amount is not None else ""
-        due = f" · due {f.due.isoformat()}" if f.due else ""
+        day = format_day(f.at.date()) if f.at else _("no date")
+        amount = (
+            _(" · {amount} {currency}").format(amount=f"{f.amount:,}", currency=f.currency)
+            if f.amount is not None
+            else ""
+        )
+        due = _(" · due {date}").format(date=format_day(f.due)) if f.due else ""
         console.print(
-            f"  {day} [cyan]{f.kind}[/]{amount}{due}: {escape(f.text[:90])} "
-            f"(items {', '.join(map(str, f.items))})"
+            _("  {date} [cyan]{kind}[/]{amount}{due}: {text} (items {items})").format(
+                date=day,
+                kind=fact_kind_name(f.kind),
+                amount=amount,
+                due=due,
+                text=escape(f.text[:90]),
+                items=_(", ").join(map(str, f.items)),
+            )
         )
     if breaches:
-        items = ", ".join(str(c.item) for c in breaches)
         console.print(
-            f"[bold red]{len(breaches)} possible breach(es)[/] of the promise before its due "
-            f"date: items {items}. See: evidence fact list {escape(case)}"
+            ngettext(
+                "[bold red]{n} possible breach[/] of the promise before its due date: item "
+                "{items}. See: evidence fact list {case}",
+                "[bold red]{n} possible breaches[/] of the promise before its due date: items "
+                "{items}. See: evidence fact list {case}",
+                len(breaches),
+            ).format(
+                n=len(breaches),
+                items=_(", ").join(str(c.item) for c in breaches),
+                case=escape(case),
+            )
         )
 
 
@@ -119,63 +140,100 @@ def _print(
     facts: list[FactRecord],
     breaches: list[Conflict],
 ) -> None:
-    console.rule("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)")
+    console.rule(_("[bold]evidence demo[/]: Wang Xiaoming v. LenderX (乐贷)"))
     for name, report in result.imports.items():
         console.print(
-            f"Imported {escape(name)}: {report.added} new, {report.duplicates} already "
-            f"there, {report.failed} failed."
+            _("Imported {name}: {added} new, {duplicates} already there, {failed} failed.").format(
+                name=escape(_(name)),  # the sample's own names (file names) stay as they are
+                added=report.added,
+                duplicates=report.duplicates,
+                failed=report.failed,
+            )
         )
-    console.print(f"\nCase [bold]{result.case}[/]: {len(items)} items linked by its rules.")
+    console.print(
+        "\n"
+        + ngettext(
+            "Case [bold]{case}[/]: {n} item linked by its rules.",
+            "Case [bold]{case}[/]: {n} items linked by its rules.",
+            len(items),
+        ).format(case=result.case, n=len(items))
+    )
     for recording, call in result.recordings.items():
         if call is None:
-            console.print(f"Call recording #{recording} matches no call in the call log.")
+            console.print(
+                _("Call recording #{recording} matches no call in the call log.").format(
+                    recording=recording
+                )
+            )
         else:
-            console.print(f"Call recording #{recording} is the recording of call #{call}.")
+            console.print(
+                _("Call recording #{recording} is the recording of call #{call}.").format(
+                    recording=recording, call=call
+                )
+            )
     console.print()
-    table = Table(title="Timeline (your time zone; set EVIDENCE_TZ to change)")
-    for col in ("#", "when", "kind", "from", "title / text"):
+    table = Table(title=_("Timeline (your time zone; set EVIDENCE_TZ to change)"))
+    for col in ("#", _("when"), _("kind"), _("from"), _("title / text")):
         table.add_column(col, overflow="fold")
     for i in items:
         table.add_row(
             str(i.id),
             show_time(i.occurred_at),
-            i.kind,
+            kind_name(i.kind),
             escape(one_line(i.sender_name or i.sender)),
             escape(item_headline(i)),
         )
     console.print(table)
     for query, hits in searches.items():
-        console.print(f"\n[bold]evidence search {escape(query)!r}[/] → {len(hits)} result(s)")
+        console.print(
+            "\n"
+            + ngettext(
+                "[bold]evidence search {query}[/] → {n} result",
+                "[bold]evidence search {query}[/] → {n} results",
+                len(hits),
+            ).format(query=repr(escape(query)), n=len(hits))
+        )
         for h in hits[:3]:
             console.print(
-                f"  #{h.id} {h.kind} {show_time(h.occurred_at)} "
+                f"  #{h.id} {kind_name(h.kind)} {show_time(h.occurred_at)} "
                 f"{highlight(shorten(h.snippet, 100))}"
             )
     _print_facts(result.case, facts, breaches)
-    console.print(
-        f"\nCustody log: {'[green]intact[/]' if intact else '[red]BROKEN[/]'} "
-        f"({status['custody_events']} events). Archive: {escape(str(result.archive))}"
+    custody = (
+        _("\nCustody log: [green]intact[/] ({n} events). Archive: {archive}")
+        if intact
+        else _("\nCustody log: [red]BROKEN[/] ({n} events). Archive: {archive}")
     )
+    console.print(custody.format(n=status["custody_events"], archive=escape(str(result.archive))))
     if result.export is not None:
         console.print(
-            f"[bold]Evidence bundle:[/] {escape(str(result.export.path))} "
-            f"({result.export.items} items, {result.export.originals} originals), "
-            f"{escape(result.timestamp_note)}."
+            _(
+                "[bold]Evidence bundle:[/] {path} ({items} items, {originals} originals), "
+                "{timestamp}."
+            ).format(
+                path=escape(str(result.export.path)),
+                items=result.export.items,
+                originals=result.export.originals,
+                timestamp=escape(result.timestamp_note),
+            )
         )
     for note in result.notes:
-        console.print(f"[yellow]Note:[/] {escape(note)}")
+        console.print(_("[yellow]Note:[/] {note}").format(note=escape(note)))
     if result.verify is not None:
         if result.verify.ok:
             console.print(
-                f"[green]Verified:[/] {result.verify.files_checked} files re-hashed, "
-                "custody chain and timestamp checked."
+                _(
+                    "[green]Verified:[/] {n} files re-hashed, custody chain and timestamp checked."
+                ).format(n=result.verify.files_checked)
             )
         else:
-            console.print("[bold red]Verification found problems:[/]")
+            console.print(_("[bold red]Verification found problems:[/]"))
             for problem in result.verify.problems:
                 console.print(f"  • {escape(str(problem))}")
     first = items[0].id if items else 1
     console.print(
-        "Explore: open the bundle's data/index.html in a browser, or try "
-        f"EVIDENCE_ARCHIVE={escape(str(result.archive))} evidence show {first}"
+        _(
+            "Explore: open the bundle's data/index.html in a browser, or try "
+            "EVIDENCE_ARCHIVE={archive} evidence show {first}"
+        ).format(archive=escape(str(result.archive)), first=first)
     )

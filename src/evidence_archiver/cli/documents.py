@@ -21,6 +21,7 @@ from ..errors import UsageError
 from ..extract.ocr import DEFAULT_LANG, OcrOptions, OcrUnavailable, check_available
 from ..extract.recordings import check_zone
 from ..extract.sandbox import DEFAULT_MEMORY_MB, DEFAULT_SECONDS, Limits
+from ..i18n import _, ngettext
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -30,6 +31,7 @@ from .common import (
     handle_errors,
     open_archive,
     print_json,
+    print_problems,
     progress_bar,
     report_import,
 )
@@ -98,7 +100,7 @@ def _zone(tz: str | None) -> str | None:
 
 def _password(prompt: bool) -> str | None:
     if prompt:
-        return str(typer.prompt("PDF password", hide_input=True, default="", show_default=False))
+        return str(typer.prompt(_("PDF password"), hide_input=True, default="", show_default=False))
     return os.environ.get(PASSWORD_ENV) or None
 
 
@@ -111,8 +113,10 @@ def _ocr(lang: str, no_ocr: bool, *, quiet: bool = False) -> OcrOptions | None:
     except OcrUnavailable as exc:
         if not quiet:
             err_console.print(
-                f"[yellow]Note:[/] {escape(str(exc))}. Scanned pages and images are kept and "
-                "flagged, but their text is not read yet."
+                _(
+                    "[yellow]Note:[/] {reason}. Scanned pages and images are kept and flagged, "
+                    "but their text is not read yet."
+                ).format(reason=escape(str(exc)))
             )
     return OcrOptions(lang=lang)
 
@@ -143,7 +147,7 @@ def import_pdf(
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
         total = documents.count_documents(paths, pdf_only=True)
-        with progress_bar("Reading PDFs", total, enabled=not json_) as advance:
+        with progress_bar(_("Reading PDFs"), total, enabled=not json_) as advance:
             report = documents.import_pdfs(
                 arch,
                 paths,
@@ -157,8 +161,13 @@ def import_pdf(
             reopened = run_reindex(arch, password=password, ocr=None, encrypted_only=True)
             if reopened.documents_updated and not json_:
                 console.print(
-                    f"[green]Opened {reopened.documents_updated} encrypted PDF(s) already in "
-                    "the archive[/] with the password given."
+                    ngettext(
+                        "[green]Opened {n} encrypted PDF already in the archive[/] with the "
+                        "password given.",
+                        "[green]Opened {n} encrypted PDFs already in the archive[/] with the "
+                        "password given.",
+                        reopened.documents_updated,
+                    ).format(n=reopened.documents_updated)
                 )
     report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
 
@@ -195,7 +204,7 @@ def import_file(
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with open_archive(archive, create=True) as arch:
         total = documents.count_documents(paths, pdf_only=False)
-        with progress_bar("Reading files", total, enabled=not json_) as advance:
+        with progress_bar(_("Reading files"), total, enabled=not json_) as advance:
             report = documents.import_files(
                 arch,
                 paths,
@@ -234,7 +243,7 @@ def reindex(
     limits = Limits(seconds=timeout, memory_mb=memory_mb, workers=workers)
     with (
         open_archive(archive) as arch,
-        progress_bar("Reading again", None, enabled=not json_) as advance,
+        progress_bar(_("Reading again"), None, enabled=not json_) as advance,
     ):
         report = run_reindex(
             arch,
@@ -247,12 +256,15 @@ def reindex(
         print_json(report.as_json())
     else:
         console.print(
-            f"[green]Filled in text for {report.attachments_updated} attachment(s) and "
-            f"{report.documents_updated} document(s)[/]; {report.unchanged} had nothing new."
+            _(
+                "[green]Filled in text for {attachments} attachment(s) and {documents} "
+                "document(s)[/]; {unchanged} had nothing new."
+            ).format(
+                attachments=report.attachments_updated,
+                documents=report.documents_updated,
+                unchanged=report.unchanged,
+            )
         )
-        for source, reason in report.failures[:20]:
-            console.print(f"  • {escape(source)}: {escape(reason)}")
-        if len(report.failures) > 20:
-            console.print(f"  … and {len(report.failures) - 20} more")
+        print_problems(list(report.failures), see_status=False)
     if report.failures:
         raise typer.Exit(EXIT_SOME_FAILED)

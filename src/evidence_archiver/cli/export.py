@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from ..archive.timeutil import parse_user_date
 from ..errors import UsageError
+from ..i18n import N_, _, format_number, ngettext
 
 # ``..export`` (X.509, the bundle writer) is imported inside each command that uses it, so that
 # every other command starts without loading it.
@@ -47,13 +48,30 @@ CaFileOption = Annotated[
 ]
 
 
+# The stages the bundle writer reports, as the progress bar names them.
+_STAGES = {
+    "originals": N_("originals"),
+    "thumbnails": N_("thumbnails"),
+    "index and data files": N_("index and data files"),
+    "bundle.pdf": N_("bundle.pdf"),
+    "manifests": N_("manifests"),
+    "renderings": N_("renderings"),
+}
+
+
+def export_stage(stage: str) -> str:
+    return _(_STAGES[stage]) if stage in _STAGES else stage
+
+
 def _size(n: int) -> str:
     value = float(n)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+    for unit in ("KB", "MB", "GB"):
         value /= 1024
-    return f"{n} bytes"
+        if value < 1024 or unit == "GB":
+            break
+    if n < 1024:
+        return ngettext("{n} byte", "{n} bytes", n).format(n=format_number(n))
+    return f"{value:.1f} {unit}"
 
 
 @handle_errors
@@ -101,17 +119,21 @@ def export(
     Example: evidence export lenderx --tsa-url https://freetsa.org/tsr
     """
     if fmt not in ("zip", "dir"):
-        raise UsageError("--format must be zip or dir")
+        raise UsageError(_("--format must be zip or dir"))
     if lang not in ("zh", "en", "both"):
-        raise UsageError("--lang must be zh, en or both")
+        raise UsageError(_("--lang must be zh, en or both"))
     moment: datetime | None = None
     if now:
         try:
             moment = datetime.fromisoformat(now)
         except ValueError:
-            raise UsageError(f"cannot read --now {now!r}: use e.g. 2024-05-01T12:00:00Z") from None
+            raise UsageError(
+                _("cannot read --now {value}: use e.g. 2024-05-01T12:00:00Z").format(
+                    value=repr(now)
+                )
+            ) from None
         if moment.tzinfo is None:
-            raise UsageError("--now needs a time zone, e.g. 2024-05-01T12:00:00Z")
+            raise UsageError(_("--now needs a time zone, e.g. 2024-05-01T12:00:00Z"))
     from ..export import ExportOptions, export_bundle
 
     options = ExportOptions(
@@ -144,10 +166,15 @@ def export(
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn()]  # fmt: skip
             with Progress(*columns, console=err_console, transient=True) as bar:
-                task = bar.add_task("Exporting", total=None)
+                task = bar.add_task(_("Exporting"), total=None)
 
                 def progress(stage: str, done: int, total: int) -> None:
-                    bar.update(task, description=f"Exporting {stage}", completed=done, total=total)
+                    bar.update(
+                        task,
+                        description=_("Exporting {stage}").format(stage=export_stage(stage)),
+                        completed=done,
+                        total=total,
+                    )
 
                 result = export_bundle(arch, options, progress)
     if as_json:
@@ -155,27 +182,41 @@ def export(
         if result.pdf_left_out:
             raise typer.Exit(EXIT_SOME_FAILED)
         return
-    console.print(f"[green]Bundle written:[/] {escape(str(result.path))}")
+    path = escape(str(result.path))
+    console.print(_("[green]Bundle written:[/] {path}").format(path=path))
     console.print(
-        f"  {result.items} items, {result.originals} originals, "
-        f"{_size(result.payload_bytes)} of payload, {_size(result.bundle_bytes)} on disk"
+        _("  {items} items, {originals} originals, {payload} of payload, {size} on disk").format(
+            items=result.items,
+            originals=result.originals,
+            payload=_size(result.payload_bytes),
+            size=_size(result.bundle_bytes),
+        )
     )
-    console.print(f"  SHA-256 of tagmanifest-sha256.txt: {result.tagmanifest_sha256}")
+    console.print(
+        _("  SHA-256 of tagmanifest-sha256.txt: {sha256}").format(sha256=result.tagmanifest_sha256)
+    )
     if result.timestamp:
-        console.print(f"  Timestamped by {escape(result.timestamp['tsa_url'])} at "
-                      f"{result.timestamp['gen_time']}")  # fmt: skip
+        console.print(
+            _("  Timestamped by {tsa} at {time}").format(
+                tsa=escape(result.timestamp["tsa_url"]), time=result.timestamp["gen_time"]
+            )
+        )
     else:
         console.print(
-            "  [yellow]No trusted timestamp.[/] Add one with: evidence timestamp "
-            f"{escape(str(result.path))} --tsa-url URL"
+            _(
+                "  [yellow]No trusted timestamp.[/] Add one with: evidence timestamp {path} "
+                "--tsa-url URL"
+            ).format(path=path)
         )
-    console.print(f"  Check it any time with: evidence verify {escape(str(result.path))}")
+    console.print(_("  Check it any time with: evidence verify {path}").format(path=path))
     for warning in result.warnings:
-        console.print(f"  [yellow]Key facts:[/] {escape(warning)}")
+        console.print(_("  [yellow]Key facts:[/] {warning}").format(warning=escape(warning)))
     if result.pdf_left_out:
         console.print(
-            f"  [yellow]bundle.pdf left out:[/] {escape(result.pdf_left_out)}. The rest of the "
-            "bundle is complete (open data/index.html); bag-info.txt records the reason."
+            _(
+                "  [yellow]bundle.pdf left out:[/] {reason}. The rest of the bundle is complete "
+                "(open data/index.html); bag-info.txt records the reason."
+            ).format(reason=escape(result.pdf_left_out))
         )
         raise typer.Exit(EXIT_SOME_FAILED)
 
@@ -202,18 +243,28 @@ def verify(
             console.print(f"[yellow]![/] {escape(note)}")
         if report.ok:
             console.print(
-                f"[green]✓ The bundle is intact:[/] {report.files_checked} files, "
-                f"{_size(report.bytes_checked)} re-hashed; custody chain ends at "
-                f"{(report.custody_head or '')[:16]}…"
+                _(
+                    "[green]✓ The bundle is intact:[/] {files} files, {size} re-hashed; custody "
+                    "chain ends at {head}…"
+                ).format(
+                    files=report.files_checked,
+                    size=_size(report.bytes_checked),
+                    head=(report.custody_head or "")[:16],
+                )
             )
             if report.timestamp:
                 console.print(
-                    f"[green]✓ Trusted timestamp:[/] {report.timestamp['gen_time']} (UTC)"
+                    _("[green]✓ Trusted timestamp:[/] {time} (UTC)").format(
+                        time=report.timestamp["gen_time"]
+                    )
                 )
         else:
             console.print(
-                f"[bold red]✗ {len(report.problems)} problem(s):[/] this bundle is not as it "
-                "was exported."
+                ngettext(
+                    "[bold red]✗ {n} problem:[/] this bundle is not as it was exported.",
+                    "[bold red]✗ {n} problems:[/] this bundle is not as it was exported.",
+                    len(report.problems),
+                ).format(n=len(report.problems))
             )
     if not report.ok:
         raise typer.Exit(EXIT_SOME_FAILED)
@@ -232,7 +283,7 @@ def timestamp(
     Example: evidence timestamp lenderx_20240501T120000Z.zip --tsa-url https://freetsa.org/tsr
     """
     if not tsa_url:
-        raise UsageError("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)")
+        raise UsageError(_("give the timestamp authority with --tsa-url (or EVIDENCE_TSA_URL)"))
     from ..export import timestamp_bundle
 
     info = timestamp_bundle(path, tsa_url, ca_file=tsa_ca_file)
@@ -240,11 +291,15 @@ def timestamp(
     if as_json:
         print_json(info.as_json())
         return
-    console.print(f"[green]Timestamped:[/] {escape(str(path))} at {info.gen_time.isoformat()}")
-    console.print(f"  token SHA-256: {info.token_sha256}")
+    console.print(
+        _("[green]Timestamped:[/] {path} at {time}").format(
+            path=escape(str(path)), time=info.gen_time.isoformat()
+        )
+    )
+    console.print(_("  token SHA-256: {sha256}").format(sha256=info.token_sha256))
     if not info.checked_against_ca:
         console.print(
-            "  [yellow]Not yet checked against a CA:[/] run evidence verify with --tsa-ca-file"
+            _("  [yellow]Not yet checked against a CA:[/] run evidence verify with --tsa-ca-file")
         )
 
 

@@ -15,7 +15,16 @@ from ..archive import Archive, Conflict, FactFields, FactRecord, Suggestion
 from ..archive.facts import amount_value, fact_date
 from ..errors import UsageError
 from ..extract.facts import KINDS, dates
-from .common import ArchiveOption, JsonOption, console, handle_errors, open_archive, print_json
+from ..i18n import _, format_day, ngettext, pgettext
+from .common import (
+    ArchiveOption,
+    JsonOption,
+    console,
+    fact_kind_name,
+    handle_errors,
+    open_archive,
+    print_json,
+)
 
 app = typer.Typer(
     help="Record the facts of a case (promises, demands, payments, breaches) and review the "
@@ -69,7 +78,11 @@ def _day(text: str | None, what: str) -> date | None:
         found = dates(text, None)
         if len(found) == 1:
             return found[0]
-    raise UsageError(f"cannot read the {what} date {text!r}: use YYYY-MM-DD, e.g. 2024-10-15")
+    raise UsageError(
+        _("cannot read the {option} date {text}: use YYYY-MM-DD, e.g. 2024-10-15").format(
+            option=what, text=repr(text)
+        )
+    )
 
 
 def _amount(text: str | None) -> Decimal | None:
@@ -105,25 +118,43 @@ def _money(value: Decimal | None, currency: str | None) -> str:
 
 
 def _print_fact(fact: FactRecord, *, changed: bool = False) -> None:
-    cited = ", ".join(str(i) for i in fact.items)
+    n = len(fact.items)
     if changed:
-        console.print(
-            f"[green]Changed fact {fact.id}[/] ({fact.kind}) in {escape(fact.case)}, citing "
-            f"item(s) {cited}."
+        message = ngettext(
+            "[green]Changed fact {id}[/] ({kind}) in {case}, citing item {items}.",
+            "[green]Changed fact {id}[/] ({kind}) in {case}, citing items {items}.",
+            n,
         )
     else:
-        console.print(
-            f"[green]Recorded fact {fact.id}[/] ({fact.kind}) in {escape(fact.case)}, citing "
-            f"item(s) {cited}."
+        message = ngettext(
+            "[green]Recorded fact {id}[/] ({kind}) in {case}, citing item {items}.",
+            "[green]Recorded fact {id}[/] ({kind}) in {case}, citing items {items}.",
+            n,
         )
+    console.print(
+        message.format(
+            id=fact.id,
+            kind=fact_kind_name(fact.kind),
+            case=escape(fact.case),
+            items=_(", ").join(str(i) for i in fact.items),
+        )
+    )
 
 
 def _breach_line(c: Conflict) -> str:
-    promised = ", ".join(str(i) for i in c.promise_items)
-    when = c.item_at.date().isoformat() if c.item_at else "no date"
-    return (
-        f"Possible breach of fact {c.fact} (promise in item(s) {promised}, due "
-        f"{c.due.isoformat()}): item {c.item} on {when} says {c.reason}"
+    return ngettext(
+        "Possible breach of fact {fact} (promise in item {promised}, due {due}): item {item} "
+        "on {date} says {reason}",
+        "Possible breach of fact {fact} (promise in items {promised}, due {due}): item {item} "
+        "on {date} says {reason}",
+        len(c.promise_items),
+    ).format(
+        fact=c.fact,
+        promised=_(", ").join(str(i) for i in c.promise_items),
+        due=format_day(c.due),
+        item=c.item,
+        date=format_day(c.item_at.date()) if c.item_at else _("no date"),
+        reason=c.reason,
     )
 
 
@@ -153,7 +184,9 @@ def add(
     --amount 50.02 --currency CNY
     """
     if kind is None:
-        raise UsageError(f"say what kind of fact it is with --kind ({', '.join(KINDS)})")
+        raise UsageError(
+            _("say what kind of fact it is with --kind ({kinds})").format(kinds=", ".join(KINDS))
+        )
     fields = _fields(kind, text, due, on, amount, currency, by, reference)
     with open_archive(archive) as arch:
         fact = arch.add_fact([*items, *(cites or [])], fields, case=case)
@@ -187,35 +220,51 @@ def list_facts(
         return
     if not facts:
         console.print(
-            "No facts yet. Record one with 'evidence fact add ITEM --kind promise --text …', "
-            f"or review suggestions with 'evidence fact suggest {escape(case)} --review'."
+            _(
+                "No facts yet. Record one with 'evidence fact add ITEM --kind promise --text …', "
+                "or review suggestions with 'evidence fact suggest {case} --review'."
+            ).format(case=escape(case))
         )
         return
+    # Four columns, so that the text keeps its room at 80 columns: what else a fact says
+    # (amount, due date, who, reference, the items it cites) goes on a line under its text.
     table = Table(expand=True)
-    for col in ("fact", "date", "kind"):
-        table.add_column(col, no_wrap=True)
-    table.add_column("text", ratio=1, min_width=24)
-    for col in ("amount", "due", "by", "items"):
-        table.add_column(col, no_wrap=col != "by")
+    table.add_column(pgettext("fact number", "fact"), no_wrap=True)
+    table.add_column(_("date"), no_wrap=True)
+    table.add_column(_("kind"), no_wrap=True)
+    table.add_column(pgettext("fact text", "text"), ratio=1, overflow="fold")
     for f in facts:
         day = fact_date(f)
-        cited = ", ".join(f"{i} (not in the case)" if i in f.outside else str(i) for i in f.items)
+        cited = _(", ").join(
+            _("{item} (not in the case)").format(item=i) if i in f.outside else str(i)
+            for i in f.items
+        )
+        details = [
+            _("amount {amount}").format(amount=_money(f.amount, f.currency))
+            if f.amount is not None
+            else "",
+            _("due {date}").format(date=format_day(f.due)) if f.due else "",
+            _("by {who}").format(who=f.by) if f.by else "",
+            _("ref. {reference}").format(reference=f.reference) if f.reference else "",
+            ngettext("item {items}", "items {items}", len(f.items)).format(items=cited),
+        ]
         table.add_row(
             str(f.id),
-            day.isoformat() if day else "",
-            f.kind,
-            escape(f.text),
-            _money(f.amount, f.currency),
-            f.due.isoformat() if f.due else "",
-            escape(f.by or ""),
-            cited,
+            format_day(day) if day else "",
+            fact_kind_name(f.kind),
+            escape(f.text) + "\n[dim]" + escape(_("; ").join(d for d in details if d)) + "[/]",
         )
     console.print(table)
     for f in facts:
         if f.outside:
             console.print(
-                f"[yellow]Fact {f.id} cites item(s) {', '.join(map(str, f.outside))}, no longer "
-                "in the case:[/] an export shows them as not in the bundle."
+                ngettext(
+                    "[yellow]Fact {id} cites item {items}, no longer in the case:[/] an export "
+                    "shows it as not in the bundle.",
+                    "[yellow]Fact {id} cites items {items}, no longer in the case:[/] an export "
+                    "shows them as not in the bundle.",
+                    len(f.outside),
+                ).format(id=f.id, items=_(", ").join(map(str, f.outside)))
             )
     for c in breaches:
         console.print(f"[bold red]{escape(_breach_line(c))}[/]")
@@ -274,21 +323,27 @@ def remove(
     if json_:
         print_json({"removed": fact_ids})
         return
-    console.print(f"Removed {len(fact_ids)} fact(s).")
+    console.print(
+        ngettext("Removed {n} fact.", "Removed {n} facts.", len(fact_ids)).format(n=len(fact_ids))
+    )
 
 
 def _show_suggestion(s: Suggestion) -> None:
-    when = s.item_at.date().isoformat() if s.item_at else "no date"
+    when = format_day(s.item_at.date()) if s.item_at else _("no date")
     extras = [
-        f"due {s.due.isoformat()}" if s.due else "",
-        f"amount {_money(s.amount, s.currency)}" if s.amount is not None else "",
-        f"by {s.by}" if s.by else "",
-        f"ref. {s.reference}" if s.reference else "",
+        _("due {date}").format(date=format_day(s.due)) if s.due else "",
+        _("amount {amount}").format(amount=_money(s.amount, s.currency))
+        if s.amount is not None
+        else "",
+        _("by {who}").format(who=s.by) if s.by else "",
+        _("ref. {reference}").format(reference=s.reference) if s.reference else "",
     ]
-    console.print(
-        f"[bold]{s.id}[/] item {s.item} ({when}) [cyan]{s.kind}[/]: {escape(s.text)}"
-        + (f"\n    {escape('; '.join(x for x in extras if x))}" if any(extras) else "")
+    line = _("[bold]{id}[/] item {item} ({date}) [cyan]{kind}[/]: {text}").format(
+        id=s.id, item=s.item, date=when, kind=fact_kind_name(s.kind), text=escape(s.text)
     )
+    if any(extras):
+        line += "\n    " + escape(_("; ").join(x for x in extras if x))
+    console.print(line)
 
 
 def _review(arch: Archive, found: list[Suggestion]) -> dict[str, list[str]]:
@@ -298,7 +353,7 @@ def _review(arch: Archive, found: list[Suggestion]) -> dict[str, list[str]]:
         _show_suggestion(s)
         answer = (
             typer.prompt(
-                "Accept (a), reject (r), skip (s) or quit (q)?", default="s", show_default=True
+                _("Accept (a), reject (r), skip (s) or quit (q)?"), default="s", show_default=True
             )
             .strip()
             .lower()
@@ -308,11 +363,11 @@ def _review(arch: Archive, found: list[Suggestion]) -> dict[str, list[str]]:
         if answer.startswith("a"):
             fact = arch.accept_suggestion(s.id)
             decided["accepted"].append(s.id)
-            console.print(f"[green]Recorded as fact {fact.id}.[/]")
+            console.print(_("[green]Recorded as fact {id}.[/]").format(id=fact.id))
         elif answer.startswith("r"):
             arch.reject_suggestion(s.id)
             decided["rejected"].append(s.id)
-            console.print("Rejected; it will not be proposed again.")
+            console.print(_("Rejected; it will not be proposed again."))
         else:
             decided["skipped"].append(s.id)
     return decided
@@ -346,26 +401,37 @@ def suggest(
         found = [s for s in arch.suggest_facts(case) if kind is None or s.kind == kind]
         if review and not json_:
             if not found:
-                console.print("Nothing new to review.")
+                console.print(_("Nothing new to review."))
                 return
             decided = _review(arch, found)
             console.print(
-                f"\nAccepted {len(decided['accepted'])}, rejected {len(decided['rejected'])}, "
-                f"skipped {len(decided['skipped'])}."
+                "\n"
+                + _("Accepted {accepted}, rejected {rejected}, skipped {skipped}.").format(
+                    accepted=len(decided["accepted"]),
+                    rejected=len(decided["rejected"]),
+                    skipped=len(decided["skipped"]),
+                )
             )
             return
     if json_:
         print_json([s.as_json() for s in found])
         return
     if not found:
-        console.print("No new suggestions: every candidate was accepted or rejected already.")
+        console.print(_("No new suggestions: every candidate was accepted or rejected already."))
         return
     for s in found:
         _show_suggestion(s)
     console.print(
-        f"\n{len(found)} suggestion(s). Record one with 'evidence fact accept ID', turn one "
-        f"down with 'evidence fact reject ID', or go through them with "
-        f"'evidence fact suggest {escape(case)} --review'."
+        "\n"
+        + ngettext(
+            "{n} suggestion. Record it with 'evidence fact accept ID', turn it down with "
+            "'evidence fact reject ID', or go through it with "
+            "'evidence fact suggest {case} --review'.",
+            "{n} suggestions. Record one with 'evidence fact accept ID', turn one down with "
+            "'evidence fact reject ID', or go through them with "
+            "'evidence fact suggest {case} --review'.",
+            len(found),
+        ).format(n=len(found), case=escape(case))
     )
 
 
@@ -413,4 +479,5 @@ def reject(
     if json_:
         print_json({"rejected": suggestion_ids})
         return
-    console.print(f"Rejected {len(suggestion_ids)} suggestion(s).")
+    n = len(suggestion_ids)
+    console.print(ngettext("Rejected {n} suggestion.", "Rejected {n} suggestions.", n).format(n=n))

@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..connectors.imap_providers import PROVIDERS
+from ..i18n import _, pgettext
 from .common import (
     EXIT_SOME_FAILED,
     ArchiveOption,
@@ -27,6 +28,7 @@ from .common import (
     handle_errors,
     open_archive,
     print_json,
+    print_problems,
 )
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ TimeoutOption = Annotated[
 
 def _security(starttls: bool, insecure_plaintext: bool) -> Security:
     if starttls and insecure_plaintext:
-        raise typer.BadParameter("choose either --starttls or --insecure-plaintext")
+        raise typer.BadParameter(_("choose either --starttls or --insecure-plaintext"))
     if insecure_plaintext:
         return "plaintext"
     return "starttls" if starttls else "tls"
@@ -124,9 +126,26 @@ def _warn_if_password_refused(account: ImapAccount, credentials: imap_auth.Crede
     preset = PROVIDERS.get(account.provider or "")
     if preset is not None and preset.oauth2 and isinstance(credentials, imap_auth.Password):
         _warn(
-            f"{preset.name} accepts only OAuth2 over IMAP, so the password will probably be "
-            f"refused: put an OAuth2 access token in {imap_auth.OAUTH2_ENV} instead"
+            _(
+                "{provider} accepts only OAuth2 over IMAP, so the password will probably be "
+                "refused: put an OAuth2 access token in {variable} instead"
+            ).format(provider=_(preset.name), variable=imap_auth.OAUTH2_ENV)
         )
+
+
+def _role_name(role: str) -> str:
+    """A folder's role (``sent``, ``junk``…) as a person reads it; --json keeps the word."""
+    names = {
+        "inbox": pgettext("folder role", "inbox"),
+        "sent": pgettext("folder role", "sent"),
+        "drafts": pgettext("folder role", "drafts"),
+        "junk": pgettext("folder role", "junk"),
+        "trash": pgettext("folder role", "trash"),
+        "archive": pgettext("folder role", "archive"),
+        "all": pgettext("folder role", "all mail"),
+        "flagged": pgettext("folder role", "flagged"),
+    }
+    return names.get(role, role)
 
 
 def _prompt() -> Callable[[str], str] | None:
@@ -137,7 +156,7 @@ def _prompt() -> Callable[[str], str] | None:
 
 
 def _warn(message: str) -> None:
-    err_console.print(f"[yellow]Warning:[/] {escape(message)}")
+    err_console.print(_("[yellow]Warning:[/] {message}").format(message=escape(message)))
 
 
 class _Bars:
@@ -165,23 +184,37 @@ class _Bars:
             return
         self.progress.update(task, completed=report.bytes, total=report.bytes)
         if report.to_fetch == 0:
-            self.progress.update(task, description=f"{report.folder} (nothing new)")
+            self.progress.update(
+                task, description=_("{folder} (nothing new)").format(folder=report.folder)
+            )
 
     def warn(self, message: str) -> None:
-        self.progress.console.print(f"[yellow]Warning:[/] {escape(message)}")
+        self.progress.console.print(
+            _("[yellow]Warning:[/] {message}").format(message=escape(message))
+        )
 
 
 def _summary(report: ImapImportReport) -> None:
-    table = Table(title=f"IMAP import from {escape(report.account)}", title_justify="left")
-    for column in ("folder", "new", "already archived", "failed", "linked", "notes"):
-        table.add_column(column, justify="left" if column in ("folder", "notes") else "right")
+    table = Table(
+        title=_("IMAP import from {account}").format(account=escape(report.account)),
+        title_justify="left",
+    )
+    for column, justify in (
+        (_("folder"), "left"),
+        (_("new"), "right"),
+        (_("already archived"), "right"),
+        (_("failed"), "right"),
+        (_("linked"), "right"),
+        (_("notes"), "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for f in report.folders:
         notes = []
         if f.stopped:
-            notes.append(f"[red]stopped: {escape(f.stopped)}[/]")
+            notes.append(_("[red]stopped: {reason}[/]").format(reason=escape(f.stopped)))
         notes += [f"[yellow]{escape(w)}[/]" for w in f.warnings]
         if f.reconnects:
-            notes.append(f"reconnected {f.reconnects}×")
+            notes.append(_("reconnected {n}×").format(n=f.reconnects))
         table.add_row(
             escape(f.folder),
             str(f.added),
@@ -193,20 +226,19 @@ def _summary(report: ImapImportReport) -> None:
     console.print(table)
     if report.not_imported:
         console.print(
-            "Other folders, not imported: "
-            f"{escape(', '.join(report.not_imported))}. Lenders' mail sometimes lands in the "
-            "junk folder (垃圾邮件): add it with --folder NAME, or take everything with "
-            "--all-folders."
+            _(
+                "Other folders, not imported: {folders}. Lenders' mail sometimes lands in the "
+                "junk folder (垃圾邮件): add it with --folder NAME, or take everything with "
+                "--all-folders."
+            ).format(folders=escape(_(", ").join(report.not_imported)))
         )
-    errors = [e for f in report.folders for e in f.errors]
-    for error in errors[:20]:
-        console.print(f"  • {escape(error['source'])}: {escape(error['reason'])}")
-    if len(errors) > 20:
-        console.print(f"  … and {len(errors) - 20} more: see 'evidence status'")
+    print_problems([(e["source"], e["reason"]) for f in report.folders for e in f.errors])
     if not report.complete:
         console.print(
-            "[yellow]Not every folder was finished.[/] Everything fetched is saved; run the same "
-            "command again to continue where it stopped."
+            _(
+                "[yellow]Not every folder was finished.[/] Everything fetched is saved; run the "
+                "same command again to continue where it stopped."
+            )
         )
 
 
@@ -287,7 +319,7 @@ def import_imap_command(
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("{task.fields[messages]} messages"),
+        TextColumn(_("{count} messages").format(count="{task.fields[messages]}")),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
@@ -343,12 +375,20 @@ def login(
 
     account = _account(user, host, provider, port, _security(starttls, False), ca_file, timeout)
     host = account.host
-    password = str(typer.prompt(f"IMAP password for {user} on {host}", hide_input=True))
+    password = str(
+        typer.prompt(
+            _("IMAP password for {user} on {host}").format(user=user, host=host), hide_input=True
+        )
+    )
     if check:
         client = connect(account, imap_auth.Password(password, "prompt"))
         client.logout()
     imap_auth.store_password(user, host, password)
-    console.print(f"[green]Password for {escape(user)} on {escape(host)} stored in the keyring.[/]")
+    console.print(
+        _("[green]Password for {user} on {host} stored in the keyring.[/]").format(
+            user=escape(user), host=escape(host)
+        )
+    )
 
 
 @app.command("folders")
@@ -397,10 +437,11 @@ def folders(
     if json_:
         print_json(rows)
         return
-    for f, row in zip(found, rows, strict=True):
+    for f in found:
         marks = escape(" ".join(f.flags))
-        role = f"  ({row['role']})" if row["role"] else ""
-        default_mark = "  [green](imported by default)[/]" if f.name in default else ""
+        known = f.role(account.provider)
+        role = "  " + _("({role})").format(role=_role_name(known)) if known else ""
+        default_mark = "  " + _("[green](imported by default)[/]") if f.name in default else ""
         console.print(f"{escape(f.name)}{escape(role)}  [dim]{marks}[/]{default_mark}")
 
 
@@ -415,6 +456,14 @@ def logout(user: UserOption, host: HostOption = None, provider: ProviderOption =
 
     host = _account(user, host, provider, None, "tls", None, 30.0).host
     if imap_auth.forget_password(user, host):
-        console.print(f"Password for {escape(user)} on {escape(host)} removed from the keyring.")
+        console.print(
+            _("Password for {user} on {host} removed from the keyring.").format(
+                user=escape(user), host=escape(host)
+            )
+        )
     else:
-        console.print(f"No password was stored for {escape(user)} on {escape(host)}.")
+        console.print(
+            _("No password was stored for {user} on {host}.").format(
+                user=escape(user), host=escape(host)
+            )
+        )

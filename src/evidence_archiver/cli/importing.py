@@ -9,6 +9,7 @@ import typer
 
 from .. import importing
 from ..connectors.email import count_files, count_mbox
+from ..i18n import _
 from . import documents, imap, phone
 from .common import (
     ArchiveOption,
@@ -49,7 +50,9 @@ def import_mbox(
     with open_archive(archive, create=True) as arch:
         # Counted only for the progress bar, which --json goes without.
         total = count_mbox(path) if path.is_file() and not json_ else None
-        with progress_bar(f"Importing {path.name}", total, enabled=not json_) as advance:
+        with progress_bar(
+            _("Importing {name}").format(name=path.name), total, enabled=not json_
+        ) as advance:
             report = importing.import_mbox(
                 arch, path, progress=advance, workers=workers, batch_size=batch_size
             )
@@ -72,7 +75,7 @@ def import_eml(
     total = count_files(paths)
     with (
         open_archive(archive, create=True) as arch,
-        progress_bar("Importing messages", total, enabled=not json_) as advance,
+        progress_bar(_("Importing messages"), total, enabled=not json_) as advance,
     ):
         report = importing.import_eml(
             arch, paths, progress=advance, workers=workers, batch_size=batch_size
@@ -95,7 +98,9 @@ def import_maildir(
     """
     with open_archive(archive, create=True) as arch:
         total = count_files([path]) if path.is_dir() else None
-        with progress_bar(f"Importing {path.name}", total, enabled=not json_) as advance:
+        with progress_bar(
+            _("Importing {name}").format(name=path.name), total, enabled=not json_
+        ) as advance:
             report = importing.import_maildir(
                 arch, path, progress=advance, workers=workers, batch_size=batch_size
             )

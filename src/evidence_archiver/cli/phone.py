@@ -17,6 +17,7 @@ from rich.markup import escape
 from ..connectors.sms import FORMATS, WECHAT_FORMATS, PhoneExport
 from ..connectors.sms.wechat import wechat_exports
 from ..errors import EvidenceError, SourceError, UsageError
+from ..i18n import _
 from ..model import ImportFailure, ImportReport
 from .common import (
     ArchiveOption,
@@ -72,7 +73,11 @@ def parse_map(values: list[str] | None) -> dict[str, str]:
     for value in values or []:
         field, sep, column = value.partition("=")
         if not sep or not field.strip() or not column.strip():
-            raise UsageError(f"--map {value!r}: write it as FIELD=COLUMN, e.g. --map text=Message")
+            raise UsageError(
+                _("--map {value}: write it as FIELD=COLUMN, e.g. --map text=Message").format(
+                    value=repr(value)
+                )
+            )
         mapping[field.strip().lower()] = column.strip()
     return mapping
 
@@ -138,13 +143,19 @@ def run_imports(
                         zone=tz,
                     ) as export,
                     progress_bar(
-                        f"Importing {path.name}", export.expected, enabled=not json_
+                        _("Importing {name}").format(name=path.name),
+                        export.expected,
+                        enabled=not json_,
                     ) as advance,
                 ):
                     if allowed is not None and export.format not in allowed:
                         raise SourceError(
-                            f"{path.name} reads as {export.format}, not as a WeChat export "
-                            f"({', '.join(allowed)}); import it with 'evidence import sms'"
+                            _(
+                                "{name} reads as {format}, not as a WeChat export ({formats}); "
+                                "import it with 'evidence import sms'"
+                            ).format(
+                                name=path.name, format=export.format, formats=", ".join(allowed)
+                            )
                         )
                     report = arch.ingest(
                         export.for_archive(),
@@ -156,7 +167,11 @@ def run_imports(
             except EvidenceError as exc:
                 if len(paths) == 1:
                     raise
-                err_console.print(f"[bold red]Error:[/] {escape(path.name)}: {escape(str(exc))}")
+                err_console.print(
+                    _("[bold red]Error:[/] {name}: {message}").format(
+                        name=escape(path.name), message=escape(str(exc))
+                    )
+                )
                 total.failed += 1
                 total.errors.append(ImportFailure(str(path), str(exc)))
                 continue
@@ -166,7 +181,10 @@ def run_imports(
             total.failed += report.failed
             total.linked += report.linked
             total.errors.extend(report.errors)
-            notes_by_file[str(path)] = [f"read as {notes.format}", *notes.lines]
+            notes_by_file[str(path)] = [
+                _("read as {format}").format(format=notes.format),
+                *notes.lines,
+            ]
     if json_:
         print_json({**total.as_json(), "notes": notes_by_file})
         if total.failed:
@@ -228,8 +246,10 @@ def import_wechat(
         files.extend(wechat_exports(path) if path.is_dir() else [path])
     if not files:
         raise UsageError(
-            f"no WeChat export found in {', '.join(str(p) for p in paths)} (looked for "
-            "MemoTrace …_utf8.csv and .html pages, and ChatLab .json/.jsonl files)"
+            _(
+                "no WeChat export found in {paths} (looked for MemoTrace …_utf8.csv and .html "
+                "pages, and ChatLab .json/.jsonl files)"
+            ).format(paths=", ".join(str(p) for p in paths))
         )
     run_imports(
         files,

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ..archive import default_archive_path
+from ..i18n import _
 from .common import ArchiveOption, console, handle_errors
 
 
@@ -32,8 +33,8 @@ def ui(
     config = UiConfig(archive=archive or default_archive_path(), port=port)
 
     def ready(url: str) -> None:
-        console.print("The review app is open at:")
+        console.print(_("The review app is open at:"))
         console.print(f"[bold]{url}[/]", soft_wrap=True)
-        console.print("Keep this window open while you use it; press Ctrl+C to stop it.")
+        console.print(_("Keep this window open while you use it; press Ctrl+C to stop it."))
 
     serve(config, open_browser=not no_browser, on_ready=ready)

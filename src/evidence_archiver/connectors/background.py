@@ -34,6 +34,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..archive.runner import process_gone
+from ..i18n import _
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -216,7 +217,9 @@ def in_child_process(
             except EOFError:
                 child.join()
                 raise ReaderProcessError(
-                    f"the reader process stopped unexpectedly (exit code {child.exitcode})"
+                    _("the reader process stopped unexpectedly (exit code {code})").format(
+                        code=child.exitcode
+                    )
                 ) from None
             yield message
             if message[0] != "items":

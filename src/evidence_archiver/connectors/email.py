@@ -30,6 +30,7 @@ from ..extract.email import NotAnEmail, parse_email
 from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
+from ..i18n import _
 from ..model import Blob, Capture, ImportProblem, SourceRef
 from .background import exit_with, in_background, mp_context
 
@@ -91,14 +92,16 @@ def capture_from_bytes(
     )
     reason: str | None
     if not raw.strip():
-        reason = "empty file"
+        reason = _("empty file")
     else:
         try:
             parsed = parse_outlook_msg(raw) if is_outlook else parse_email(raw)
         except (NotAnEmail, NotAnOutlookMessage) as exc:
-            reason = f"not an e-mail message ({exc})"
+            reason = _("not an e-mail message ({error})").format(error=exc)
         except Exception as exc:  # noqa: BLE001 - any parser failure is recorded, never fatal
-            reason = f"could not parse: {type(exc).__name__}: {exc}"
+            reason = _("could not parse: {kind}: {error}").format(
+                kind=type(exc).__name__, error=exc
+            )
         else:
             item = parsed.item
             if received_at is not None:
@@ -249,7 +252,9 @@ def _read_file(path: Path, source: SourceRef) -> RawMessage | ImportProblem:
     try:
         return path.read_bytes(), source
     except OSError as exc:
-        return ImportProblem(source, f"cannot read the file: {exc.strerror or exc}")
+        return ImportProblem(
+            source, _("cannot read the file: {value}").format(value=exc.strerror or exc)
+        )
 
 
 def _walk_files(root: Path, skip: frozenset[Path] = frozenset()) -> Iterator[Path]:
@@ -281,7 +286,7 @@ def read_eml(
         elif path.exists():
             yield _read_file(path, SourceRef("eml", str(path.parent), path.name))
         else:
-            yield ImportProblem(SourceRef("eml", str(path)), "no such file or folder")
+            yield ImportProblem(SourceRef("eml", str(path)), _("no such file or folder"))
 
 
 def count_files(paths: Iterable[Path]) -> int:
@@ -311,15 +316,20 @@ def read_mbox(path: Path) -> Iterator[RawMessage | ImportProblem]:
         handle = path.open("rb")
         size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
-        yield ImportProblem(SourceRef("mbox", container), f"cannot read: {exc.strerror or exc}")
+        yield ImportProblem(
+            SourceRef("mbox", container),
+            _("cannot read: {value}").format(value=exc.strerror or exc),
+        )
         return
     with handle:
         if size == 0:
             return
         if handle.read(5) != b"From ":
             raise SourceError(
-                f"{path} is not an mbox file (it should start with a 'From ' line); "
-                "for single messages use 'evidence import eml'"
+                _(
+                    "{path} is not an mbox file (it should start with a 'From ' line); for single "
+                    "messages use 'evidence import eml'"
+                ).format(path=path)
             )
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
             first_line_end = data.find(b"\n")
@@ -381,7 +391,9 @@ def read_maildir(
     """Every message file under a maildir tree (``cur``, ``new`` and any stray file elsewhere),
     skipping ``tmp`` (deliveries in progress) and the index files mail programs keep there."""
     if not root.is_dir():
-        raise SourceError(f"{root} is not a folder: a maildir is a folder with cur/ and new/")
+        raise SourceError(
+            _("{root} is not a folder: a maildir is a folder with cur/ and new/").format(root=root)
+        )
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "tmp" and not d.startswith(".notmuch"))
         for name in sorted(filenames):
@@ -395,7 +407,7 @@ def read_maildir(
 
 def maildir_flags(locator: str) -> tuple[str, ...]:
     """Flags a maildir file name carries after ``:2,`` (``1700000.M1:2,RS`` -> replied, seen)."""
-    _, sep, info = Path(locator).name.rpartition(":2,")
+    _name, sep, info = Path(locator).name.rpartition(":2,")
     if not sep:
         return ()
     return tuple(_MAILDIR_FLAGS[c] for c in info if c in _MAILDIR_FLAGS)

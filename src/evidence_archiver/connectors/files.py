@@ -42,6 +42,7 @@ from ..extract.ocr import OcrOptions
 from ..extract.recordings import CHINA_ZONE, parse_recording_name
 from ..extract.sandbox import Limits
 from ..hashing import blob_from_file
+from ..i18n import _
 from ..model import Blob, Capture, ImportProblem, Item, ItemKind, SourceRef
 from .sms.common import thread_key
 
@@ -78,13 +79,19 @@ def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
         while errors:
             error = errors.pop(0)
-            yield Path(error.filename or dirpath), f"cannot read the folder: {error.strerror}"
+            yield (
+                Path(error.filename or dirpath),
+                _("cannot read the folder: {reason}").format(reason=error.strerror),
+            )
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             if not name.startswith("."):
                 yield Path(dirpath) / name, None
     for error in errors:
-        yield Path(error.filename or root), f"cannot read the folder: {error.strerror}"
+        yield (
+            Path(error.filename or root),
+            _("cannot read the folder: {reason}").format(reason=error.strerror),
+        )
 
 
 def find_files(
@@ -116,7 +123,9 @@ def find_files(
                     continue
                 yield FoundFile(child, str(path), rel)
         else:
-            raise SourceError(f"{path} does not exist (or is not a file or a folder)")
+            raise SourceError(
+                _("{path} does not exist (or is not a file or a folder)").format(path=path)
+            )
 
 
 def _file_times(path: Path) -> dict[str, Any]:
@@ -152,8 +161,12 @@ def _recording(
     problem = name.problem
     if not media_type.startswith(("audio/", "video/")):
         # Named like a recording, but the bytes are not sound (a .m4a may sniff as video/mp4).
-        content = f"not a readable audio file: its content is {media_type}, not sound"
-        problem = f"{content}; {problem}" if problem else content
+        content = _("not a readable audio file: its content is {media_type}, not sound").format(
+            media_type=media_type
+        )
+        if problem:
+            content = _("{first}; {second}").format(first=content, second=problem)
+        problem = content
     return name.hint(zone), template, problem
 
 
@@ -233,7 +246,9 @@ def file_captures(
     paths = [Path(p).expanduser() for p in paths]
     for path in paths:
         if not path.exists():
-            raise SourceError(f"{path} does not exist: check the path and try again")
+            raise SourceError(
+                _("{path} does not exist: check the path and try again").format(path=path)
+            )
     pending: deque[tuple[FoundFile, Blob, dict[str, Any]]] = deque()
     problems: list[ImportProblem] = []
 
@@ -258,7 +273,7 @@ def file_captures(
                 problems.append(
                     ImportProblem(
                         SourceRef(connector, found.container, found.locator),
-                        f"cannot read the file: {exc.strerror or exc}",
+                        _("cannot read the file: {value}").format(value=exc.strerror or exc),
                     )
                 )
                 continue

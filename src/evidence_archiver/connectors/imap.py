@@ -64,11 +64,12 @@ from imapclient import exceptions as imap_errors
 from ..archive import Archive
 from ..archive.ingest import PreparedCapture
 from ..errors import SourceError
+from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from . import imap_providers
 from .email import NotedMessage, prepare_many, workers_for
-from .imap_auth import Credentials, OAuth2Token
+from .imap_auth import Credentials, OAuth2Token, source_name
 from .imap_providers import Security as Security
 
 
@@ -168,9 +169,11 @@ def resolve_account(
         server = chosen.host_for(domain)
     else:
         raise ImapError(
-            f"cannot tell which IMAP server holds {user}: give the server with --host (your "
-            "provider's help pages call it the IMAP or 收件 server), or the provider with "
-            f"--provider ({', '.join(providers.PROVIDERS)})"
+            _(
+                "cannot tell which IMAP server holds {user}: give the server with --host (your "
+                "provider's help pages call it the IMAP or 收件 server), or the provider with "
+                "--provider ({providers})"
+            ).format(user=user, providers=", ".join(providers.PROVIDERS))
         )
     # The preset's port and TLS apply to the preset's server, never to a host the user named.
     preset = chosen if chosen is not None and not host else None
@@ -201,11 +204,13 @@ def is_loopback(host: str) -> bool:
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """Certificate and host name verification on; with ``ca_file``, trust only that CA."""
     if ca_file is not None and not ca_file.is_file():
-        raise ImapError(f"the CA file {ca_file} does not exist")
+        raise ImapError(_("the CA file {ca_file} does not exist").format(ca_file=ca_file))
     try:
         context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except ssl.SSLError as exc:
-        raise ImapError(f"cannot read the CA file {ca_file}: {exc}") from exc
+        raise ImapError(
+            _("cannot read the CA file {ca_file}: {error}").format(ca_file=ca_file, error=exc)
+        ) from exc
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context
 
@@ -214,17 +219,25 @@ def _tls_failure(account: ImapAccount, exc: ssl.SSLError) -> ImapError:
     where = f"{account.host}:{account.effective_port}"
     if isinstance(exc, ssl.SSLCertVerificationError):
         hint = (
-            "if the server uses a private certificate authority, pass its certificate with "
-            "--ca-file"
+            _(
+                "if the server uses a private certificate authority, pass its certificate with "
+                "--ca-file"
+            )
             if account.ca_file is None
-            else f"it is not signed by the CA in {account.ca_file}"
+            else _("it is not signed by the CA in {ca_file}").format(ca_file=account.ca_file)
         )
         return ImapError(
-            f"refusing {where}: its TLS certificate cannot be verified "
-            f"({exc.verify_message}); {hint}. Nothing was sent to it."
+            _(
+                "refusing {where}: its TLS certificate cannot be verified ({verify_message}); "
+                "{hint}. Nothing was sent to it."
+            ).format(where=where, verify_message=exc.verify_message, hint=hint)
         )
     # Anything else (EOF or reset during the handshake) may be a passing network fault.
-    return ImapConnectError(f"TLS with {where} failed ({exc}); nothing was sent to it")
+    return ImapConnectError(
+        _("TLS with {where} failed ({error}); nothing was sent to it").format(
+            where=where, error=exc
+        )
+    )
 
 
 def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
@@ -235,8 +248,10 @@ def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
     """
     if account.security == "plaintext" and not is_loopback(account.host):
         raise ImapError(
-            f"refusing a plaintext connection to {account.host}: the password and the mail "
-            "would cross the network unencrypted. Use TLS (the default) or --starttls"
+            _(
+                "refusing a plaintext connection to {host}: the password and the mail would cross "
+                "the network unencrypted. Use TLS (the default) or --starttls"
+            ).format(host=account.host)
         )
     context = tls_context(account.ca_file) if account.security != "plaintext" else None
     where = f"{account.host}:{account.effective_port}"
@@ -251,7 +266,9 @@ def connect(account: ImapAccount, credentials: Credentials) -> IMAPClient:
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapConnectError(f"cannot connect to {where}: {exc}") from exc
+        raise ImapConnectError(
+            _("cannot connect to {where}: {error}").format(where=where, error=exc)
+        ) from exc
     # INTERNALDATE as the server gave it (aware), not converted to naive local time.
     client.normalise_times = False
     try:
@@ -272,21 +289,33 @@ def _start_tls(client: IMAPClient, account: ImapAccount, context: ssl.SSLContext
     try:
         capabilities = client.capabilities()
     except (OSError, imaplib.IMAP4.error) as exc:
-        raise ImapConnectError(f"cannot talk to {where}: {exc}") from exc
+        raise ImapConnectError(
+            _("cannot talk to {where}: {error}").format(where=where, error=exc)
+        ) from exc
     if b"STARTTLS" not in capabilities:
         raise ImapError(
-            f"refusing {where}: it does not offer STARTTLS (or something between you and it "
-            "removed the offer), so the password would be sent unencrypted. Try the default "
-            "implicit TLS on port 993"
+            _(
+                "refusing {where}: it does not offer STARTTLS (or something between you and it "
+                "removed the offer), so the password would be sent unencrypted. Try the default "
+                "implicit TLS on port 993"
+            ).format(where=where)
         )
     try:
         client.starttls(context)
     except ssl.SSLError as exc:
         raise _tls_failure(account, exc) from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ImapConnectError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+        raise ImapConnectError(
+            _("STARTTLS with {where} failed ({error}); nothing was sent").format(
+                where=where, error=exc
+            )
+        ) from exc
     except imaplib.IMAP4.error as exc:
-        raise ImapError(f"STARTTLS with {where} failed ({exc}); nothing was sent") from exc
+        raise ImapError(
+            _("STARTTLS with {where} failed ({error}); nothing was sent").format(
+                where=where, error=exc
+            )
+        ) from exc
 
 
 def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -> None:
@@ -298,9 +327,15 @@ def _login(client: IMAPClient, account: ImapAccount, credentials: Credentials) -
     except imap_errors.LoginError as exc:
         raise ImapError(login_refused_message(account, credentials, str(exc))) from exc
     except (OSError, imaplib.IMAP4.abort) as exc:
-        raise ImapConnectError(f"login to {account.host} failed: {exc}") from exc
+        raise ImapConnectError(
+            _("login to {host} failed: {error}").format(host=account.host, error=exc)
+        ) from exc
     except imaplib.IMAP4.error as exc:
-        raise ImapError(f"login to {account.host} failed: {server_text(str(exc))}") from exc
+        raise ImapError(
+            _("login to {host} failed: {error}").format(
+                host=account.host, error=server_text(str(exc))
+            )
+        ) from exc
 
 
 def server_text(text: str, limit: int = 200) -> str:
@@ -312,26 +347,26 @@ def server_text(text: str, limit: int = 200) -> str:
 
 def login_refused_message(account: ImapAccount, credentials: Credentials, said: str) -> str:
     """Why the login was refused and what the user's provider needs, in plain words."""
-    where = f"{account.host} refused the login for {account.user}"
     said = server_text(said)
     advice = imap_providers.login_help(account.provider, account.user)
+    source = source_name(credentials.source)
     if isinstance(credentials, OAuth2Token):
-        return (
-            f"{where} (the server said: {said}). The OAuth2 access token from "
-            f"{credentials.source} was not accepted: it may have expired, or it was made for "
+        return _(
+            "{host} refused the login for {user} (the server said: {said}). The OAuth2 access "
+            "token from the {source} was not accepted: it may have expired, or it was made for "
             "another account or without the IMAP permission: get a new one"
-        )
+        ).format(host=account.host, user=account.user, said=said, source=source)
     if advice is None:
-        return (
-            f"{where} (the server said: {said}). Check the password (from the "
-            f"{credentials.source}). Many providers want an app password or an authorisation "
-            "code made in their web settings rather than the web password; Gmail and Outlook "
-            "need an app password or OAuth2 (EVIDENCE_IMAP_OAUTH2_TOKEN)"
-        )
-    return (
-        f"{where} (the server said: {said}). The password came from the {credentials.source}. "
-        f"{advice}"
-    )
+        return _(
+            "{host} refused the login for {user} (the server said: {said}). Check the password "
+            "(from the {source}). Many providers want an app password or an authorisation code "
+            "made in their web settings rather than the web password; Gmail and Outlook need an "
+            "app password or OAuth2 (EVIDENCE_IMAP_OAUTH2_TOKEN)"
+        ).format(host=account.host, user=account.user, said=said, source=source)
+    return _(
+        "{host} refused the login for {user} (the server said: {said}). The password came from "
+        "the {source}. {advice}"
+    ).format(host=account.host, user=account.user, said=said, source=source, advice=advice)
 
 
 def identify(client: IMAPClient) -> dict[str, str] | None:
@@ -371,20 +406,20 @@ def unsafe_login_message(account: ImapAccount, folder: str, said: str) -> str:
     """NetEase's "Unsafe Login" explained: what it means and what the user can do."""
     said = server_text(said)
     if not account.send_id:
-        return (
-            f"{account.host} refused to open the folder {folder} ({said}). NetEase mail "
-            "(163.com, 126.com, yeah.net, 188.com) opens folders only for a mail program that "
-            "first says who it is with the IMAP ID command, and sending it was turned off "
-            "(send_id=False). Import again with it on (the default)"
-        )
-    return (
-        f"{account.host} refused to open the folder {folder} ({said}). NetEase mail "
-        "(163.com, 126.com, yeah.net, 188.com) opens folders only for a mail program that "
-        "first says who it is with the IMAP ID command; this one does so whenever the server "
-        "offers ID, but this server did not offer it or did not accept it. Sign in to the web "
-        "mailbox: if it shows a security notice about a new mail client, allow it; check that "
-        "IMAP is on under 设置 (Settings) → POP3/SMTP/IMAP; then import again"
-    )
+        return _(
+            "{host} refused to open the folder {folder} ({said}). NetEase mail (163.com, "
+            "126.com, yeah.net, 188.com) opens folders only for a mail program that first says "
+            "who it is with the IMAP ID command, and sending it was turned off (send_id=False). "
+            "Import again with it on (the default)"
+        ).format(host=account.host, folder=folder, said=said)
+    return _(
+        "{host} refused to open the folder {folder} ({said}). NetEase mail (163.com, 126.com, "
+        "yeah.net, 188.com) opens folders only for a mail program that first says who it is "
+        "with the IMAP ID command; this one does so whenever the server offers ID, but this "
+        "server did not offer it or did not accept it. Sign in to the web mailbox: if it shows "
+        "a security notice about a new mail client, allow it; check that IMAP is on under 设置 "
+        "(Settings) → POP3/SMTP/IMAP; then import again"
+    ).format(host=account.host, folder=folder, said=said)
 
 
 # -- folders ------------------------------------------------------------------------------------
@@ -521,8 +556,9 @@ def choose_folders(
             found = name if name in names else by_lower.get(name.lower())
             if found is None:
                 raise ImapError(
-                    f"there is no folder {name!r} on the server; its folders are: "
-                    + ", ".join(names)
+                    _("there is no folder {name} on the server; its folders are: {folders}").format(
+                        name=repr(name), folders=", ".join(names)
+                    )
                 )
             chosen.append(found)
         return list(dict.fromkeys(chosen))
@@ -788,7 +824,13 @@ class _Fetcher(threading.Thread):
                     return
             self._put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - reported to the consumer, never lost
-            self._put(_GaveUp(f"unexpected error while fetching: {type(exc).__name__}: {exc}"))
+            self._put(
+                _GaveUp(
+                    _("unexpected error while fetching: {kind}: {error}").format(
+                        kind=type(exc).__name__, error=exc
+                    )
+                )
+            )
 
     def _reopen(self) -> None:
         self.session.drop()
@@ -797,8 +839,10 @@ class _Fetcher(threading.Thread):
         now = info.get(b"UIDVALIDITY")
         if self.uidvalidity is not None and now is not None and int(now) != self.uidvalidity:
             raise ImapError(
-                f"the folder {self.folder} was renumbered on the server during the import "
-                f"(UIDVALIDITY {self.uidvalidity} became {now}): run the import again"
+                _(
+                    "the folder {folder} was renumbered on the server during the import "
+                    "(UIDVALIDITY {uidvalidity} became {now}): run the import again"
+                ).format(folder=self.folder, uidvalidity=self.uidvalidity, now=now)
             )
 
     def _fetch(self, batch: list[int]) -> list[Fetched] | _GaveUp:
@@ -815,9 +859,16 @@ class _Fetcher(threading.Thread):
                 self.session.drop()
                 if failures > self.retries or self.stop.is_set():
                     return _GaveUp(
-                        f"the connection to {self.session.account.host} kept failing "
-                        f"({type(exc).__name__}: {exc}); gave up after {failures} attempts. "
-                        "What was fetched before is saved: run the import again to resume"
+                        _(
+                            "the connection to {host} kept failing ({kind}: {error}); gave up "
+                            "after {failures} attempts. What was fetched before is saved: run the "
+                            "import again to resume"
+                        ).format(
+                            host=self.session.account.host,
+                            kind=type(exc).__name__,
+                            error=exc,
+                            failures=failures,
+                        )
                     )
                 self.reconnects += 1
                 if self.stop.wait(self.backoff * 2 ** (failures - 1)):
@@ -830,7 +881,9 @@ class _Fetcher(threading.Thread):
                     account = self.session.account
                     return _GaveUp(unsafe_login_message(account, self.folder, str(exc)))
                 return _GaveUp(
-                    f"the server refused to go on with {self.folder}: {server_text(str(exc))}"
+                    _("the server refused to go on with {folder}: {error}").format(
+                        folder=self.folder, error=server_text(str(exc))
+                    )
                 )
         out = []
         for uid in batch:
@@ -869,14 +922,18 @@ def _plan_folder(
     start = 1
     if uidvalidity is None:
         warnings.append(
-            f"{folder}: the server gives no UIDVALIDITY, so the whole folder is read every "
-            "time; duplicates are recognised by their SHA-256 and stored once"
+            _(
+                "{folder}: the server gives no UIDVALIDITY, so the whole folder is read every "
+                "time; duplicates are recognised by their SHA-256 and stored once"
+            ).format(folder=folder)
         )
     elif state.get("uidvalidity") not in (None, uidvalidity):
         warnings.append(
-            f"{folder}: UIDVALIDITY changed from {state['uidvalidity']} to {uidvalidity} (the "
-            "folder was recreated or renumbered on the server); reading it all again. Messages "
-            "already archived are kept and not duplicated"
+            _(
+                "{folder}: UIDVALIDITY changed from {old} to {uidvalidity} (the folder was "
+                "recreated or renumbered on the server); reading it all again. Messages already "
+                "archived are kept and not duplicated"
+            ).format(folder=folder, old=state["uidvalidity"], uidvalidity=uidvalidity)
         )
     elif state.get("uidvalidity") == uidvalidity and _covers(state.get("since"), since):
         start = int(state.get("last_uid", 0)) + 1
@@ -945,7 +1002,9 @@ def import_imap(
             )
             gmail = b"X-GM-EXT-1" in client.capabilities()
         except TRANSIENT as exc:
-            raise ImapError(f"lost the connection to {account.host}: {exc}") from exc
+            raise ImapError(
+                _("lost the connection to {host}: {error}").format(host=account.host, error=exc)
+            ) from exc
         items = ["BODY.PEEK[]", "INTERNALDATE", "FLAGS", "RFC822.SIZE"]
         if gmail:
             items += ["X-GM-MSGID", "X-GM-THRID", "X-GM-LABELS"]
@@ -1011,7 +1070,9 @@ def _import_folder(
         except RETRYABLE as exc:
             session.drop()
             if attempt == retries:
-                result.stopped = f"could not read the folder list of UIDs: {exc}"
+                result.stopped = _("could not read the folder list of UIDs: {error}").format(
+                    error=exc
+                )
                 return result
             result.reconnects += 1
             time.sleep(backoff * 2**attempt)
@@ -1022,7 +1083,9 @@ def _import_folder(
             if is_unsafe_login(str(exc)):
                 # NetEase refuses every folder alike: the account cannot be read at all.
                 raise ImapUnsafeLoginError(unsafe_login_message(account, folder, str(exc))) from exc
-            result.stopped = f"the server refused to open {folder}: {server_text(str(exc))}"
+            result.stopped = _("the server refused to open {folder}: {error}").format(
+                folder=folder, error=server_text(str(exc))
+            )
             return result
     assert plan is not None
     result.uidvalidity = plan.uidvalidity

@@ -21,6 +21,7 @@ import keyring.errors
 from keyring.backends import fail
 
 from ..errors import SourceError
+from ..i18n import N_, _
 
 KEYRING_SERVICE = "evidence-archiver IMAP"
 PASSWORD_ENV = "EVIDENCE_IMAP_PASSWORD"
@@ -75,14 +76,18 @@ def store_password(user: str, host: str, password: str) -> None:
     """Store the password in the system keyring (``evidence imap login``)."""
     if not keyring_available():
         raise SourceError(
-            "no system keyring is available here (on Linux install and unlock a Secret "
-            f"Service such as GNOME Keyring or KWallet); otherwise set {PASSWORD_ENV} or let "
-            "the import ask for the password"
+            _(
+                "no system keyring is available here (on Linux install and unlock a Secret "
+                "Service such as GNOME Keyring or KWallet); otherwise set {PASSWORD_ENV} or let "
+                "the import ask for the password"
+            ).format(PASSWORD_ENV=PASSWORD_ENV)
         )
     try:
         keyring.set_password(KEYRING_SERVICE, keyring_account(user, host), password)
     except keyring.errors.KeyringError as exc:
-        raise SourceError(f"the system keyring refused to store the password: {exc}") from exc
+        raise SourceError(
+            _("the system keyring refused to store the password: {error}").format(error=exc)
+        ) from exc
 
 
 def forget_password(user: str, host: str) -> bool:
@@ -117,18 +122,34 @@ def resolve_credentials(
     if stored:
         return Password(stored, "keyring")
     if prompt is not None:
-        typed = prompt(f"IMAP password for {user} on {host}")
+        typed = prompt(_("IMAP password for {user} on {host}").format(user=user, host=host))
         if typed:
             return Password(typed, "prompt")
     from_env = env.get(PASSWORD_ENV, "")
     if from_env:
         warn(
-            f"using the password from {PASSWORD_ENV}: other programs you run can read it; "
-            f"'evidence imap login --host {host} --user {user}' keeps it in the system keyring"
+            _(
+                "using the password from {env}: other programs you run can read it; "
+                "'evidence imap login --host {host} --user {user}' keeps it in the system keyring"
+            ).format(env=PASSWORD_ENV, host=host, user=user)
         )
         return Password(from_env, "environment")
     raise SourceError(
-        f"no password for {user} on {host}: run 'evidence imap login --host {host} --user "
-        f"{user}' to store it in the system keyring, run the import in a terminal to be asked, "
-        f"or set {PASSWORD_ENV} (or {OAUTH2_ENV} with an OAuth2 access token for Gmail/Outlook)"
+        _(
+            "no password for {user} on {host}: run 'evidence imap login --host {host} --user "
+            "{user}' to store it in the system keyring, run the import in a terminal to be asked, "
+            "or set {PASSWORD_ENV} (or {OAUTH2_ENV} with an OAuth2 access token for Gmail/Outlook)"
+        ).format(user=user, host=host, PASSWORD_ENV=PASSWORD_ENV, OAUTH2_ENV=OAUTH2_ENV)
     )
+
+
+_SOURCE_NAMES = {
+    "keyring": N_("system keyring"),
+    "prompt": N_("prompt"),
+    "environment": N_("environment variable"),
+}
+
+
+def source_name(source: str) -> str:
+    """Where a password came from, as a person reads it (the stored word stays English)."""
+    return _(_SOURCE_NAMES[source]) if source in _SOURCE_NAMES else source

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import SourceError
+from ..i18n import N_, _
 
 Security = Literal["tls", "starttls", "plaintext"]
 
@@ -56,7 +57,7 @@ class Provider:
         return (self.host, *(host for _, host in self.hosts_by_domain))
 
 
-NETEASE_HELP = (
+NETEASE_HELP = N_(
     "{name} does not take your web password over IMAP: it needs an authorisation code "
     "(授权码). Sign in to the web mailbox, open 设置 (Settings) → POP3/SMTP/IMAP, turn on "
     "“IMAP/SMTP服务”, add an authorisation code (新增授权密码) and use that code as the "
@@ -69,19 +70,21 @@ PROVIDERS: dict[str, Provider] = {
     for p in (
         Provider(
             "qq",
-            "QQ Mail (QQ邮箱)",
+            N_("QQ Mail (QQ邮箱)"),
             "imap.qq.com",
             ("qq.com", "foxmail.com", "vip.qq.com"),
-            "QQ Mail does not take your QQ password over IMAP: it needs an authorisation code "
-            "(授权码). Sign in to mail.qq.com, open 设置 (Settings) → 账号 (Account), under "
-            "“POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV服务” turn on “IMAP/SMTP服务” and generate an "
-            "authorisation code (生成授权码), then use that code as the password: 'evidence imap "
-            "login --provider qq --user {user}' stores it",
+            N_(
+                "QQ Mail does not take your QQ password over IMAP: it needs an authorisation code "
+                "(授权码). Sign in to mail.qq.com, open 设置 (Settings) → 账号 (Account), under "
+                "“POP3/IMAP/SMTP/Exchange/CardDAV/CalDAV服务” turn on “IMAP/SMTP服务” and generate "
+                "an authorisation code (生成授权码), then use that code as the password: 'evidence "
+                "imap login --provider qq --user {user}' stores it"
+            ),
             ("Sent Messages", "已发送", "Sent"),
         ),
         Provider(
             "163",
-            "NetEase 163 Mail (网易163邮箱)",
+            N_("NetEase 163 Mail (网易163邮箱)"),
             "imap.163.com",
             ("163.com",),
             NETEASE_HELP,
@@ -89,7 +92,7 @@ PROVIDERS: dict[str, Provider] = {
         ),  # fmt: skip
         Provider(
             "126",
-            "NetEase 126 Mail (网易126邮箱)",
+            N_("NetEase 126 Mail (网易126邮箱)"),
             "imap.126.com",
             ("126.com",),
             NETEASE_HELP,
@@ -97,7 +100,7 @@ PROVIDERS: dict[str, Provider] = {
         ),  # fmt: skip
         Provider(
             "yeah",
-            "NetEase yeah.net Mail (网易yeah.net邮箱)",
+            N_("NetEase yeah.net Mail (网易yeah.net邮箱)"),
             "imap.yeah.net",
             ("yeah.net",),
             NETEASE_HELP,
@@ -105,7 +108,7 @@ PROVIDERS: dict[str, Provider] = {
         ),  # fmt: skip
         Provider(
             "188",
-            "NetEase 188 VIP Mail (网易188财富邮)",
+            N_("NetEase 188 VIP Mail (网易188财富邮)"),
             "imap.188.com",
             ("188.com",),
             NETEASE_HELP,
@@ -113,36 +116,42 @@ PROVIDERS: dict[str, Provider] = {
         ),  # fmt: skip
         Provider(
             "sina",
-            "Sina Mail (新浪邮箱)",
+            N_("Sina Mail (新浪邮箱)"),
             "imap.sina.com",
             ("sina.com", "sina.cn"),
-            "Sina Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
-            "(Settings) → 客户端pop/imap/smtp, turn on the IMAP/SMTP service, and use the "
-            "authorisation code (授权码) it shows as the password, not your web password: "
-            "'evidence imap login --provider sina --user {user}' stores it",
+            N_(
+                "Sina Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
+                "(Settings) → 客户端pop/imap/smtp, turn on the IMAP/SMTP service, and use the "
+                "authorisation code (授权码) it shows as the password, not your web password: "
+                "'evidence imap login --provider sina --user {user}' stores it"
+            ),
             ("已发送", "Sent"),
             hosts_by_domain=(("sina.cn", "imap.sina.cn"),),
         ),
         Provider(
             "aliyun",
-            "Aliyun Mail (阿里邮箱)",
+            N_("Aliyun Mail (阿里邮箱)"),
             "imap.aliyun.com",
             ("aliyun.com",),
-            "Aliyun Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
-            "(Settings) → 账户与安全 / POP3/SMTP及IMAP, turn on IMAP, and if it gives you a "
-            "client password (客户端专用密码) use that instead of your web password: "
-            "'evidence imap login --provider aliyun --user {user}' stores it",
+            N_(
+                "Aliyun Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
+                "(Settings) → 账户与安全 / POP3/SMTP及IMAP, turn on IMAP, and if it gives you a "
+                "client password (客户端专用密码) use that instead of your web password: 'evidence "
+                "imap login --provider aliyun --user {user}' stores it"
+            ),
             ("已发送", "Sent"),
         ),
         Provider(
             "139",
-            "China Mobile 139 Mail (139邮箱)",
+            N_("China Mobile 139 Mail (139邮箱)"),
             "imap.139.com",
             ("139.com",),
-            "139 Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
-            "(Settings) → 客户端设置 (POP3/SMTP/IMAP), turn on IMAP, and use the client "
-            "authorisation code (客户端授权码) it gives as the password: 'evidence imap login "
-            "--provider 139 --user {user}' stores it",
+            N_(
+                "139 Mail opens IMAP only once it is turned on in the web mailbox: open 设置 "
+                "(Settings) → 客户端设置 (POP3/SMTP/IMAP), turn on IMAP, and use the client "
+                "authorisation code (客户端授权码) it gives as the password: 'evidence imap login "
+                "--provider 139 --user {user}' stores it"
+            ),
             ("已发送", "Sent"),
         ),
         Provider(
@@ -150,10 +159,12 @@ PROVIDERS: dict[str, Provider] = {
             "Outlook.com / Hotmail",
             "outlook.office365.com",
             ("outlook.com", "hotmail.com", "live.com", "msn.com", "live.cn"),
-            "Outlook.com and Hotmail no longer accept any password over IMAP: they need OAuth2. "
-            "This tool signs in with an OAuth2 access token you get yourself (for example with "
-            "Microsoft's sign-in for desktop apps) and put in EVIDENCE_IMAP_OAUTH2_TOKEN; it "
-            "does not open a Microsoft sign-in page itself",
+            N_(
+                "Outlook.com and Hotmail no longer accept any password over IMAP: they need "
+                "OAuth2. This tool signs in with an OAuth2 access token you get yourself (for "
+                "example with Microsoft's sign-in for desktop apps) and put in "
+                "EVIDENCE_IMAP_OAUTH2_TOKEN; it does not open a Microsoft sign-in page itself"
+            ),
             ("Sent", "Sent Items", "已发送邮件"),
             oauth2=True,
         ),
@@ -162,10 +173,12 @@ PROVIDERS: dict[str, Provider] = {
             "Gmail",
             "imap.gmail.com",
             ("gmail.com", "googlemail.com"),
-            "Gmail refuses your Google password over IMAP: turn on 2-Step Verification and "
-            "make an app password (Google Account → Security → App passwords), then use it as "
-            "the password ('evidence imap login --provider gmail --user {user}' stores it), "
-            "or put an OAuth2 access token in EVIDENCE_IMAP_OAUTH2_TOKEN",
+            N_(
+                "Gmail refuses your Google password over IMAP: turn on 2-Step Verification and "
+                "make an app password (Google Account → Security → App passwords), then use it as "
+                "the password ('evidence imap login --provider gmail --user {user}' stores it), or "
+                "put an OAuth2 access token in EVIDENCE_IMAP_OAUTH2_TOKEN"
+            ),
             ("[Gmail]/Sent Mail", "[Gmail]/已发邮件", "[Google Mail]/Sent Mail"),
         ),
     )
@@ -201,8 +214,10 @@ def get_provider(key: str) -> Provider:
     found = PROVIDERS.get(key.strip().lower())
     if found is None:
         raise SourceError(
-            f"there is no mail provider called {key!r}: choose one of {', '.join(PROVIDERS)}, "
-            "or give the server with --host"
+            _(
+                "there is no mail provider called {key}: choose one of {providers}, or give "
+                "the server with --host"
+            ).format(key=repr(key), providers=", ".join(PROVIDERS))
         )
     return found
 
@@ -212,7 +227,7 @@ def login_help(provider: str | None, user: str) -> str | None:
     found = PROVIDERS.get(provider or "")
     if found is None:
         return None
-    return found.login_help.format(name=found.name, key=found.key, user=user)
+    return _(found.login_help).format(name=_(found.name), key=found.key, user=user)
 
 
 def sent_names(provider: str | None) -> tuple[str, ...]:

@@ -45,6 +45,7 @@ from ..archive.timeutil import format_utc
 from ..errors import ArchiveError, UsageError
 from ..extract.files import thumbnail_png
 from ..hashing import sha256_bytes
+from ..i18n import _
 from ..model import CustodyEvent
 from . import render_html
 from .bagit import BagWriter, fsync_tree, open_bag, should_deflate
@@ -204,7 +205,7 @@ def custody_snapshot(archive: Archive) -> CustodySnapshot:
 def _concerns(event: CustodyEvent, slug: str, plan: ExhibitPlan) -> bool:
     if event.subject == f"case:{slug}":
         return True
-    kind, _, key = event.subject.partition(":")
+    kind, _sep, key = event.subject.partition(":")
     if kind == "item":
         return key.isascii() and key.isdigit() and str(int(key)) == key and plan.has_item(int(key))
     return kind == "original" and plan.has_original(key)
@@ -439,15 +440,17 @@ def export_bundle(
     """
     now = options.now or archive.clock()
     if now.tzinfo is None:
-        raise UsageError("the export time needs a time zone, e.g. 2024-05-01T12:00:00+00:00")
+        raise UsageError(_("the export time needs a time zone, e.g. 2024-05-01T12:00:00+00:00"))
     user_tz = options.tz or datetime.now(UTC).astimezone().tzinfo or UTC
     labels = Labels(options.lang)
     case = archive.case(options.case)
     ids = select_items(archive, options)
     if not ids:
         raise UsageError(
-            f"the case {options.case!r} has no items to export with these filters; "
-            "link items with 'evidence case link' or widen --since/--until/--tag"
+            _(
+                "the case {case} has no items to export with these filters; link items with "
+                "'evidence case link' or widen --since/--until/--tag"
+            ).format(case=repr(options.case))
         )
     snapshot = custody_snapshot(archive)
     exhibits = plan_exhibits(archive, ids)
@@ -480,7 +483,11 @@ def _export(
     if options.out is not None and options.out.is_dir() and options.fmt == "zip":
         target = options.out / f"{name}.zip"
     if target.exists():
-        raise UsageError(f"{target} already exists: choose another --out or remove it first")
+        raise UsageError(
+            _("{target} already exists: choose another --out or remove it first").format(
+                target=target
+            )
+        )
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     if partial.exists():
@@ -501,9 +508,11 @@ def _export(
             )
             if digest != f.sha256:
                 raise ArchiveError(
-                    f"the original {f.sha256} in the archive no longer matches the SHA-256 "
-                    "recorded when it was imported: the archive file is damaged; restore it "
-                    "from a backup and run 'evidence status'"
+                    _(
+                        "the original {sha256} in the archive no longer matches the SHA-256 "
+                        "recorded when it was imported: the archive file is damaged; restore it "
+                        "from a backup and run 'evidence status'"
+                    ).format(sha256=f.sha256)
                 )
             done += 1
             if progress:
@@ -595,8 +604,10 @@ def _export(
             ).as_json()
         except TimestampError as exc:
             raise TimestampError(
-                f"the bundle was written to {target}, but it has no timestamp: {exc}. Add one "
-                f"later without rebuilding: evidence timestamp {target} --tsa-url URL"
+                _(
+                    "the bundle was written to {target}, but it has no timestamp: {error}. Add "
+                    "one later without rebuilding: evidence timestamp {target} --tsa-url URL"
+                ).format(target=target, error=exc)
             ) from exc
         finally:
             _record_export(archive, case.slug, result, options)

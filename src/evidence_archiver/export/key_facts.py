@@ -20,7 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..archive.facts import Conflict, FactRecord, fact_date
+from ..archive.facts import Conflict, FactRecord, fact_date, fact_kind_name
+from ..i18n import _, ngettext
 from .exhibits import LABELS, Labels
 
 
@@ -105,14 +106,21 @@ def chronology(
         missing = len(f.items) - len(numbers)
         if not numbers:
             warnings.append(
-                f"fact {f.id} ({f.kind}) is left out of the bundle: none of the items it cites "
-                "is in it"
+                _(
+                    "fact {id} ({kind}) is left out of the bundle: none of the items it cites is "
+                    "in it"
+                ).format(id=f.id, kind=fact_kind_name(f.kind))
             )
             continue
         if missing:
             warnings.append(
-                f"fact {f.id} ({f.kind}) cites {missing} item(s) that are not in the bundle; "
-                "they are shown as not in this bundle"
+                ngettext(
+                    "fact {id} ({kind}) cites {n} item that is not in the bundle; it is shown as "
+                    "not in this bundle",
+                    "fact {id} ({kind}) cites {n} items that are not in the bundle; they are "
+                    "shown as not in this bundle",
+                    missing,
+                ).format(id=f.id, kind=fact_kind_name(f.kind), n=missing)
             )
         day = fact_date(f)
         rows.append(

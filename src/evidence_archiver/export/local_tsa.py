@@ -27,6 +27,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ..errors import EvidenceError
+from ..i18n import _
 
 TSA_CONF = """\
 [ tsa ]
@@ -70,15 +71,19 @@ def _openssl(*args: str, cwd: Path, data: bytes | None = None) -> bytes:
     exe = shutil.which("openssl")
     if exe is None:
         raise EvidenceError(
-            "the 'openssl' command is needed for the local timestamp authority: install it "
-            "(Debian/Ubuntu: apt install openssl; macOS: brew install openssl)"
+            _(
+                "the 'openssl' command is needed for the local timestamp authority: install it "
+                "(Debian/Ubuntu: apt install openssl; macOS: brew install openssl)"
+            )
         )
     proc = subprocess.run(
         [exe, *args], cwd=cwd, input=data, capture_output=True, check=False, timeout=60
     )
     if proc.returncode != 0:
         raise EvidenceError(
-            f"openssl {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}"
+            _("openssl {args} failed: {value}").format(
+                args=args[0], value=proc.stderr.decode(errors="replace").strip()
+            )
         )
     return proc.stdout
 

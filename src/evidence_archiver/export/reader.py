@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 from zipfile import BadZipFile
 
 from ..errors import NotFound, UsageError
+from ..i18n import _
 from .zipio import Member, iter_central_directory, open_member
 
 BATCH = 1000
@@ -165,12 +166,16 @@ class ZipBundle(Bundle):
             self.file = path.open("rb")
         except OSError as exc:
             self.db.close()
-            raise UsageError(f"{path} is not a readable zip file: {exc}") from exc
+            raise UsageError(
+                _("{path} is not a readable zip file: {error}").format(path=path, error=exc)
+            ) from exc
         try:
             self._list()
         except (BadZipFile, OSError, EOFError) as exc:
             self.close()
-            raise UsageError(f"{path} is not a readable zip file: {exc}") from exc
+            raise UsageError(
+                _("{path} is not a readable zip file: {error}").format(path=path, error=exc)
+            ) from exc
 
     def _list(self) -> None:
         top: str | None = None
@@ -258,7 +263,9 @@ def open_bundle(path: Path) -> Bundle:
         return DirBundle(path)
     if path.is_file():
         return ZipBundle(path)
-    raise NotFound(f"no bundle at {path}: give the .zip file or the bundle's folder")
+    raise NotFound(
+        _("no bundle at {path}: give the .zip file or the bundle's folder").format(path=path)
+    )
 
 
 def iter_chunks(f: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:

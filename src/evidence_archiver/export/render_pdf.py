@@ -43,6 +43,7 @@ from fpdf.outline import OutlineSection
 from ..archive import Archive
 from ..errors import EvidenceError
 from ..headline import item_headline
+from ..i18n import _
 from .exhibits import CONVERSATION_KINDS, LABELS, Exhibit, Labels, OriginalFile
 from .key_facts import Chronology, breach_text, kind_label, money
 from .render_html import when
@@ -139,7 +140,9 @@ def find_cjk_font(chars: Iterable[str] = ()) -> Path:
     if env:
         if Path(env).is_file() and _cmap(Path(env)):
             return Path(env)
-        raise FontMissing(f"EVIDENCE_CJK_FONT points at {env}, which is not a font file")
+        raise FontMissing(
+            _("EVIDENCE_CJK_FONT points at {env}, which is not a font file").format(env=env)
+        )
     packaged = packaged_font()
     needed = _visible(chars)
     if packaged is not None:
@@ -155,10 +158,12 @@ def find_cjk_font(chars: Iterable[str] = ()) -> Path:
         if _cmap(candidate):
             return candidate
     raise FontMissing(
-        "bundle.pdf needs a font that can show Chinese: the one that comes with "
-        f"evidence-archiver (fonts/{PACKAGED_FONT}) is missing from this installation and no "
-        "other was found. Reinstall evidence-archiver, or install one (Debian/Ubuntu: sudo apt "
-        "install fonts-noto-cjk), or set EVIDENCE_CJK_FONT to a .ttf/.otf/.ttc file"
+        _(
+            "bundle.pdf needs a font that can show Chinese: the one that comes with "
+            "evidence-archiver (fonts/{font}) is missing from this installation and no "
+            "other was found. Reinstall evidence-archiver, or install one (Debian/Ubuntu: sudo apt "
+            "install fonts-noto-cjk), or set EVIDENCE_CJK_FONT to a .ttf/.otf/.ttc file"
+        ).format(font=PACKAGED_FONT)
     )
 
 
@@ -190,7 +195,7 @@ def prepare_font(exhibits: Sequence[Exhibit], texts: Sequence[str], folder: Path
         chars.update(r.sender_name)
         for value in (*r.recipients, *r.tags):
             chars.update(value)
-        for f in [e.original, e.container, *(f for _, f in e.attachments)]:
+        for f in [e.original, e.container, *(f for _role, f in e.attachments)]:
             if f is not None:
                 chars.update(f.path)
     source = find_cjk_font(chars)
@@ -329,7 +334,7 @@ def write_bundle_pdf(
             body = r.body if len(r.body) <= MAX_BODY_CHARS else r.body[:MAX_BODY_CHARS] + " […]"
             if body:
                 writer.write(body, 5)
-            pdfs = [f for f in [e.original, *(f for _, f in e.attachments)] if f is not None]
+            pdfs = [f for f in [e.original, *(f for _role, f in e.attachments)] if f is not None]
             for f in pdfs:
                 if f.media_type != "application/pdf":
                     continue
@@ -516,7 +521,7 @@ def _meta(e: Exhibit, labels: Labels) -> list[tuple[str, str]]:
         if f is not None:
             rows.append((label, f.path[5:]))
             rows.append((labels("sha256"), f.sha256))
-    for n, (_, f) in enumerate(e.attachments, 1):
+    for n, (_role, f) in enumerate(e.attachments, 1):
         rows.append((f"{labels('attachments')} {n}", f"{f.path[5:]}  SHA-256 {f.sha256}"))
     if r.tags:
         rows.append((labels("tags"), ", ".join(r.tags)))

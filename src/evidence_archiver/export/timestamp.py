@@ -40,6 +40,7 @@ from rfc3161_client import (
 )
 
 from ..errors import EvidenceError, UsageError
+from ..i18n import _
 from .bagit import TAGMANIFEST
 from .reader import ZipBundle, open_bundle
 from .zipio import ZipWriter, restore_interrupted_append
@@ -116,16 +117,22 @@ def request_token(data: bytes, tsa_url: str, timeout: float = 30) -> tuple[bytes
             body = reply.read(MAX_REPLY + 1)
     except urllib.error.HTTPError as exc:
         raise TimestampError(
-            f"the timestamp authority {tsa_url} refused the request (HTTP {exc.code}); "
-            "check the URL, or try again later with 'evidence timestamp'"
+            _(
+                "the timestamp authority {tsa_url} refused the request (HTTP {code}); check the "
+                "URL, or try again later with 'evidence timestamp'"
+            ).format(tsa_url=tsa_url, code=exc.code)
         ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise TimestampError(
-            f"cannot reach the timestamp authority {tsa_url}: {exc}; check the URL and the "
-            "network, then try again with 'evidence timestamp'"
+            _(
+                "cannot reach the timestamp authority {tsa_url}: {error}; check the URL and the "
+                "network, then try again with 'evidence timestamp'"
+            ).format(tsa_url=tsa_url, error=exc)
         ) from exc
     if len(body) > MAX_REPLY:
-        raise TimestampError(f"the timestamp authority {tsa_url} sent an oversized answer")
+        raise TimestampError(
+            _("the timestamp authority {tsa_url} sent an oversized answer").format(tsa_url=tsa_url)
+        )
     nonce = request.nonce
     return body, int(nonce or 0)
 
@@ -136,12 +143,18 @@ def parse_reply(body: bytes, tsa_url: str) -> TimeStampResponse:
         status = PKIStatus(response.status)
     except Exception as exc:  # the parser raises several types for malformed DER
         raise TimestampError(
-            f"the timestamp authority {tsa_url} answered something that is not an RFC 3161 "
-            f"timestamp ({len(body)} bytes): {exc}"
+            _(
+                "the timestamp authority {tsa_url} answered something that is not an RFC 3161 "
+                "timestamp ({value} bytes): {error}"
+            ).format(tsa_url=tsa_url, value=len(body), error=exc)
         ) from exc
     if status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         text = "; ".join(response.status_string) if response.status_string else status.name
-        raise TimestampError(f"the timestamp authority {tsa_url} refused to timestamp: {text}")
+        raise TimestampError(
+            _("the timestamp authority {tsa_url} refused to timestamp: {text}").format(
+                tsa_url=tsa_url, text=text
+            )
+        )
     return response
 
 
@@ -190,11 +203,19 @@ def timestamp_bundle(
         restore_interrupted_append(path)  # an earlier attempt killed while it wrote
     with open_bundle(path) as bundle:
         if bundle.has(TSR):
-            raise UsageError(f"{path} already has a timestamp ({TSR}); nothing to do")
+            raise UsageError(
+                _("{path} already has a timestamp ({TSR}); nothing to do").format(
+                    path=path, TSR=TSR
+                )
+            )
         try:
             tagmanifest = bundle.read(TAGMANIFEST)
         except KeyError:
-            raise UsageError(f"{path} has no {TAGMANIFEST}: it is not a complete bundle") from None
+            raise UsageError(
+                _("{path} has no {TAGMANIFEST}: it is not a complete bundle").format(
+                    path=path, TAGMANIFEST=TAGMANIFEST
+                )
+            ) from None
         root = bundle.root
         is_zip = isinstance(bundle, ZipBundle)
     roots: list[x509.Certificate] = []
@@ -202,14 +223,24 @@ def timestamp_bundle(
         try:
             roots = load_certificates(ca_file.read_bytes())
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the CA certificate {ca_file}: {exc}") from exc
+            raise UsageError(
+                _("cannot read the CA certificate {ca_file}: {error}").format(
+                    ca_file=ca_file, error=exc
+                )
+            ) from exc
     body, nonce = request_token(tagmanifest, tsa_url, timeout)
     response = parse_reply(body, tsa_url)
     digest = hashlib.sha256(tagmanifest).digest()
     if response.tst_info.message_imprint.message != digest:
-        raise TimestampError(f"the timestamp authority {tsa_url} timestamped different data")
+        raise TimestampError(
+            _("the timestamp authority {tsa_url} timestamped different data").format(
+                tsa_url=tsa_url
+            )
+        )
     if nonce and response.tst_info.nonce != nonce:
-        raise TimestampError(f"the timestamp authority {tsa_url} answered another request")
+        raise TimestampError(
+            _("the timestamp authority {tsa_url} answered another request").format(tsa_url=tsa_url)
+        )
     sent = sorted_certs(
         [x509.load_der_x509_certificate(c) for c in response.signed_data.certificates]
     )
@@ -218,7 +249,9 @@ def timestamp_bundle(
             verify_token(response, tagmanifest, roots, sent, nonce)
         except Exception as exc:
             raise TimestampError(
-                f"the timestamp from {tsa_url} does not verify against {ca_file}: {exc}"
+                _("the timestamp from {tsa_url} does not verify against {ca_file}: {error}").format(
+                    tsa_url=tsa_url, ca_file=ca_file, error=exc
+                )
             ) from exc
     files = {TSR: body}
     if sent:

@@ -36,6 +36,7 @@ from cryptography import x509
 
 from ..archive.custody import GENESIS, event_hash
 from ..errors import UsageError
+from ..i18n import _
 from .bagit import MANIFEST, TAGMANIFEST, manifest_entries, parse_bag_info
 from .reader import (
     BATCH,
@@ -115,7 +116,11 @@ def verify_bundle(path: Path, *, tsa_ca_file: Path | None = None) -> VerifyRepor
         try:
             roots = load_certificates(tsa_ca_file.read_bytes())
         except (OSError, ValueError) as exc:
-            raise UsageError(f"cannot read the CA certificate {tsa_ca_file}: {exc}") from exc
+            raise UsageError(
+                _("cannot read the CA certificate {tsa_ca_file}: {error}").format(
+                    tsa_ca_file=tsa_ca_file, error=exc
+                )
+            ) from exc
     if path.is_file():
         _undo_interrupted_append(path, report)
     with open_bundle(path) as bundle:
@@ -131,14 +136,18 @@ def _undo_interrupted_append(path: Path, report: VerifyReport) -> None:
     except OSError as exc:
         report.add(
             journal_path(path).name,
-            f"adding a timestamp to this bundle was interrupted and it cannot be put back "
-            f"here ({exc.strerror or exc}); run 'evidence timestamp' on it where it is writable",
+            _(
+                "adding a timestamp to this bundle was interrupted and it cannot be put back here "
+                "({value}); run 'evidence timestamp' on it where it is writable"
+            ).format(value=exc.strerror or exc),
         )
         return
     if undone:
         report.notes.append(
-            "adding a timestamp to this bundle had been interrupted: the bundle was put back "
-            "exactly as it was before; run 'evidence timestamp' again to add one"
+            _(
+                "adding a timestamp to this bundle had been interrupted: the bundle was put back "
+                "exactly as it was before; run 'evidence timestamp' again to add one"
+            )
         )
 
 
@@ -192,12 +201,12 @@ def _check(
         "SELECT raw_name, count(*) FROM entries GROUP BY raw_name HAVING count(*) > 1 "
         "ORDER BY raw_name"
     ):
-        report.add(name, f"appears {n} times in the bundle (a duplicate entry)")
+        report.add(name, _("appears {n} times in the bundle (a duplicate entry)").format(n=n))
     for e in bundle.entries():
         if e.unsafe:
-            report.add(e.raw_name, f"unsafe entry: {e.unsafe}")
+            report.add(e.raw_name, _("unsafe entry: {unsafe}").format(unsafe=e.unsafe))
         elif e.symlink:
-            report.add(e.raw_name, "is a symbolic link (a bundle holds only plain files)")
+            report.add(e.raw_name, _("is a symbolic link (a bundle holds only plain files)"))
     db.execute(
         "INSERT OR REPLACE INTO good (name, entry, size) SELECT name, id, size FROM entries e "
         "WHERE unsafe IS NULL AND NOT symlink "
@@ -219,7 +228,10 @@ def _check(
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 # A byte changed inside the zip itself (its CRC no longer matches), a truncated
                 # file, or an unreadable entry: damaged, and said so, never a crash.
-                report.add(entry.raw_name, f"cannot be read from the bundle (damaged): {exc}")
+                report.add(
+                    entry.raw_name,
+                    _("cannot be read from the bundle (damaged): {error}").format(error=exc),
+                )
                 digest = DAMAGED
             else:
                 report.files_checked += 1
@@ -233,13 +245,13 @@ def _check(
 
     for required in ("bagit.txt", "bag-info.txt", MANIFEST, TAGMANIFEST):
         if state.digest(required) is None:
-            report.add(required, "is missing: this is not a complete BagIt bag")
+            report.add(required, _("is missing: this is not a complete BagIt bag"))
     if state.readable("bagit.txt"):
         lines = bundle.read("bagit.txt").decode("utf-8", errors="replace").splitlines()
         if not lines or not lines[0].startswith("BagIt-Version: "):
-            report.add("bagit.txt", "does not declare a BagIt version")
+            report.add("bagit.txt", _("does not declare a BagIt version"))
         if len(lines) < 2 or lines[1].strip() != "Tag-File-Character-Encoding: UTF-8":
-            report.add("bagit.txt", "does not declare UTF-8 tag files")
+            report.add("bagit.txt", _("does not declare UTF-8 tag files"))
 
     _check_manifest(state, report, MANIFEST, payload=True)
     _check_manifest(state, report, TAGMANIFEST, payload=False)
@@ -250,14 +262,24 @@ def _check(
     ):
         if name.startswith("data/"):
             if not in_payload:
-                report.add(name, f"is not listed in {MANIFEST} (added after the bundle was made)")
+                report.add(
+                    name,
+                    _("is not listed in {MANIFEST} (added after the bundle was made)").format(
+                        MANIFEST=MANIFEST
+                    ),
+                )
         elif name in (MANIFEST, TAGMANIFEST) or in_tags:
             continue
         elif name.startswith("timestamp/"):
             if name not in TIMESTAMP_FILES:
-                report.add(name, "is not a file a timestamp adds (added afterwards)")
+                report.add(name, _("is not a file a timestamp adds (added afterwards)"))
         else:
-            report.add(name, f"is not listed in {TAGMANIFEST} (added after the bundle was made)")
+            report.add(
+                name,
+                _("is not listed in {TAGMANIFEST} (added after the bundle was made)").format(
+                    TAGMANIFEST=TAGMANIFEST
+                ),
+            )
 
     info: dict[str, list[str]] = {}
     if state.readable("bag-info.txt"):
@@ -266,8 +288,10 @@ def _check(
         if oxum and oxum != f"{payload_octets}.{payload_count}":
             report.add(
                 "bag-info.txt",
-                f"Payload-Oxum {oxum} does not match the payload "
-                f"({payload_octets} bytes in {payload_count} files)",
+                _(
+                    "Payload-Oxum {oxum} does not match the payload ({payload_octets} bytes in "
+                    "{payload_count} files)"
+                ).format(oxum=oxum, payload_octets=payload_octets, payload_count=payload_count),
             )
     if state.digest("data/custody.jsonl") != DAMAGED:
         _check_custody(state, report, info)
@@ -285,11 +309,13 @@ def _check_facts(state: _State, report: VerifyReport) -> None:
         for b in data["possible_breaches"]:
             numbers += [*b["promise_exhibits"], b["exhibit"]]
     except (ValueError, KeyError, TypeError) as exc:
-        report.add(name, f"is not the list of facts an export writes: {exc}")
+        report.add(name, _("is not the list of facts an export writes: {error}").format(error=exc))
         return
     for number in dict.fromkeys(numbers):
         if not isinstance(number, str) or state.digest(f"data/items/{number}.html") is None:
-            report.add(name, f"cites exhibit {number}, which is not in the bundle")
+            report.add(
+                name, _("cites exhibit {number}, which is not in the bundle").format(number=number)
+            )
 
 
 def _check_manifest(state: _State, report: VerifyReport, manifest: str, *, payload: bool) -> None:
@@ -309,7 +335,7 @@ def _check_manifest(state: _State, report: VerifyReport, manifest: str, *, paylo
                 rows.clear()
     except UnicodeDecodeError:
         db.execute("DELETE FROM listed WHERE manifest = ?", (manifest,))
-        report.add(manifest, "is not UTF-8 text")
+        report.add(manifest, _("is not UTF-8 text"))
         return
     db.executemany("INSERT INTO listed VALUES (?, ?, ?, ?)", rows)
     for p in problems:
@@ -320,17 +346,25 @@ def _check_manifest(state: _State, report: VerifyReport, manifest: str, *, paylo
         (manifest,),
     ):
         if payload and not path.startswith("data/"):
-            report.add(manifest, f"lists {path}, which is outside data/")
+            report.add(manifest, _("lists {path}, which is outside data/").format(path=path))
         elif found is None:
-            report.add(path, f"is listed in {manifest} but missing from the bundle")
+            report.add(
+                path,
+                _("is listed in {manifest} but missing from the bundle").format(manifest=manifest),
+            )
         elif found != DAMAGED and found != digest:
-            report.add(path, f"SHA-256 does not match {manifest}: the file was changed")
+            report.add(
+                path,
+                _("SHA-256 does not match {manifest}: the file was changed").format(
+                    manifest=manifest
+                ),
+            )
 
 
 def _check_custody(state: _State, report: VerifyReport, info: dict[str, list[str]]) -> None:
     name = "data/custody.jsonl"
     if state.digest(name) is None:
-        report.add(name, "is missing: the bundle has no custody log")
+        report.add(name, _("is missing: the bundle has no custody log"))
         return
     pinned = (info.get("Custody-Chain-Head") or [""])[0]
     prev = GENESIS
@@ -344,13 +378,21 @@ def _check_custody(state: _State, report: VerifyReport, info: dict[str, list[str
                 row = json.loads(line)
                 seq, row_prev, digest = int(row["seq"]), str(row["prev_hash"]), str(row["hash"])
             except (ValueError, KeyError, TypeError):
-                report.add(name, f"line {number} is not a custody event")
+                report.add(name, _("line {number} is not a custody event").format(number=number))
                 return
             if seq != expected_seq:
-                report.add(name, f"line {number}: sequence jumps from {expected_seq - 1} to {seq}")
+                report.add(
+                    name,
+                    _("line {number}: sequence jumps from {value} to {seq}").format(
+                        number=number, value=expected_seq - 1, seq=seq
+                    ),
+                )
             if row_prev != prev:
                 report.add(
-                    name, f"line {number} (event {seq}): does not follow the event before it"
+                    name,
+                    _("line {number} (event {seq}): does not follow the event before it").format(
+                        number=number, seq=seq
+                    ),
                 )
             if not row.get("redacted"):
                 try:
@@ -358,11 +400,19 @@ def _check_custody(state: _State, report: VerifyReport, info: dict[str, list[str
                         seq, row["at"], row["action"], row["subject"], row["details"], row_prev
                     )
                 except KeyError:
-                    report.add(name, f"line {number} (event {seq}): fields are missing")
+                    report.add(
+                        name,
+                        _("line {number} (event {seq}): fields are missing").format(
+                            number=number, seq=seq
+                        ),
+                    )
                 else:
                     if recomputed != digest:
                         report.add(
-                            name, f"line {number} (event {seq}): content does not match hash"
+                            name,
+                            _("line {number} (event {seq}): content does not match hash").format(
+                                number=number, seq=seq
+                            ),
                         )
             prev = digest
             expected_seq = seq + 1
@@ -370,11 +420,12 @@ def _check_custody(state: _State, report: VerifyReport, info: dict[str, list[str
     if pinned and prev != pinned:
         report.add(
             name,
-            f"the chain ends at {prev[:16]}…, but bag-info.txt pins Custody-Chain-Head "
-            f"{pinned[:16]}…",
+            _(
+                "the chain ends at {prev}…, but bag-info.txt pins Custody-Chain-Head {pinned}…"
+            ).format(prev=prev[:16], pinned=pinned[:16]),
         )
     elif not pinned:
-        report.add("bag-info.txt", "has no Custody-Chain-Head")
+        report.add("bag-info.txt", _("has no Custody-Chain-Head"))
 
 
 def _check_timestamp(
@@ -386,9 +437,9 @@ def _check_timestamp(
 ) -> None:
     if not state.readable(TSR):
         if ca_file is not None:
-            report.add(TSR, "is missing, but a timestamp was expected (--tsa-ca-file was given)")
+            report.add(TSR, _("is missing, but a timestamp was expected (--tsa-ca-file was given)"))
         else:
-            report.notes.append("this bundle has no trusted timestamp (RFC 3161)")
+            report.notes.append(_("this bundle has no trusted timestamp (RFC 3161)"))
         return
     try:
         body = bundle.read(TSR)
@@ -398,24 +449,29 @@ def _check_timestamp(
             if not state.readable(CA_COPY):
                 report.add(
                     TSR,
-                    "cannot be checked: no CA certificate; give the TSA's CA with --tsa-ca-file",
+                    _("cannot be checked: no CA certificate; give the TSA's CA with --tsa-ca-file"),
                 )
                 return
             roots = load_certificates(bundle.read(CA_COPY))
             report.notes.append(
-                f"the timestamp was checked against the CA copy inside the bundle ({CA_COPY}); "
-                "for independent proof give the TSA's own CA with --tsa-ca-file"
+                _(
+                    "the timestamp was checked against the CA copy inside the bundle ({CA_COPY}); "
+                    "for independent proof give the TSA's own CA with --tsa-ca-file"
+                ).format(CA_COPY=CA_COPY)
             )
         response = parse_reply(body, "this bundle's TSA")
         if response.tst_info.message_imprint.message != hashlib.sha256(tagmanifest).digest():
             report.add(
                 TSR,
-                f"does not cover this {TAGMANIFEST}: the manifests were changed after timestamping",
+                _(
+                    "does not cover this {TAGMANIFEST}: the manifests were changed after "
+                    "timestamping"
+                ).format(TAGMANIFEST=TAGMANIFEST),
             )
             return
         verify_token(response, tagmanifest, roots, chain)
     except Exception as exc:  # any failure to verify the token is a failure of the bundle
-        report.add(TSR, f"the timestamp does not verify: {exc}")
+        report.add(TSR, _("the timestamp does not verify: {error}").format(error=exc))
         return
     report.timestamp = {
         "gen_time": response.tst_info.gen_time.isoformat(),

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..i18n import _
 from ..model import ItemKind
 from . import files as file_facts
 from . import pdf as pdf_extract
@@ -123,7 +124,7 @@ def _from_image(job: ExtractJob, data: bytes) -> Extracted:
             kind="file",
             title=job.filename,
             details={"image": {}},
-            error=f"not a readable image: {str(exc)[:200]}",
+            error=_("not a readable image: {error}").format(error=str(exc)[:200]),
         )
     body = ""
     if job.ocr is None:
@@ -197,7 +198,7 @@ def _from_audio(job: ExtractJob) -> Extracted:
             kind="file",
             title=job.filename,
             details={"audio": {}},
-            error=f"not a readable audio file: {str(exc)[:200]}",
+            error=_("not a readable audio file: {error}").format(error=str(exc)[:200]),
         )
     return Extracted(kind="file", title=job.filename, details={"audio": facts})
 

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
+from ..i18n import _
+
 KINDS = ("promise", "demand", "payment", "breach", "other")
 
 _COMMIT = re.compile(
@@ -197,11 +199,13 @@ def parse_amount(text: str) -> Decimal:
     """``"5,265.76"`` -> ``Decimal("5265.76")``; ValueError when it is not a plain amount."""
     cleaned = text.strip().replace(",", "").replace("，", "")
     if not re.fullmatch(r"\d+(?:\.\d+)?", cleaned):
-        raise ValueError(f"{text!r} is not an amount such as 5265.76")
+        raise ValueError(_("{text} is not an amount such as 5265.76").format(text=repr(text)))
     try:
         return Decimal(cleaned)
     except InvalidOperation:  # pragma: no cover - the pattern above admits only digits
-        raise ValueError(f"{text!r} is not an amount such as 5265.76") from None
+        raise ValueError(
+            _("{text} is not an amount such as 5265.76").format(text=repr(text))
+        ) from None
 
 
 def normalize_currency(text: str) -> str:
@@ -211,7 +215,9 @@ def normalize_currency(text: str) -> str:
         return _CURRENCY[key]
     if re.fullmatch(r"[a-z]{3}", key):
         return key.upper()
-    raise ValueError(f"unknown currency {text!r}: use a code such as CNY or USD")
+    raise ValueError(
+        _("unknown currency {text}: use a code such as CNY or USD").format(text=repr(text))
+    )
 
 
 def amounts(text: str) -> list[Amount]:
@@ -260,7 +266,7 @@ def _cn_number(text: str) -> int | None:
     """一 … 三十一 written in Chinese numerals (十五 = 15, 二十 = 20, 廿 not handled)."""
     if "十" not in text:
         return _CN_DIGITS.get(text) if len(text) == 1 else None
-    tens, _, ones = text.partition("十")
+    tens, _ten, ones = text.partition("十")
     if len(tens) > 1 or len(ones) > 1:
         return None
     high = _CN_DIGITS.get(tens, 0) if tens else 1

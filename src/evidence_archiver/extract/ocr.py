@@ -19,8 +19,10 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
+from ..i18n import N_, _
+
 DEFAULT_LANG = "chi_sim+eng"
-INSTALL_HINT = (
+INSTALL_HINT = N_(
     "install Tesseract to read text from scanned pages and images "
     "(Debian/Ubuntu: sudo apt install tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng), "
     "then run 'evidence reindex'"
@@ -63,13 +65,17 @@ def installed_languages() -> frozenset[str]:
 def check_available(lang: str = DEFAULT_LANG) -> None:
     """Raise :class:`OcrUnavailable` with an install hint unless OCR in ``lang`` can run."""
     if tesseract_path() is None:
-        raise OcrUnavailable(f"Tesseract is not installed: {INSTALL_HINT}")
+        raise OcrUnavailable(
+            _("Tesseract is not installed: {INSTALL_HINT}").format(INSTALL_HINT=_(INSTALL_HINT))
+        )
     missing = [code for code in lang.split("+") if code and code not in installed_languages()]
     if missing:
         packages = " ".join(DEBIAN_LANG_PACKAGE.format(m.replace("_", "-")) for m in missing)
         raise OcrUnavailable(
-            f"Tesseract has no language pack for {', '.join(missing)} "
-            f"(Debian/Ubuntu: sudo apt install {packages})"
+            _(
+                "Tesseract has no language pack for {value} (Debian/Ubuntu: sudo apt install "
+                "{packages})"
+            ).format(value=", ".join(missing), packages=packages)
         )
 
 

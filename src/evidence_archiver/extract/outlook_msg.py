@@ -21,6 +21,7 @@ from typing import Any
 import olefile
 
 from ..hashing import blob_from_bytes
+from ..i18n import _
 from ..model import Attachment, Item
 from .charsets import decode_text
 from .email import ParsedEmail, parse_date, safe_filename
@@ -124,7 +125,11 @@ def parse_outlook_msg(raw: bytes) -> ParsedEmail:
             props = _Props(ole, storage, _SUB_HEADER)
             data = props.binary(0x3701)
             if data is None:
-                notes.append(f"attachment {position} is an embedded object, kept inside the .msg")
+                notes.append(
+                    _("attachment {position} is an embedded object, kept inside the .msg").format(
+                        position=position
+                    )
+                )
                 continue
             media = props.text(0x370E) or "application/octet-stream"
             name = props.text(0x3707) or props.text(0x3704)

@@ -30,10 +30,20 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..i18n import N_, _, translations_of
 from .ocr import OcrOptions, OcrUnavailable, ocr_image_bytes
 
 PDF_MEDIA_TYPE = "application/pdf"
-PASSWORD_HINT = "use --password-prompt or set EVIDENCE_PDF_PASSWORD"
+# Every reason for an encrypted PDF starts with this mark (in the language of the import), so
+# that `evidence reindex` can find those documents again: see is_encrypted_reason().
+ENCRYPTED_MARK = N_("encrypted:")
+
+
+def is_encrypted_reason(reason: str | None) -> bool:
+    """Whether a stored parse error says the PDF is encrypted, in any interface language."""
+    return bool(reason) and reason.startswith(tuple(translations_of(ENCRYPTED_MARK)))  # type: ignore[union-attr]
+
+
 # Rendering resolution for OCR of scanned pages: 300 dpi is what Tesseract is trained for.
 OCR_DPI = 300
 MAX_WARNINGS = 20
@@ -189,13 +199,13 @@ def _describe(exc: BaseException) -> str:
     # pdfplumber wraps pdfminer's exception; the inner one says what is wrong.
     inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
     if isinstance(inner, RecursionError) or isinstance(exc, RecursionError):
-        return "not a readable PDF: its structure loops or nests too deeply"
+        return _("not a readable PDF: its structure loops or nests too deeply")
     text = str(inner).strip() or type(inner).__name__
     # pdfminer quotes raw bytes of the damaged object; a person needs only the gist.
     text = "".join(c if c.isprintable() else "?" for c in text)
     if len(text) > 100:
         text = text[:100] + "…"
-    return f"not a readable PDF: {text}"
+    return _("not a readable PDF: {reason}").format(reason=text)
 
 
 def extract_pdf(
@@ -237,9 +247,12 @@ def extract_pdf(
             if _is_password_error(exc):
                 result.encrypted = True
                 result.error = (
-                    "encrypted: the password given is wrong"
+                    _("encrypted: the password given is wrong")
                     if password
-                    else f"encrypted: password required ({PASSWORD_HINT})"
+                    else _(
+                        "encrypted: password required (use --password-prompt or set "
+                        "EVIDENCE_PDF_PASSWORD)"
+                    )
                 )
             else:
                 result.error = _describe(exc)
@@ -286,7 +299,11 @@ def _read_page(page: Any, number: int, result: PdfExtraction, tables: bool) -> N
     try:
         text = page.extract_text() or ""
     except Exception as exc:
-        result.warnings.append(f"page {number}: text unreadable ({str(exc)[:100]})")
+        result.warnings.append(
+            _("page {number}: text unreadable ({error})").format(
+                number=number, error=str(exc)[:100]
+            )
+        )
         text = ""
     result.pages.append(text)
     try:
@@ -300,7 +317,11 @@ def _read_page(page: Any, number: int, result: PdfExtraction, tables: bool) -> N
     try:
         found = page.extract_tables()
     except Exception as exc:
-        result.warnings.append(f"page {number}: tables unreadable ({str(exc)[:100]})")
+        result.warnings.append(
+            _("page {number}: tables unreadable ({error})").format(
+                number=number, error=str(exc)[:100]
+            )
+        )
         return
     for rows in found:
         cleaned = _clean_rows(rows)
@@ -329,7 +350,9 @@ def _ocr_scanned(pdf: Any, result: PdfExtraction, ocr: OcrOptions, deadline: flo
             result.ocr = {"status": "unavailable", "reason": str(exc), "derived": True}
             return
         except Exception as exc:
-            result.warnings.append(f"page {number}: OCR failed ({str(exc)[:100]})")
+            result.warnings.append(
+                _("page {number}: OCR failed ({error})").format(number=number, error=str(exc)[:100])
+            )
             continue
         result.ocr_pages[number] = text
         result.ocr["pages"].append(number)

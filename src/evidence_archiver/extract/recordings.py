@@ -59,16 +59,17 @@ from datetime import datetime, timedelta
 from pathlib import PurePosixPath, PureWindowsPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ..i18n import N_, _
 from ..people import default_region, normalize_phone
 
 #: The zone Chinese phones' names are read in unless the caller gives another.
 CHINA_ZONE = "Asia/Shanghai"
 
 SYSTEMS = {
-    "miui": "MIUI/HyperOS (Xiaomi)",
-    "emui": "EMUI/HarmonyOS (Huawei, Honor)",
-    "coloros": "ColorOS (OPPO, OnePlus, realme)",
-    "vivo": "OriginOS/Funtouch (vivo)",
+    "miui": N_("MIUI/HyperOS (Xiaomi)"),
+    "emui": N_("EMUI/HarmonyOS (Huawei, Honor)"),
+    "coloros": N_("ColorOS (OPPO, OnePlus, realme)"),
+    "vivo": N_("OriginOS/Funtouch (vivo)"),
 }
 
 # Folder hints, matched against the lower-cased path with "/" separators.
@@ -141,7 +142,9 @@ def check_zone(zone: str) -> str:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {zone!r}: use a name like Asia/Shanghai") from exc
+        raise ValueError(
+            _("unknown time zone {zone}: use a name like Asia/Shanghai").format(zone=repr(zone))
+        ) from exc
     return zone
 
 
@@ -184,11 +187,14 @@ def _time(digits: str, system: str) -> tuple[datetime | None, str | None]:
     try:
         return datetime.strptime(digits, fmt), None  # noqa: DTZ007 - a wall-clock reading
     except ValueError:
-        label = SYSTEMS.get(system, "call recording")
-        return None, (
-            f"the name looks like a {label} call recording but {digits} is not a real date "
-            "and time: kept without a time"
-        )
+        if system not in SYSTEMS:
+            return None, _(
+                "the name holds {text}, which is not a real date and time: kept without a time"
+            ).format(text=digits)
+        return None, _(
+            "the name looks like a {phone} call recording but {digits} is not a real date and "
+            "time: kept without a time"
+        ).format(phone=_(SYSTEMS[system]), digits=digits)
 
 
 def _who(who: str, num: str, region: str) -> tuple[str, str, str]:
@@ -252,10 +258,9 @@ def _generic(stem: str, hinted: str | None, region: str) -> RecordingName | None
             year, month, day, hour, minute, second = (int(g) for g in time_match.groups())
             local = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
         except ValueError:
-            problem = (
-                f"the name holds {time_match.group(0)}, which is not a real date and time: "
-                "kept without a time"
-            )
+            problem = _(
+                "the name holds {text}, which is not a real date and time: kept without a time"
+            ).format(text=time_match.group(0))
         stem = stem[: time_match.start()] + " " + stem[time_match.end() :]
     number = raw = ""
     for candidate in _GENERIC_PHONE.findall(stem):

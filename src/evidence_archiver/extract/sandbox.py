@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import IO, Any, Generic, TypeVar
 
 from ..errors import EvidenceError
+from ..i18n import _
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -138,16 +139,30 @@ def _serve(memory_mb: int) -> None:
         try:
             reply: tuple[str, Any] = ("ok", func(job))
         except MemoryError:
-            reply = ("failed", f"needs more than the memory limit of {memory_mb} MB")
+            reply = (
+                "failed",
+                _("needs more than the memory limit of {memory_mb} MB").format(memory_mb=memory_mb),
+            )
         except RecursionError:
-            reply = ("failed", "its structure nests too deeply to read (recursion limit)")
+            reply = ("failed", _("its structure nests too deeply to read (recursion limit)"))
         except Exception as exc:
-            reply = ("failed", f"the extractor failed: {type(exc).__name__}: {str(exc)[:200]}")
+            reply = (
+                "failed",
+                _("the extractor failed: {kind}: {error}").format(
+                    kind=type(exc).__name__, error=str(exc)[:200]
+                ),
+            )
         try:
             _write_message(channel, reply)
         except MemoryError:
             _write_message(
-                channel, ("failed", f"its result exceeds the memory limit of {memory_mb} MB")
+                channel,
+                (
+                    "failed",
+                    _("its result exceeds the memory limit of {memory_mb} MB").format(
+                        memory_mb=memory_mb
+                    ),
+                ),
             )
 
 
@@ -206,17 +221,19 @@ class _Worker:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return "the extractor stopped answering; the file may be damaged or hostile"
+            return _("the extractor stopped answering; the file may be damaged or hostile")
         if code < 0:
             try:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            return (
-                f"the extractor crashed on it ({name}); the file may be damaged or hostile, "
-                f"or need more than the memory limit of {memory_mb} MB"
-            )
-        return f"the extractor stopped on it (exit code {code}); the file may be damaged or hostile"
+            return _(
+                "the extractor crashed on it ({name}); the file may be damaged or hostile, or "
+                "need more than the memory limit of {memory_mb} MB"
+            ).format(name=name, memory_mb=memory_mb)
+        return _(
+            "the extractor stopped on it (exit code {code}); the file may be damaged or hostile"
+        ).format(code=code)
 
 
 def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
@@ -227,7 +244,7 @@ def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
     """
     if readable:
         try:
-            status, _ = _read_message(worker.replies)
+            status, _reply = _read_message(worker.replies)
         except (EOFError, OSError, pickle.UnpicklingError):
             status = "dead"
         if status == "ready":
@@ -237,8 +254,10 @@ def _check_startup(worker: _Worker, readable: bool, limits: Limits) -> None:
         return
     worker.stop(now=True)
     raise SandboxError(
-        "the extraction worker processes could not start "
-        f"(is the memory limit of {limits.memory_mb} MB too low? try --memory-mb 1536)"
+        _(
+            "the extraction worker processes could not start (is the memory limit of {memory_mb} "
+            "MB too low? try --memory-mb 1536)"
+        ).format(memory_mb=limits.memory_mb)
     )
 
 
@@ -311,7 +330,9 @@ def run_isolated(
                         )
                         continue
                 elif time.monotonic() >= worker.deadline:
-                    failure = f"took longer than the time limit of {limits.seconds:g} s"
+                    failure = _("took longer than the time limit of {seconds} s").format(
+                        seconds=format(limits.seconds, "g")
+                    )
                 else:
                     continue
                 # The worker hung or died: replace it, report the job, go on.

@@ -163,7 +163,7 @@ def create_app(config: UiConfig) -> Starlette:
         counterparties = [v for v in field_(data, "counterparties").splitlines() if v.strip()]
         try:
             rules = [rule_from_counterparty(v.strip()) for v in counterparties]
-            slug, _ = await worker.run(lambda a: a.create_case(title, rules=rules))
+            slug, _rules = await worker.run(lambda a: a.create_case(title, rules=rules))
         except UsageError as exc:
             all_cases = await worker.run(lambda a: a.cases())
             return page(request, "cases.html", status_code=400, cases=all_cases, error=str(exc))

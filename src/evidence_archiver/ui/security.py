@@ -179,7 +179,7 @@ def _bounded(receive: Receive, limit: int) -> Receive:
 def _with_headers(send: Send) -> Send:
     async def wrapped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            names = {name.lower() for name, _ in message.get("headers", [])}
+            names = {name.lower() for name, _value in message.get("headers", [])}
             extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
             message = {**message, "headers": [*message.get("headers", []), *extra]}
         await send(message)

@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from ..errors import UsageError
+from ..i18n import _
 from .app import UiConfig, create_app
 
 HOST = "127.0.0.1"
@@ -37,8 +38,10 @@ def bind(port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise UsageError(
-            f"cannot listen on {HOST}:{port} ({exc.strerror}): another program uses it; "
-            "choose another --port, or leave it out to take any free one"
+            _(
+                "cannot listen on {host}:{port} ({reason}): another program uses it; choose "
+                "another --port, or leave it out to take any free one"
+            ).format(host=HOST, port=port, reason=exc.strerror)
         ) from exc
     sock.listen(64)
     return sock

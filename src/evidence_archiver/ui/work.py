@@ -27,6 +27,7 @@ from typing import Any, TypeVar, cast
 
 from ..archive import Archive
 from ..errors import EvidenceError
+from ..i18n import _
 
 T = TypeVar("T")
 
@@ -162,7 +163,7 @@ class ExportJobs:
             except FontMissing as exc:
                 # As the demo does: a bundle without its PDF, and the page says why.
                 pdf = False
-                job.notes.append(f"bundle.pdf left out: {exc}")
+                job.notes.append(_("bundle.pdf left out: {reason}").format(reason=exc))
         try:
             kwargs: dict[str, Any] = {"create": False}
             if self._clock is not None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from ...archive.ingest import PreparedCapture, held_bytes, prepare_all
 from ...errors import UsageError
+from ...i18n import _
 from ...model import Capture, ImportProblem, ImportReport
 from ..background import in_child_process
 from .common import ReadNotes, Spool, with_signatures
@@ -71,7 +72,11 @@ class PhoneExport:
         self.zone = zone
         self.column_map = dict(column_map) if column_map is not None else None
         if format is not None and format not in FORMATS:
-            raise UsageError(f"unknown phone export format {format!r}: use one of {FORMATS}")
+            raise UsageError(
+                _("unknown phone export format {format}: use one of {FORMATS}").format(
+                    format=repr(format), FORMATS=FORMATS
+                )
+            )
         self.format = format or detect_format(self.path)
         self.region = region.strip().upper() if region else None
         self.notes = ReadNotes(format=self.format)
@@ -141,7 +146,7 @@ class PhoneExport:
             else:
                 self._captures = ChatLabReader(path, zone=self.zone, notes=self.notes).captures
         else:
-            raise UsageError(f"reading {fmt} exports is not supported yet")
+            raise UsageError(_("reading {fmt} exports is not supported yet").format(fmt=fmt))
 
     @property
     def connector(self) -> str:

@@ -42,6 +42,7 @@ from xml.parsers import expat
 
 from ...errors import SourceError
 from ...hashing import blob_from_file
+from ...i18n import _
 from ...model import Attachment, Capture, Direction, ImportProblem, Item, SourceRef
 from .common import (
     ReadNotes,
@@ -358,26 +359,32 @@ class _Collector:
         parser.ExternalEntityRefHandler = self.external_entity
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
 
-    def doctype(self, name: str, *_: Any) -> None:
+    def doctype(self, name: str, *_args: Any) -> None:
         raise HostileXml(
-            f"refused: the file declares a DTD (<!DOCTYPE {name}>), which SMS Backup & Restore "
-            "never writes; DTDs are how XML bombs and external-entity attacks work, so nothing "
-            "was imported. Export the backup again from the phone."
+            _(
+                "refused: the file declares a DTD (<!DOCTYPE {name}>), which SMS Backup & Restore "
+                "never writes; DTDs are how XML bombs and external-entity attacks work, so "
+                "nothing was imported. Export the backup again from the phone."
+            ).format(name=name)
         )
 
-    def entity(self, name: str, *_: Any) -> None:
+    def entity(self, name: str, *_args: Any) -> None:
         raise HostileXml(
-            f"refused: the file declares the XML entity {name!r}, which a phone backup never "
-            "does (entity expansion is used to exhaust memory); nothing was imported"
+            _(
+                "refused: the file declares the XML entity {name}, which a phone backup never "
+                "does (entity expansion is used to exhaust memory); nothing was imported"
+            ).format(name=repr(name))
         )
 
-    def unparsed_entity(self, name: str, *_: Any) -> None:
+    def unparsed_entity(self, name: str, *_args: Any) -> None:
         self.entity(name)
 
-    def external_entity(self, *_: Any) -> int:
+    def external_entity(self, *_args: Any) -> int:
         raise HostileXml(
-            "refused: the file refers to an external entity (it would make the reader fetch "
-            "another file or URL); nothing was imported"
+            _(
+                "refused: the file refers to an external entity (it would make the reader fetch "
+                "another file or URL); nothing was imported"
+            )
         )
 
     def start(self, name: str, attrs: dict[str, str]) -> None:
@@ -389,8 +396,10 @@ class _Collector:
             self.root_attrs = attrs
             if name not in ("smses", "calls"):
                 raise SourceError(
-                    f"not an SMS Backup & Restore file: its root element is <{name}>, expected "
-                    "<smses> (messages) or <calls> (call log)"
+                    _(
+                        "not an SMS Backup & Restore file: its root element is <{name}>, expected "
+                        "<smses> (messages) or <calls> (call log)"
+                    ).format(name=name)
                 )
             return
         nested = self.current is not None and self.current.tag == "mms" and self.depth > 2
@@ -466,7 +475,9 @@ class SmsBackupReader(SpooledReader):
         try:
             self._file = path.open("rb")
         except OSError as exc:
-            raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+            raise SourceError(
+                _("cannot read {path}: {value}").format(path=path, value=exc.strerror or exc)
+            ) from exc
         self._eof = False
         self._error: str | None = None
         self._truncated = False
@@ -481,7 +492,9 @@ class SmsBackupReader(SpooledReader):
         if self._collector.root is None:
             self._file.close()
             raise SourceError(
-                f"not an SMS Backup & Restore file: {self._error or 'no XML element found'}"
+                _("not an SMS Backup & Restore file: {value}").format(
+                    value=self._error or _("no XML element found")
+                )
             )
 
     def close(self) -> None:
@@ -588,45 +601,59 @@ class SmsBackupReader(SpooledReader):
         yield from self._closing_problems(container, records)
 
     def _closing_problems(self, container: str, records: int) -> Iterator[ImportProblem]:
-        what = "calls" if self.kind == "calls" else "messages"
+        what = _("calls") if self.kind == "calls" else _("messages")
         for lost in self._collector.unclosed:
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, f"element {lost.index} (line {lost.line})"),
-                f"this {lost.tag} has no end tag (the file is damaged there) and was skipped",
+                _("this {tag} has no end tag (the file is damaged there) and was skipped").format(
+                    tag=lost.tag
+                ),
             )
         for line, where, resumed in self._damage:
-            after = (
-                f"reading went on at line {resumed}"
+            message = (
+                _(
+                    "the file is damaged at {where}: the record there could not be read; reading "
+                    "went on at line {resumed}"
+                )
                 if resumed
-                else "no record follows it, so nothing after it was read"
+                else _(
+                    "the file is damaged at {where}: the record there could not be read; no "
+                    "record follows it, so nothing after it was read"
+                )
             )
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, f"line {line}"),
-                f"the file is damaged at {where}: the record there could not be read; {after}",
+                message.format(where=where, resumed=resumed),
             )
         if self._error is not None:
             if self._truncated:
-                reason = (
-                    f"the file is cut short ({self._error}): the {records} complete {what} before "
-                    "that point were imported; export the backup again to get the rest"
-                )
+                reason = _(
+                    "the file is cut short ({error}): the {records} complete {what} before that "
+                    "point were imported; export the backup again to get the rest"
+                ).format(error=self._error, records=records, what=what)
             else:
-                reason = (
-                    f"the file is damaged at {self._error}: the {records} {what} before that point "
-                    "were imported, the rest of the file cannot be read"
-                )
+                reason = _(
+                    "the file is damaged at {error}: the {records} {what} before that point were "
+                    "imported, the rest of the file cannot be read"
+                ).format(error=self._error, records=records, what=what)
             yield ImportProblem(SourceRef(CONNECTOR, container, "end of file"), reason)
         declared = self._collector.root_attrs.get("count")
         if declared is not None and declared.strip().isdigit() and int(declared) != records:
             yield ImportProblem(
                 SourceRef(CONNECTOR, container, "header"),
-                f"the backup header says it holds {int(declared)} {what} but {records} were read",
+                _("the backup header says it holds {value} {what} but {records} were read").format(
+                    value=int(declared), what=what, records=records
+                ),
             )
         repaired, replaced = self._emoji, self._replaced
         if repaired:
-            self.notes.add(f"repaired {repaired} emoji written as surrogate-pair references")
+            self.notes.add(
+                _("repaired {n} emoji written as surrogate-pair references").format(n=repaired)
+            )
         if replaced:
-            self.notes.add(f"replaced {replaced} invalid character references with U+FFFD")
+            self.notes.add(
+                _("replaced {n} invalid character references with U+FFFD").format(n=replaced)
+            )
 
     def _convert(
         self, record: _Record, container: str, container_sha: str
@@ -640,7 +667,9 @@ class SmsBackupReader(SpooledReader):
             else:
                 made = self._call(record)
         except (ValueError, KeyError, TypeError) as exc:
-            yield ImportProblem(source, f"could not read this {record.tag}: {exc}")
+            yield ImportProblem(
+                source, _("could not read this {tag}: {error}").format(tag=record.tag, error=exc)
+            )
             return
         item, attachments, key, problems = made
         emoji, replaced = record.emoji, record.replaced
@@ -765,8 +794,10 @@ class SmsBackupReader(SpooledReader):
                 problems.append(
                     ImportProblem(
                         source,
-                        f"MMS part {name} ({media_type}) is not valid base64 ({exc}) and was not "
-                        "kept; the message text was kept",
+                        _(
+                            "MMS part {name} ({media_type}) is not valid base64 ({error}) and was "
+                            "not kept; the message text was kept"
+                        ).format(name=name, media_type=media_type, error=exc),
                     )
                 )
                 continue

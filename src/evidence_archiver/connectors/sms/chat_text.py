@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...errors import SourceError, UsageError
 from ...hashing import blob_from_file
+from ...i18n import _
 from ...model import Attachment, Capture, ImportProblem, Item, SourceRef
 from ...people import default_region, normalize_phone
 from .common import ReadNotes, Spool, guess_media_type, message_key, safe_filename
@@ -72,7 +73,9 @@ def user_zone(name: str | None = None) -> tzinfo | None:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"unknown time zone {name!r}: use a name like Asia/Shanghai") from None
+            raise UsageError(
+                _("unknown time zone {name}: use a name like Asia/Shanghai").format(name=repr(name))
+            ) from None
     return datetime.now().astimezone().tzinfo  # noqa: DTZ005 - the computer's own zone
 
 
@@ -142,7 +145,7 @@ def infer_order(dates: list[str], region: str | None) -> str:
             best.append((_steps_back(built), rank, order))
     if not best:
         raise SourceError(
-            "the dates in this chat export are in no day/month order that makes every date valid"
+            _("the dates in this chat export are in no day/month order that makes every date valid")
         )
     return min(best)[2]
 
@@ -197,8 +200,10 @@ class ChatTextReader:
         self.messages = self._split(self.text)
         if not self.messages:
             raise SourceError(
-                f"{path.name} has no line that starts like a chat message "
-                "(e.g. '12/03/2024, 14:05 - Name: text'); is it a WhatsApp or Signal export?"
+                _(
+                    "{name} has no line that starts like a chat message (e.g. '12/03/2024, 14:05 "
+                    "- Name: text'); is it a WhatsApp or Signal export?"
+                ).format(name=path.name)
             )
         self.order = infer_order([m.date for m in self.messages], region)
 
@@ -212,7 +217,9 @@ class ChatTextReader:
                     next((n for n in names if n.endswith(".txt")), None),
                 )
                 if chat is None:
-                    raise SourceError(f"{path.name} holds no chat text (_chat.txt)")
+                    raise SourceError(
+                        _("{name} holds no chat text (_chat.txt)").format(name=path.name)
+                    )
                 self._members = {n.rsplit("/", 1)[-1]: n for n in names}
                 raw = archive.read(chat)
             title = path.stem
@@ -292,7 +299,9 @@ class ChatTextReader:
             source = SourceRef(self.connector, container, f"line {message.line}")
             ymd = _build(self.order, message.date)
             if ymd is None:  # pragma: no cover - infer_order checked every date
-                yield ImportProblem(source, f"unreadable date {message.date!r}")
+                yield ImportProblem(
+                    source, _("unreadable date {date}").format(date=repr(message.date))
+                )
                 continue
             local = datetime(*ymd, *_clock(message.time, message.ampm))  # noqa: DTZ001
             when = local.replace(tzinfo=self.zone)
@@ -361,11 +370,15 @@ class ChatTextReader:
             )
         self.notes.records = len(self.messages)
         self.notes.add(
-            f"dates read as {'/'.join(self.order.upper())}, times in {self.zone} (as the phone "
-            "showed them)"
+            _("dates read as {order}, times in {zone} (as the phone showed them)").format(
+                order="/".join(self.order.upper()), zone=self.zone
+            )
         )
         if order_is_a_guess([m.date for m in self.messages]):
             self.notes.add(
-                "every date in this chat reads as day/month and as month/day: the order was taken "
-                "from the region; give --region (e.g. CN, GB or US) if the dates look wrong"
+                _(
+                    "every date in this chat reads as day/month and as month/day: the order was "
+                    "taken from the region; give --region (e.g. CN, GB or US) if the dates look "
+                    "wrong"
+                )
             )

@@ -29,6 +29,7 @@ from typing import Any
 
 from ...errors import SourceError, UsageError
 from ...hashing import blob_from_file
+from ...i18n import _
 from ...model import Capture, Direction, ImportProblem, Item, ItemKind, SourceRef
 from .chat_text import _build, infer_order, user_zone
 from .common import ReadNotes, epoch_to_datetime, message_key, phone, thread_key
@@ -120,7 +121,7 @@ class CsvReader:
             dialect = csv.excel
         self.rows = list(csv.reader(io.StringIO(text, newline=""), dialect))
         if not self.rows:
-            raise SourceError(f"{path.name} is empty")
+            raise SourceError(_("{name} is empty").format(name=path.name))
         self.header = [h.strip() for h in self.rows[0]]
         self.columns = self._match(column_map or {})
         dates = [self._cell(r, "date") for r in self.rows[1:]]
@@ -133,11 +134,23 @@ class CsvReader:
         columns: dict[str, int] = {}
         for field, column in column_map.items():
             if field not in FIELDS:
-                raise UsageError(f"--map {field}=…: unknown field; use one of {', '.join(FIELDS)}")
+                raise UsageError(
+                    _("--map {field}=…: unknown field; use one of {value}").format(
+                        field=field, value=", ".join(FIELDS)
+                    )
+                )
             if column not in self.header and _norm(column) not in by_name:
                 raise SourceError(
-                    f"--map {field}={column}: {self.path.name} has no column {column!r} "
-                    f"(its columns: {', '.join(self.header)})"
+                    _(
+                        "--map {field}={column}: {name} has no column {column2} (its columns: "
+                        "{value})"
+                    ).format(
+                        field=field,
+                        column=column,
+                        name=self.path.name,
+                        column2=repr(column),
+                        value=", ".join(self.header),
+                    )
                 )
             columns[field] = (
                 self.header.index(column) if column in self.header else by_name[_norm(column)]
@@ -153,8 +166,16 @@ class CsvReader:
             if needed not in columns and not (needed == "text" and "duration" in columns):
                 looked = ", ".join(SYNONYMS[needed][:6])
                 raise SourceError(
-                    f"{self.path.name} has no column for {what} (looked for {looked}…); name it "
-                    f"with --map {needed}=COLUMN. Its columns are: {', '.join(self.header)}"
+                    _(
+                        "{name} has no column for {what} (looked for {looked}…); name it with "
+                        "--map {needed}=COLUMN. Its columns are: {value}"
+                    ).format(
+                        name=self.path.name,
+                        what=what,
+                        looked=looked,
+                        needed=needed,
+                        value=", ".join(self.header),
+                    )
                 )
         return columns
 
@@ -200,9 +221,8 @@ class CsvReader:
             when, assumed = self._when(raw_date)
             yield self._row(row, source, when, assumed, raw_date, blob.sha256)
             self.notes.records += 1
-        self.notes.add(
-            f"columns used: {', '.join(f'{f}={self.header[i]}' for f, i in self.columns.items())}"
-        )
+        used = ", ".join(f"{f}={self.header[i]}" for f, i in self.columns.items())
+        self.notes.add(_("columns used: {columns}").format(columns=used))
 
     def _row(
         self,

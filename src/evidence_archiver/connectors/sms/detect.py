@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 from ...errors import SourceError
+from ...i18n import _
 from .chat_text import LINE as CHAT_LINE
 from .wechat import is_memotrace_page
 from .wechat import sniff as sniff_wechat
@@ -50,7 +51,9 @@ def _head(path: Path) -> bytes:
         with path.open("rb") as f:
             return f.read(SNIFF)
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise SourceError(
+            _("cannot read {path}: {value}").format(path=path, value=exc.strerror or exc)
+        ) from exc
 
 
 def _text_format(text: str) -> str | None:
@@ -79,14 +82,16 @@ def _zip_format(path: Path) -> str | None:
                 if base == "_chat.txt" or base.startswith("WhatsApp Chat"):
                     return "whatsapp"
     except (zipfile.BadZipFile, OSError) as exc:
-        raise SourceError(f"{path} looks like a zip but cannot be opened: {exc}") from exc
+        raise SourceError(
+            _("{path} looks like a zip but cannot be opened: {error}").format(path=path, error=exc)
+        ) from exc
     return None
 
 
 def detect_format(path: Path) -> str:
     """The format name of a phone export (one of :data:`FORMATS`), or a :class:`SourceError`."""
     if not path.exists():
-        raise SourceError(f"{path} does not exist")
+        raise SourceError(_("{path} does not exist").format(path=path))
     if path.is_dir():
         if any(path.glob("messages.ndjson")) or any(path.glob("*.ndjson")):
             return "sms-import-export"
@@ -99,8 +104,10 @@ def detect_format(path: Path) -> str:
             if any(path.glob(pattern)):
                 return "google-voice"
         raise SourceError(
-            f"{path} is a folder without a phone export in it (expected a Google Voice Takeout "
-            "'Calls' folder or an SMS Import/Export folder with messages.ndjson)"
+            _(
+                "{path} is a folder without a phone export in it (expected a Google Voice Takeout "
+                "'Calls' folder or an SMS Import/Export folder with messages.ndjson)"
+            ).format(path=path)
         )
     head = _head(path)
     suffix = path.suffix.lower()
@@ -109,8 +116,10 @@ def detect_format(path: Path) -> str:
         if found:
             return found
         raise SourceError(
-            f"{path} is a zip without a known phone export in it (SMS Import/Export, "
-            "WhatsApp or Google Voice Takeout)"
+            _(
+                "{path} is a zip without a known phone export in it (SMS Import/Export, WhatsApp "
+                "or Google Voice Takeout)"
+            ).format(path=path)
         )
     wechat = sniff_wechat(head, suffix)
     if wechat:
@@ -130,6 +139,7 @@ def detect_format(path: Path) -> str:
     if found:
         return found
     raise SourceError(
-        f"cannot tell what kind of phone export {path.name} is; name it with --format "
-        f"({', '.join(FORMATS)})"
+        _(
+            "cannot tell what kind of phone export {name} is; name it with --format ({value})"
+        ).format(name=path.name, value=", ".join(FORMATS))
     )

@@ -27,6 +27,7 @@ from typing import Any
 
 from ...errors import SourceError
 from ...hashing import blob_from_bytes
+from ...i18n import _
 from ...model import Attachment, Capture, Direction, ImportProblem, Item, ItemKind, SourceRef
 from .common import (
     ReadNotes,
@@ -178,8 +179,10 @@ class GoogleVoiceReader(SpooledReader):
         )
         if not self.pages:
             raise SourceError(
-                f"no Google Voice pages (Voice/Calls/*.html) in {path}; point at the unpacked "
-                "Takeout folder, its Voice/Calls folder or the Takeout zip"
+                _(
+                    "no Google Voice pages (Voice/Calls/*.html) in {path}; point at the unpacked "
+                    "Takeout folder, its Voice/Calls folder or the Takeout zip"
+                ).format(path=path)
             )
 
     def _member_reader(self, name: str) -> Callable[[], bytes]:
@@ -237,7 +240,7 @@ class GoogleVoiceReader(SpooledReader):
             return
         yield ImportProblem(
             SourceRef(CONNECTOR, container, "whole file"),
-            "not a Google Voice conversation or call page (no hChatLog or haudio section)",
+            _("not a Google Voice conversation or call page (no hChatLog or haudio section)"),
         )
 
     def _conversation(

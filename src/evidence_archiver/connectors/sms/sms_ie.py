@@ -23,6 +23,7 @@ from typing import IO, Any
 
 from ...errors import SourceError
 from ...hashing import blob_from_file
+from ...i18n import _
 from ...model import Attachment, Capture, Direction, ImportProblem, Item, SourceRef
 from .backup_xml import CALL_TYPES, MMS_BOXES, PRESENTATION, SMS_TYPES, UNKNOWN_NAMES
 from .common import (
@@ -81,7 +82,9 @@ class SmsIeReader(SpooledReader):
             self._ndjson = [path.name]
         if not self._ndjson and not self._calls:
             raise SourceError(
-                f"{path.name} holds no SMS Import/Export data (messages.ndjson or a call log .json)"
+                _(
+                    "{name} holds no SMS Import/Export data (messages.ndjson or a call log .json)"
+                ).format(name=path.name)
             )
 
     def close(self) -> None:
@@ -148,7 +151,9 @@ class SmsIeReader(SpooledReader):
                     yield convert(record, source, sha)
                     self.notes.records += 1
                 except (ValueError, TypeError, KeyError) as exc:
-                    yield ImportProblem(source, f"could not read this message: {exc}")
+                    yield ImportProblem(
+                        source, _("could not read this message: {error}").format(error=exc)
+                    )
 
     def _sms(self, record: dict[str, Any], source: SourceRef, sha: str) -> Capture:
         raw = clean(str(record.get("address") or ""))
@@ -260,16 +265,19 @@ class SmsIeReader(SpooledReader):
                 rows = json.load(raw)
             except ValueError as exc:
                 yield ImportProblem(
-                    SourceRef(CONNECTOR, container, name), f"not a call log JSON: {exc}"
+                    SourceRef(CONNECTOR, container, name),
+                    _("not a call log JSON: {error}").format(error=exc),
                 )
                 return
         if not isinstance(rows, list):
-            yield ImportProblem(SourceRef(CONNECTOR, container, name), "not a call log JSON array")
+            yield ImportProblem(
+                SourceRef(CONNECTOR, container, name), _("not a call log JSON array")
+            )
             return
         for index, row in enumerate(rows, start=1):
             source = SourceRef(CONNECTOR, container, f"entry {index}")
             if not isinstance(row, dict):
-                yield ImportProblem(source, "not a call record")
+                yield ImportProblem(source, _("not a call record"))
                 continue
             yield self._call(row, source, sha)
             self.notes.records += 1

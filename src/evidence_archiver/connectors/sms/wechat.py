@@ -64,6 +64,7 @@ from defusedxml.ElementTree import fromstring as safe_xml
 
 from ...errors import SourceError
 from ...hashing import blob_from_file
+from ...i18n import _, ngettext
 from ...model import Attachment, Capture, Direction, ImportProblem, Item, SourceRef
 from .chat_text import user_zone
 from .common import ReadNotes, guess_media_type, message_key, safe_filename
@@ -253,8 +254,10 @@ def readable_content(kind: str, raw: str) -> Readable:
     except DefusedXmlException as exc:
         return Readable(
             f"[{KIND_LABEL.get(kind, kind)}: content not read]",
-            error=f"the message's XML was refused ({type(exc).__name__}: a DTD or entity, "
-            "which WeChat never writes and XML bombs use); its raw text is kept",
+            error=_(
+                "the message's XML was refused ({error}: a DTD or entity, which WeChat never "
+                "writes and XML bombs use); its raw text is kept"
+            ).format(error=type(exc).__name__),
         )
     if kind == "system":
         # An Element with no children is falsy: compare with None.
@@ -597,25 +600,32 @@ class MemoTraceCsvReader:
         with self._open() as f:
             header = next(csv.reader(f), None)
         if not header:
-            raise SourceError(f"{path.name} is empty")
+            raise SourceError(_("{name} is empty").format(name=path.name))
         self.header = [h.strip().lstrip("\ufeff") for h in header]
         self.columns = {name: i for i, name in enumerate(self.header) if name}
         missing = [c for c in CSV_REQUIRED if c not in self.columns]
         if missing:
             raise SourceError(
-                f"{path.name} has no {', '.join(missing)} column, which every WeChat message "
-                f"needs; its columns are: {', '.join(self.header)}"
+                _(
+                    "{name} has no {missing} column, which every WeChat message needs; its "
+                    "columns are: {columns}"
+                ).format(name=path.name, missing=", ".join(missing), columns=", ".join(self.header))
             )
         absent = [c for c in CSV_COLUMNS if c not in self.columns]
         if absent:
             self.notes.add(
-                f"the file lacks the column(s) {', '.join(absent)}: "
-                + ("messages have no direction; " if "IsSender" in absent else "")
-                + ("the chat is named after the file; " if "TalkerId" in absent else "")
-                + "the rest was read"
+                ngettext(
+                    "the file lacks the column {columns}; the rest was read",
+                    "the file lacks the columns {columns}; the rest was read",
+                    len(absent),
+                ).format(columns=", ".join(absent))
             )
+            if "IsSender" in absent:
+                self.notes.add(_("without IsSender, messages have no direction"))
+            if "TalkerId" in absent:
+                self.notes.add(_("without TalkerId, the chat is named after the file"))
         if self.encoding == "gb18030":
-            self.notes.add("the file is not UTF-8: it was read as GB18030 (GBK)")
+            self.notes.add(_("the file is not UTF-8: it was read as GB18030 (GBK)"))
 
     def _open(self) -> Any:
         return self.path.open(
@@ -651,7 +661,9 @@ class MemoTraceCsvReader:
                     line = reader.line_num + 1
                     yield ImportProblem(
                         SourceRef(CSV_FORMAT, container, f"line {start}"),
-                        f"not a readable CSV row ({exc}); the file is kept as it is",
+                        _("not a readable CSV row ({error}); the file is kept as it is").format(
+                            error=exc
+                        ),
                     )
                     continue
                 line = reader.line_num + 1
@@ -662,8 +674,10 @@ class MemoTraceCsvReader:
                 if len(row) < width:
                     yield ImportProblem(
                         where,
-                        f"the row has {len(row)} of the header's {width} columns (cut short, "
-                        "perhaps the end of a truncated file); it was not imported",
+                        _(
+                            "the row has {n} of the header's {width} columns (cut short, "
+                            "perhaps the end of a truncated file); it was not imported"
+                        ).format(n=len(row), width=width),
                     )
                     continue
                 content = row[i_content]
@@ -672,16 +686,20 @@ class MemoTraceCsvReader:
                 except UnicodeEncodeError:
                     yield ImportProblem(
                         where,
-                        "the message text holds bytes that are not UTF-8 (part of the file was "
-                        "saved in another encoding); it was not imported",
+                        _(
+                            "the message text holds bytes that are not UTF-8 (part of the file "
+                            "was saved in another encoding); it was not imported"
+                        ),
                     )
                     continue
                 stamp_text = row[i_time].strip()
                 if not stamp_text.isdigit() or not row[i_type].strip().isdigit():
                     yield ImportProblem(
                         where,
-                        f"CreateTime {stamp_text!r} / Type {row[i_type]!r} are not numbers as "
-                        "MemoTrace writes them; the row was not imported",
+                        _(
+                            "CreateTime {stamp} / Type {type} are not numbers as MemoTrace "
+                            "writes them; the row was not imported"
+                        ).format(stamp=repr(stamp_text), type=repr(row[i_type])),
                     )
                     continue
                 type_ = int(row[i_type])
@@ -746,7 +764,13 @@ class MemoTraceCsvReader:
                         )
                 yield builder.capture(message)
         self.notes.records = records
-        self.notes.add(f"chat {file_chat}: {records} rows; times are exact (Unix seconds)")
+        self.notes.add(
+            ngettext(
+                "chat {chat}: {n} row; times are exact (Unix seconds)",
+                "chat {chat}: {n} rows; times are exact (Unix seconds)",
+                records,
+            ).format(chat=file_chat, n=records)
+        )
 
 
 # --- MemoTrace HTML ---------------------------------------------------------------------------
@@ -803,10 +827,10 @@ class _JsScanner:
                 self.pos = pos + 1
                 return "".join(out)
             if ch == "\n":
-                raise ValueError("a string runs past the end of its line")
+                raise ValueError(_("a string runs past the end of its line"))
             out.append(ch)
             pos += 1
-        raise ValueError("a string is not closed before the end of the file")
+        raise ValueError(_("a string is not closed before the end of the file"))
 
     def objects(self) -> Iterator[tuple[int, dict[str, Any] | str]]:
         """``(offset, fields)`` per object, or ``(offset, reason)`` for one that cannot be read
@@ -819,19 +843,21 @@ class _JsScanner:
             start = self.pos
             try:
                 if text[self.pos] != "{":
-                    raise ValueError(f"unexpected {text[self.pos]!r} between messages")
+                    raise ValueError(
+                        _("unexpected {char} between messages").format(char=repr(text[self.pos]))
+                    )
                 self.pos += 1
                 fields: dict[str, Any] = {}
                 while True:
                     self._skip()
                     if self.pos >= len(text):
-                        raise ValueError("the message is cut short (the file ends inside it)")
+                        raise ValueError(_("the message is cut short (the file ends inside it)"))
                     if text[self.pos] == "}":
                         self.pos += 1
                         break
                     key = self._KEY.match(text, self.pos)
                     if key is None:
-                        raise ValueError("a field without a name")
+                        raise ValueError(_("a field without a name"))
                     self.pos = key.end()
                     ch = text[self.pos : self.pos + 1]
                     if ch in ("'", '"'):
@@ -845,7 +871,9 @@ class _JsScanner:
                         self.pos = word.end()
                         fields[key.group(1)] = {"true": True, "false": False}.get(word.group())
                     else:
-                        raise ValueError(f"field {key.group(1)!r} has no readable value")
+                        raise ValueError(
+                            _("field {name} has no readable value").format(name=repr(key.group(1)))
+                        )
                 yield start, fields
             except ValueError as exc:
                 yield start, str(exc)
@@ -913,12 +941,14 @@ class MemoTraceHtmlReader:
             self.text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             self.text = raw.decode("gb18030", "replace")
-            self.notes.add("the page is not UTF-8: it was read as GB18030 (GBK)")
+            self.notes.add(_("the page is not UTF-8: it was read as GB18030 (GBK)"))
         array = _HTML_ARRAY.search(self.text)
         if array is None:
             raise SourceError(
-                f"{path.name} is an HTML page without MemoTrace's chat messages in it "
-                "(const chatMessages = [...])"
+                _(
+                    "{name} is an HTML page without MemoTrace's chat messages in it "
+                    "(const chatMessages = [...])"
+                ).format(name=path.name)
             )
         self.start = array.end()
         title = _HTML_TITLE.search(self.text)
@@ -930,7 +960,11 @@ class MemoTraceHtmlReader:
         # TalkerId lets the page's messages and the CSV's be archived once.
         self.chat = _talker_beside(path) or self.chat_name
         if self.chat != self.chat_name:
-            self.notes.add(f"the chat's wxid ({self.chat}) was taken from the CSV beside the page")
+            self.notes.add(
+                _("the chat's wxid ({wxid}) was taken from the CSV beside the page").format(
+                    wxid=self.chat
+                )
+            )
 
     def captures(self) -> Iterator[Capture | ImportProblem]:
         container = str(self.path)
@@ -947,11 +981,15 @@ class MemoTraceHtmlReader:
             where = SourceRef(HTML_FORMAT, container, f"line {line}")
             records += 1
             if isinstance(fields, str):
-                yield ImportProblem(where, f"a message that cannot be read: {fields}")
+                yield ImportProblem(
+                    where, _("a message that cannot be read: {reason}").format(reason=fields)
+                )
                 continue
             stamp = fields.get("timestamp")
             if not isinstance(stamp, int) or stamp <= 0:
-                yield ImportProblem(where, f"the message has no timestamp ({stamp!r})")
+                yield ImportProblem(
+                    where, _("the message has no timestamp ({value})").format(value=repr(stamp))
+                )
                 continue
             message = self._message(where.locator, fields, stamp)
             missing += len(message.missing)
@@ -959,8 +997,13 @@ class MemoTraceHtmlReader:
         self.notes.records = records
         if missing:
             self.notes.add(
-                f"{missing} media file(s) the page names are not beside it (was its image/, "
-                "voice/ or file/ folder left behind?): listed as missing on their messages"
+                ngettext(
+                    "{n} media file the page names is not beside it (was its image/, voice/ or "
+                    "file/ folder left behind?): listed as missing on its message",
+                    "{n} media files the page names are not beside it (was its image/, voice/ or "
+                    "file/ folder left behind?): listed as missing on their messages",
+                    missing,
+                ).format(n=missing)
             )
 
     def _message(self, locator: str, fields: dict[str, Any], stamp: int) -> Message:
@@ -1054,9 +1097,15 @@ class ChatLabReader:
             try:
                 document = json.loads(path.read_bytes().decode("utf-8-sig"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise SourceError(f"{path.name} is not readable JSON: {exc}") from exc
+                raise SourceError(
+                    _("{name} is not readable JSON: {error}").format(name=path.name, error=exc)
+                ) from exc
             if not isinstance(document, dict) or "chatlab" not in document:
-                raise SourceError(f"{path.name} is JSON but not a ChatLab export (no 'chatlab')")
+                raise SourceError(
+                    _("{name} is JSON but not a ChatLab export (no 'chatlab')").format(
+                        name=path.name
+                    )
+                )
             self.document = document
             self.meta = document.get("meta") or {}
             for member in document.get("members") or []:
@@ -1072,7 +1121,10 @@ class ChatLabReader:
             self.owner = mine[0] if len(mine) == 1 else ""
         if not self.owner:
             self.notes.add(
-                "the export does not say which member is you (meta.ownerId): directions are unknown"
+                _(
+                    "the export does not say which member is you (meta.ownerId): directions are "
+                    "unknown"
+                )
             )
         name = str(self.meta.get("name") or path.stem)
         if self.group:
@@ -1111,7 +1163,7 @@ class ChatLabReader:
                 if number > 100_000:
                     break
         if not self.meta:
-            raise SourceError(f"{self.path.name} has no ChatLab header line")
+            raise SourceError(_("{name} has no ChatLab header line").format(name=self.path.name))
 
     def _records(self) -> Iterator[tuple[str, Any]]:
         if self.document is not None:
@@ -1125,7 +1177,7 @@ class ChatLabReader:
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    yield f"line {number}", f"not a JSON line ({exc.msg})"
+                    yield f"line {number}", _("not a JSON line ({error})").format(error=exc.msg)
                     continue
                 if isinstance(record, dict) and record.get("_type") in ("header", "member"):
                     continue
@@ -1145,11 +1197,14 @@ class ChatLabReader:
                 yield ImportProblem(where, record)
                 continue
             if not isinstance(record, dict):
-                yield ImportProblem(where, "a message that is not a JSON object")
+                yield ImportProblem(where, _("a message that is not a JSON object"))
                 continue
             stamp = record.get("timestamp")
             if not isinstance(stamp, int | float) or stamp <= 0:
-                yield ImportProblem(where, f"the message has no Unix timestamp ({stamp!r})")
+                yield ImportProblem(
+                    where,
+                    _("the message has no Unix timestamp ({value})").format(value=repr(stamp)),
+                )
                 continue
             yield builder.capture(self._message(locator, record, int(stamp)))
         self.notes.records = records
@@ -1221,7 +1276,7 @@ def is_memotrace_page(path: Path) -> bool:
     tail = b""
     try:
         with path.open("rb") as f:
-            for _ in range(PAGE_SCAN >> 20):
+            for _step in range(PAGE_SCAN >> 20):
                 block = f.read(1 << 20)
                 if not block:
                     return False
