@@ -111,7 +111,7 @@ def _print_facts(case: str, facts: list[FactRecord], breaches: list[Conflict]) -
                 kind=fact_kind_name(f.kind),
                 amount=amount,
                 due=due,
-                text=escape(f.text[:90]),
+                text=escape(shorten(f.text, 100)),
                 items=_(", ").join(map(str, f.items)),
             )
         )
