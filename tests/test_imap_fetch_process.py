@@ -6,6 +6,7 @@ clear reason when it gives up or its process dies, and kill -9 in the middle the
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -271,3 +272,36 @@ def test_kill_9_then_rerun_keeps_every_message_exactly_once(
         assert archive.status()["interrupted_imports"] >= 1
         assert archive.verify_custody() == []
         assert archive.integrity_check() == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+class StopAtFirstProgress(Recorder):
+    def advance(self, folder: str, messages: int, size: int) -> None:
+        raise Interrupted("the user pressed Ctrl-C")
+
+
+def test_a_writer_that_stops_early_stops_the_fetching_process(
+    archive: Archive, imap_user: ImapUser
+) -> None:
+    messages = load(imap_user, 300)
+    ours = Path("/proc/self/cmdline").read_bytes()
+
+    def forked() -> list[int]:
+        found = []
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes() == ours:
+                    found.append(pid)
+        return found
+
+    with pytest.raises(Interrupted):
+        run(archive, imap_user, direct(imap_user), progress=StopAtFirstProgress())
+    assert forked() == []  # stopped and reaped, not left behind holding the archive open
+
+    # What was committed before the interruption stays; the next run finishes the folder.
+    again = run(archive, imap_user, direct(imap_user))
+    assert again.folders[0].stopped is None
+    assert_each_exactly_once(archive, messages)

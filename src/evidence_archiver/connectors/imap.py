@@ -35,9 +35,8 @@ transaction per ``ingest`` batch): network, parsing and writing overlap. For a f
 of new mail or more the fetcher runs in a process of its own on a connection of its own
 (imapclient spends about 100 µs of CPU per message reading the server's answer, which in a
 thread would take the writer's GIL); for less, a thread on the planning connection does, so a
-small folder costs no second login. ``last_uid`` is
-advanced only after the batch holding that UID has committed, so a killed import keeps what it
-wrote and the next run resumes after it.
+small folder costs no second login. ``last_uid`` is advanced only after the batch holding that
+UID has committed, so a killed import keeps what it wrote and the next run resumes after it.
 
 Faults. A dropped connection, a ``BYE`` or a socket timeout during a fetch makes the fetcher
 reconnect (with exponential back-off, a bounded number of consecutive times), re-open the folder,
@@ -1136,7 +1135,7 @@ def _import_folder(
     batches = batches_by_size(
         plan.uids_with_sizes, max_bytes=batch_bytes, max_messages=batch_messages
     )
-    size = sum(size for _, size in plan.uids_with_sizes)
+    folder_bytes = sum(size for _, size in plan.uids_with_sizes)
     job = _FolderJob(
         account=session.account,
         credentials=session.credentials,
@@ -1149,7 +1148,7 @@ def _import_folder(
         retries=retries,
         backoff=backoff,
     )
-    in_child = fetch_process if fetch_process is not None else size >= SMALL_INPUT_BYTES
+    in_child = fetch_process if fetch_process is not None else folder_bytes >= SMALL_INPUT_BYTES
     yielded: list[int] = []
     committed = 0
     outcome: list[_Outcome] = []
@@ -1193,16 +1192,23 @@ def _import_folder(
 
     def counted() -> Generator[PreparedCapture | ImportProblem, None, None]:
         parsed = prepare_many(
-            raw_messages(), workers=workers_for(size, workers), amend=with_imap_details
+            raw_messages(), workers=workers_for(folder_bytes, workers), amend=with_imap_details
         )
-        for prepared in parsed:
-            uid, message_size = pending.popleft()
-            yielded.append(uid)
-            unreported[0] += 1
-            unreported[1] += message_size
-            show_progress()
-            yield prepared
-        show_progress(final=True)
+        try:
+            for prepared in parsed:
+                uid, message_size = pending.popleft()
+                yielded.append(uid)
+                unreported[0] += 1
+                unreported[1] += message_size
+                show_progress()
+                yield prepared
+            show_progress(final=True)
+        finally:
+            # Stopped early: the parsing (and the thread reading the source) ends here, before
+            # the source itself is closed.
+            close = getattr(parsed, "close", None)
+            if close is not None:
+                close()
 
     def on_commit(count: int) -> None:
         nonlocal committed
