@@ -1167,8 +1167,10 @@ def _import_folder(
     source: Generator[list[Fetched], None, _Outcome]
     if in_child:
         # Each UID FETCH batch crosses as it is (at most batch_bytes), so that what is fetched
-        # is written, and shown, as soon as it arrives, however slow the link.
-        source = in_child_process(_fetch_on_own_connection, job, batch_size=1)
+        # is written, and shown, as soon as it arrives, however slow the link. The fetcher's
+        # own queue already holds batches ahead in the child, so two waiting here are enough
+        # (each is up to batch_bytes of this process's memory).
+        source = in_child_process(_fetch_on_own_connection, job, batch_size=1, lookahead=2)
     else:
         source = _fetch_here(session, job)
 
