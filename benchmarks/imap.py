@@ -13,6 +13,11 @@ three ways of reading the whole INBOX over implicit TLS:
 
 Targets: (1) no slower than (2), and (1) at least 70% of the speed of (3).
 
+Then, as a figure the host's load does not move, the CPU seconds per message of the writer's
+process (``getrusage`` of the importing process itself, all its threads) against those of the
+processes it started (the fetching process and the parsing workers), with the fetcher in a
+process of its own (the default for this size) and in a thread (``fetch_process=False``).
+
 A shared host's speed drifts within minutes, so ``--rounds N`` (3 by default) runs the three N
 times in a rotating order and reports each round's ratios and their median, with a reference
 loop's time before and after (``hostspeed``).
@@ -80,6 +85,45 @@ def bare_loop(server: DovecotServer, user: str, password: str) -> int:
             response = client.fetch(uids[i : i + 500], ["BODY.PEEK[]"])
             read += sum(len(data[b"BODY[]"]) for data in response.values())
     return read
+
+
+# One import in a fresh interpreter; prints the CPU seconds of this process and its children.
+CPU_SCRIPT = """
+import json, resource, sys
+from pathlib import Path
+from evidence_archiver import Archive
+from evidence_archiver.connectors.imap import ImapAccount, import_imap
+from evidence_archiver.connectors.imap_auth import Password
+db, user, password, port, ca, in_child = sys.argv[1:7]
+account = ImapAccount("127.0.0.1", user, port=int(port), ca_file=Path(ca))
+with Archive(db) as archive:
+    report = import_imap(archive, account, Password(password, "prompt"), folders=["INBOX"],
+                         fetch_process=in_child == "yes")
+own = resource.getrusage(resource.RUSAGE_SELF)
+others = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"added": report.added, "own": own.ru_utime + own.ru_stime,
+                  "others": others.ru_utime + others.ru_stime, "rss": own.ru_maxrss}))
+"""
+
+
+def cpu_per_message(
+    server: DovecotServer, user: str, password: str, archive: Path, in_child: bool, count: int
+) -> dict[str, float]:
+    """CPU µs per message of the writer's process and of the processes it started."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{archive}{suffix}").unlink(missing_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-c", CPU_SCRIPT, str(archive), user, password,
+         str(server.imaps_port), str(server.ca_file), "yes" if in_child else "no"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    figures = json.loads(done.stdout)
+    assert figures["added"] == count, figures
+    return {
+        "own": figures["own"] / count * 1e6,
+        "others": figures["others"] / count * 1e6,
+        "rss_mb": figures["rss"] / 1024,
+    }
 
 
 def mbsync_config(server: DovecotServer, user: str, password: str, local: Path) -> Path:
@@ -191,6 +235,19 @@ def main() -> None:
             f"({min(to_bare):.2f}-{max(to_bare):.2f}) (target >= 0.70)"
         )
         hostspeed.report("after")
+        print("CPU per message (getrusage; the host's load does not change these much):")
+        for round_number in range(2):
+            for in_child in (True, False) if round_number == 0 else (False, True):
+                cpu = cpu_per_message(
+                    server, account.name, account.password, archive, in_child, args.messages
+                )
+                where = "fetcher in a process of its own:" if in_child else "fetcher in a thread:"
+                print(
+                    f"  {where:<33} writer's process {cpu['own']:5.0f} µs, "
+                    f"the processes it started {cpu['others']:5.0f} µs, "
+                    f"writer's peak memory {cpu['rss_mb']:.0f} MB",
+                    flush=True,
+                )
         print(f"archive size {archive.stat().st_size / 1e6:.1f} MB")
     finally:
         server.stop()

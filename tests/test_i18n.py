@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gettext
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -154,3 +155,18 @@ def test_numbers_group_thousands() -> None:
     assert i18n.format_number(7) == "7"
     assert i18n.format_number(2.0) == "2"
     assert i18n.format_number(1234.56) == "1,234.6"
+
+
+def _languages_seen(count: int) -> Iterator[str]:
+    for _n in range(count):
+        yield i18n.language()
+
+
+def test_a_reader_process_speaks_its_parents_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    # From Python 3.12 children come from the fork server, whose environment is the one it
+    # started with: the language has to be handed over, not inherited.
+    from evidence_archiver.connectors.background import in_child_process
+
+    list(in_child_process(_languages_seen, 1))  # the fork server (where used) starts in English
+    monkeypatch.setenv("EVIDENCE_LANG", "zh_CN")
+    assert list(in_child_process(_languages_seen, 2)) == ["zh_CN", "zh_CN"]

@@ -34,7 +34,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..archive.runner import process_gone
-from ..i18n import _
+from ..i18n import _, language
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -93,13 +93,28 @@ def in_background(items: Iterable[T], *, buffer: int = 1000) -> Generator[T, Non
         thread.join()
 
 
-def exit_with(parent: int, interval: float = 0.5) -> None:
+def speak(lang: str) -> None:
+    """Make this (child) process write its messages in ``lang``, the language of its parent.
+
+    A forked child has its parent's environment, but one started by the fork server (Python
+    3.12 on) has the fork server's, which was read when the server started: a reason written
+    in a worker would otherwise come out in another language than the command's summary.
+    """
+    os.environ["EVIDENCE_LANG"] = lang
+
+
+def exit_with(parent: int, interval: float = 0.5, lang: str | None = None) -> None:
     """Worker initializer: end this worker soon after the process ``parent`` is gone.
+
+    ``lang``, when given, is the parent's interface language (see :func:`speak`).
 
     A parent killed with SIGKILL (the OOM killer, ``kill -9``) cannot stop its pool. Forked
     workers each hold the other ends of the pool's pipes, so none of them ever reads an end of
     file: without this they would wait forever, holding the archive file open.
     """
+
+    if lang is not None:
+        speak(lang)
 
     def watch() -> None:
         while not process_gone(parent):
@@ -121,8 +136,10 @@ def _serve(
     batch_size: int,
     weigh: Callable[[Any], int] | None,
     batch_bytes: int,
+    lang: str,
 ) -> None:
     """The child's side of :func:`in_child_process`."""
+    speak(lang)
     # A forked child holds a copy of the parent's end of the pipe; while it does, a parent
     # killed with SIGKILL would leave it blocked in send() forever instead of BrokenPipeError.
     parent_end.close()
@@ -203,7 +220,7 @@ def in_child_process(
     _widen(receiving)
     child = context.Process(  # type: ignore[attr-defined]
         target=_serve,
-        args=(sending, receiving, target, args, batch_size, weigh, batch_bytes),
+        args=(sending, receiving, target, args, batch_size, weigh, batch_bytes, language()),
         name="evidence-reader",
         daemon=True,
     )
@@ -234,7 +251,7 @@ def in_child_process(
                 return cast(R, payload)
             else:
                 raise payload
-        raise ReaderProcessError("the reader process ended without finishing")
+        raise ReaderProcessError(_("the reader process ended without finishing"))
     finally:
         # Stopped first, so that the receiving thread is not left waiting for it.
         if child.is_alive():

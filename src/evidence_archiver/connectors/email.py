@@ -30,7 +30,7 @@ from ..extract.email import NotAnEmail, parse_email
 from ..extract.outlook_msg import MEDIA_TYPE as OUTLOOK_MEDIA_TYPE
 from ..extract.outlook_msg import NotAnOutlookMessage, parse_outlook_msg
 from ..hashing import sha256_bytes
-from ..i18n import _
+from ..i18n import _, language
 from ..model import Blob, Capture, ImportProblem, SourceRef
 from .background import exit_with, in_background, mp_context
 
@@ -227,7 +227,7 @@ def _parse_windowed(
         max_workers=workers,
         mp_context=mp_context(),
         initializer=exit_with,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), 0.5, language()),
     ) as pool:
         chunk: list[Message] = []
         problems: list[ImportProblem] = []

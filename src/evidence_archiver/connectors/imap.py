@@ -29,11 +29,14 @@ already archived is neither duplicated nor dropped. A server that gives no UIDVA
 whole every time, with a warning, and dedup by hash does the rest.
 
 Fast. UIDs are grouped into batches by their ``RFC822.SIZE`` (a few MB per ``UID FETCH``). A
-fetcher thread reads batches from the network into a bounded queue while the main thread feeds
-them to :func:`connectors.email.prepare_many` (parsing in worker processes) and the archive writer
-(one transaction per ``ingest`` batch): network, parsing and writing overlap. ``last_uid`` is
-advanced only after the batch holding that UID has committed, so a killed import keeps what it
-wrote and the next run resumes after it.
+fetcher reads batches from the network into a bounded queue while they are fed to
+:func:`connectors.email.prepare_many` (parsing in worker processes) and the archive writer (one
+transaction per ``ingest`` batch): network, parsing and writing overlap. For a folder with 8 MB
+of new mail or more the fetcher runs in a process of its own on a connection of its own
+(imapclient spends about 100 µs of CPU per message reading the server's answer, which in a
+thread would take the writer's GIL); for less, a thread on the planning connection does, so a
+small folder costs no second login. ``last_uid`` is advanced only after the batch holding that
+UID has committed, so a killed import keeps what it wrote and the next run resumes after it.
 
 Faults. A dropped connection, a ``BYE`` or a socket timeout during a fetch makes the fetcher
 reconnect (with exponential back-off, a bounded number of consecutive times), re-open the folder,
@@ -51,7 +54,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from importlib import metadata
@@ -68,7 +71,8 @@ from ..i18n import _
 from ..importing import read_pdf_attachments
 from ..model import Capture, ImportProblem, SourceRef
 from . import imap_providers
-from .email import NotedMessage, prepare_many, workers_for
+from .background import ReaderProcessError, in_child_process
+from .email import SMALL_INPUT_BYTES, NotedMessage, prepare_many, workers_for
 from .imap_auth import Credentials, OAuth2Token, source_name
 from .imap_providers import Security as Security
 
@@ -849,7 +853,9 @@ class _Fetcher(threading.Thread):
         failures = 0
         while True:
             try:
-                if failures:
+                if failures or self.session.client is None:
+                    # After a fault, or on a connection of its own (a fetching process): log in,
+                    # send ID, open the folder and check it was not renumbered.
                     self._reopen()
                 client = self.session.open()
                 response = client.fetch(batch, self.items)
@@ -897,6 +903,81 @@ class _Fetcher(threading.Thread):
                 Fetched(uid, bytes(raw), message_meta(self.folder, self.uidvalidity, uid, data))
             )
         return out
+
+
+@dataclass(frozen=True)
+class _FolderJob:
+    """What fetching one folder needs; picklable, so that a process of its own can do it."""
+
+    account: ImapAccount
+    credentials: Credentials
+    connect_fn: ConnectFn
+    listing: Folder
+    uidvalidity: int | None
+    container: str
+    batches: list[list[int]]
+    items: list[str]
+    retries: int
+    backoff: float
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """How the fetching of a folder ended: reconnections, messages gone, why it gave up."""
+
+    reconnects: int
+    vanished: int
+    gave_up: str | None
+
+
+def _fetched(fetcher: _Fetcher) -> Generator[list[Fetched], None, _Outcome]:
+    """The batches a running :class:`_Fetcher` fetches, in UID order, then how it ended."""
+    gave_up: str | None = None
+    while True:
+        got = fetcher.out.get()
+        if got is _DONE:
+            break
+        if isinstance(got, _GaveUp):
+            gave_up = got.reason
+            break
+        assert isinstance(got, list)
+        yield got
+    return _Outcome(fetcher.reconnects, fetcher.vanished, gave_up)
+
+
+def _fetch_here(session: _Session, job: _FolderJob) -> Generator[list[Fetched], None, _Outcome]:
+    """Fetch the folder in a thread of this process, on ``session`` (the folder selected)."""
+    fetcher = _Fetcher(
+        session,
+        job.listing,
+        job.uidvalidity,
+        job.batches,
+        job.items,
+        retries=job.retries,
+        backoff=job.backoff,
+    )
+    fetcher.start()
+    try:
+        return (yield from _fetched(fetcher))
+    finally:
+        fetcher.stop.set()
+        fetcher.join(30)
+
+
+def _fetch_on_own_connection(job: _FolderJob) -> Generator[list[Fetched], None, _Outcome]:
+    """:func:`_fetch_here` on a connection of its own: what the fetching process runs
+    (:func:`~.background.in_child_process`).
+
+    imapclient reads a FETCH response in pure Python, about 100 µs of CPU per message: in a
+    process of its own that leaves the writer's process, whose GIL it would otherwise share
+    with the writer and with the thread that feeds the parsing workers. The connection logs in,
+    sends ID and opens the folder (checking its UIDVALIDITY) before the first fetch.
+    """
+    session = _Session(job.account, job.credentials, job.connect_fn)
+    try:
+        return (yield from _fetch_here(session, job))
+    finally:
+        session.close()
 
 
 # -- the import ---------------------------------------------------------------------------------
@@ -977,6 +1058,7 @@ def import_imap(
     retries: int = 5,
     backoff: float = 1.0,
     workers: int | None = None,
+    fetch_process: bool | None = None,
     progress: ImapProgress | None = None,
     connect_fn: ConnectFn = connect,
 ) -> ImapImportReport:
@@ -987,6 +1069,11 @@ def import_imap(
     :class:`FolderReport` (``stopped``) and the other folders still run. With ``case``, every
     message this run found (new, or already archived but seen in a new folder) is linked to
     that case, besides what the case's own rules link.
+
+    ``fetch_process``: fetch each folder in a process of its own, on a connection of its own
+    (:func:`_fetch_on_own_connection`), rather than in a thread of this one. None: for folders
+    with 8 MB of new mail or more, where that pays for the second login and the process.
+    ``workers`` parse, as :func:`~.email.workers_for` decides when None.
     """
     if case is not None:
         archive.case(case)  # an unknown case is an error before anything is fetched
@@ -1024,6 +1111,7 @@ def import_imap(
                 retries=retries,
                 backoff=backoff,
                 workers=workers,
+                fetch_process=fetch_process,
                 progress=progress,
             )
             report.folders.append(folder_report)
@@ -1056,6 +1144,7 @@ def _import_folder(
     retries: int,
     backoff: float,
     workers: int | None,
+    fetch_process: bool | None,
     progress: ImapProgress | None,
 ) -> FolderReport:
     folder = listing.name
@@ -1109,42 +1198,83 @@ def _import_folder(
     batches = batches_by_size(
         plan.uids_with_sizes, max_bytes=batch_bytes, max_messages=batch_messages
     )
-    fetcher = _Fetcher(
-        session, listing, plan.uidvalidity, batches, items, retries=retries, backoff=backoff
+    folder_bytes = sum(size for _, size in plan.uids_with_sizes)
+    job = _FolderJob(
+        account=session.account,
+        credentials=session.credentials,
+        connect_fn=session.connect_fn,
+        listing=listing,
+        uidvalidity=plan.uidvalidity,
+        container=container,
+        batches=batches,
+        items=items,
+        retries=retries,
+        backoff=backoff,
     )
+    in_child = fetch_process if fetch_process is not None else folder_bytes >= SMALL_INPUT_BYTES
     yielded: list[int] = []
     committed = 0
-    gave_up: list[str] = []
-    metas: deque[dict[str, Any]] = deque()
+    outcome: list[_Outcome] = []
+    pending: deque[tuple[int, int]] = deque()  # UID and size of each message sent to parse
+    unreported = [0, 0]  # messages and bytes fetched and not yet shown as progress
+    suffix = f" UIDVALIDITY {plan.uidvalidity}" if plan.uidvalidity is not None else ""
+
+    def show_progress(final: bool = False) -> None:
+        if unreported[0] and (final or unreported[0] >= 100):
+            result.fetched += unreported[0]
+            result.bytes += unreported[1]
+            if progress:
+                progress.advance(folder, *unreported)
+            unreported[:] = [0, 0]
+
+    source: Generator[list[Fetched], None, _Outcome]
+    if in_child:
+        # Each UID FETCH batch crosses as it is (at most batch_bytes), so that what is fetched
+        # is written, and shown, as soon as it arrives, however slow the link. The fetcher's
+        # own queue already holds batches ahead in the child, so two waiting here are enough
+        # (each is up to batch_bytes of this process's memory).
+        source = in_child_process(_fetch_on_own_connection, job, batch_size=1, lookahead=2)
+    else:
+        source = _fetch_here(session, job)
 
     def raw_messages() -> Iterator[NotedMessage]:
+        # Runs where prepare_many reads its input (a thread of its own when workers parse).
         while True:
-            got = fetcher.out.get()
-            if got is _DONE:
+            try:
+                batch = next(source)
+            except StopIteration as stop:
+                outcome.append(stop.value)
                 return
-            if isinstance(got, _GaveUp):
-                gave_up.append(got.reason)
+            except ReaderProcessError as exc:
+                # The fetching process died (out of memory, killed): what arrived is kept.
+                again = _("{error}. What was fetched before is saved: run the import again")
+                reason = again.format(error=exc)
+                outcome.append(_Outcome(0, 0, reason))
                 return
-            assert isinstance(got, list)
-            size = 0
-            for message in got:
-                metas.append(message.meta)
-                size += len(message.raw)
-                locator = f"UID {message.uid}" + (
-                    f" UIDVALIDITY {plan.uidvalidity}" if plan.uidvalidity is not None else ""
-                )
-                yield message.raw, SourceRef(CONNECTOR, container, locator), message.meta
-            result.fetched += len(got)
-            result.bytes += size
-            if progress:
-                progress.advance(folder, len(got), size)
+            for message in batch:
+                pending.append((message.uid, len(message.raw)))
+                locator = SourceRef(CONNECTOR, container, f"UID {message.uid}{suffix}")
+                yield message.raw, locator, message.meta
 
-    def counted(
-        parsed: Iterable[PreparedCapture | ImportProblem],
-    ) -> Iterator[PreparedCapture | ImportProblem]:
-        for capture in parsed:
-            yielded.append(int(metas.popleft()["uid"]))
-            yield capture
+    def counted() -> Generator[PreparedCapture | ImportProblem, None, None]:
+        parsed = prepare_many(
+            raw_messages(), workers=workers_for(folder_bytes, workers), amend=with_imap_details
+        )
+        try:
+            for prepared in parsed:
+                uid, message_size = pending.popleft()
+                yielded.append(uid)
+                unreported[0] += 1
+                unreported[1] += message_size
+                show_progress()
+                yield prepared
+            show_progress(final=True)
+        finally:
+            # Stopped early: the parsing (and the thread reading the source) ends here, before
+            # the source itself is closed.
+            close = getattr(parsed, "close", None)
+            if close is not None:
+                close()
 
     def on_commit(count: int) -> None:
         nonlocal committed
@@ -1153,34 +1283,31 @@ def _import_folder(
             last = yielded[committed - 1]
             archive.set_source_state(CONNECTOR, container, {**new_state, "last_uid": last})
 
-    fetcher.start()
+    feed = counted()
     try:
         ingest_report = archive.ingest(
-            counted(
-                prepare_many(
-                    raw_messages(),
-                    workers=workers_for(sum(size for _, size in plan.uids_with_sizes), workers),
-                    amend=with_imap_details,
-                )
-            ),
+            feed,
             connector=CONNECTOR,
             container=container,
             batch_size=ingest_batch,
             progress=on_commit,
         )
     finally:
-        fetcher.stop.set()
-        fetcher.join(30)
+        # If the writer stopped early: the parsing first (it reads from the source), then the
+        # fetcher (thread or process).
+        feed.close()
+        source.close()
+    done = outcome[0] if outcome else _Outcome(0, 0, "the import was interrupted")
     result.import_id = ingest_report.import_id
     result.added = ingest_report.added
     result.duplicates = ingest_report.duplicates
     result.failed = ingest_report.failed
     result.linked = ingest_report.linked
     result.errors = [{"source": e.source, "reason": e.reason} for e in ingest_report.errors]
-    result.reconnects += fetcher.reconnects
-    result.vanished = fetcher.vanished
-    if gave_up:
-        result.stopped = gave_up[0]
+    result.reconnects += done.reconnects
+    result.vanished = done.vanished
+    if done.gave_up is not None:
+        result.stopped = done.gave_up
     elif plan.uidvalidity is not None:
         # Everything up to the highest UID planned is in (vanished messages included).
         archive.set_source_state(CONNECTOR, container, {**new_state, "last_uid": plan.highest_uid})
