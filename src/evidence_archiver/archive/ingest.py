@@ -29,7 +29,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ..errors import SourceError
+from ..errors import NotFound, SourceError
 from ..i18n import _
 from ..model import Attachment, Blob, Capture, ImportFailure, ImportProblem, ImportReport, Item
 from ..people import normalize_address, phone_variants
@@ -400,13 +400,13 @@ class BatchWriter:
         refresh = self._late_attachments(late, attachments, set(new_ids)) if late else []
         # The index is contentless: an item's row is forgotten with the values it was given,
         # before its new attachments are written, and made again after.
-        conn.executemany(_FTS_DELETE, [(i, *_archived_fts(conn, i)) for i in refresh])
+        conn.executemany(_FTS_DELETE, [(i, *archived_fts(conn, i)) for i in refresh])
         conn.executemany(_ORIGINAL_INSERT, self.originals.values())
         conn.executemany(_ITEM_INSERT, items)
         conn.executemany(_PEOPLE_INSERT, people)
         conn.executemany(_ATTACHMENT_INSERT, attachments)
         conn.executemany(_FTS_INSERT, fts)
-        conn.executemany(_FTS_INSERT, [(i, *_archived_fts(conn, i)) for i in refresh])
+        conn.executemany(_FTS_INSERT, [(i, *archived_fts(conn, i)) for i in refresh])
         conn.executemany(_SIGHTING_INSERT, sightings)
         conn.executemany(CUSTODY_INSERT, self.custody_rows)
         conn.executemany(_ERROR_INSERT, self.errors)
@@ -475,11 +475,19 @@ class BatchWriter:
         return refresh
 
 
-def _archived_fts(conn: sqlite3.Connection, item_id: int) -> tuple[str, str, str, str]:
-    """The index values of an archived item as the database holds it now."""
-    title, body, sender, sender_name, recipients = conn.execute(
+def archived_fts(conn: sqlite3.Connection, item_id: int) -> tuple[str, str, str, str]:
+    """The index values of an archived item as the database holds it now.
+
+    What a contentless FTS5 row must be deleted with, and re-inserted with after a change.
+    """
+    row = conn.execute(
         "SELECT title, body, sender, sender_name, recipients FROM items WHERE id = ?", (item_id,)
     ).fetchone()
+    if row is None:
+        raise NotFound(
+            _("no item {item_id} in this archive (see 'evidence search')").format(item_id=item_id)
+        )
+    title, body, sender, sender_name, recipients = row
     item = Item(
         kind="file",
         sender=sender or "",

@@ -28,19 +28,16 @@ import platformdirs
 from ..errors import ArchiveError, NotFound, UsageError
 from ..i18n import _
 from ..model import (
-    Attachment,
-    Blob,
     Capture,
     ImportProblem,
     ImportReport,
-    Item,
     SourceRef,
 )
 from . import cases as case_rules
 from . import facts as facts_mod
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
-from .ingest import BatchWriter, PreparedCapture, fts_values, held_bytes, is_container
+from .ingest import BatchWriter, PreparedCapture, archived_fts, held_bytes, is_container
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -345,25 +342,7 @@ class Archive:
             )
 
     def _fts_row(self, item_id: int) -> tuple[str, str, str, str]:
-        record = self.item(item_id)
-        item = Item(
-            kind="file",
-            sender=record.sender,
-            sender_name=record.sender_name,
-            recipients=record.recipients,
-            title=record.title,
-            body=record.body,
-        )
-        attachments = [
-            Attachment(
-                blob=Blob(a.sha256, a.size, a.media_type),
-                filename=a.filename,
-                media_type=a.media_type,
-                text=a.text,
-            )
-            for a in record.attachments
-        ]
-        return fts_values(item, attachments)
+        return archived_fts(self.conn, item_id)
 
     def _fts_delete(self, item_id: int) -> None:
         # A contentless FTS5 table forgets a row only when given the exact values indexed.
