@@ -164,6 +164,51 @@ def test_every_command_has_help_with_an_example() -> None:
                 assert param.help, f"'evidence {name}' option {param.name} has no help"
 
 
+def test_each_command_runs_from_its_own_module_as_in_the_whole_tree() -> None:
+    from evidence_archiver.cli import build_app
+
+    whole = dict(_commands(get_command(app)))
+    for name, command in whole.items():
+        alone = dict(_commands(get_command(build_app(name.split()))))
+        # A group comes whole, but for `import`, which loads only the command it runs.
+        assert list(alone) == [name] if name.startswith("import ") else name in alone
+        assert alone[name].help == command.help
+        assert [p.name for p in alone[name].params] == [p.name for p in command.params]
+
+
+@pytest.mark.parametrize(
+    ("args", "path"),
+    [
+        (["import", "mbox", "x.mbox", "--json"], ["import", "mbox"]),
+        (["--debug", "import", "sms", "a.xml"], ["import", "sms"]),
+        (["import", "--help"], ["import"]),
+        (["import", "mboxx"], ["import"]),
+        (["search", "逾期", "--kind", "sms"], ["search"]),
+        (["case", "new", "X"], ["case"]),
+        (["--version"], None),
+        (["--help"], None),
+        ([], None),
+        (["serach", "x"], None),
+    ],
+)
+def test_a_command_line_loads_the_command_it_names(args: list[str], path: list[str] | None) -> None:
+    from evidence_archiver.cli import command_path
+
+    assert command_path(args) == path
+
+
+def test_a_misspelt_command_is_suggested_from_every_command(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "evidence_archiver", "serach", "逾期"],
+        env={**os.environ, "EVIDENCE_ARCHIVE": str(tmp_path / "a.db"), "EVIDENCE_LANG": "en"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "Did you mean 'search'?" in out.stderr
+
+
 def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Path) -> None:
     # The whole story with the optional tools: OCR reads the screenshot, openssl timestamps.
     require_tool("tesseract")

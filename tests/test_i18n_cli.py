@@ -200,7 +200,7 @@ def test_the_english_sentence_check_catches_english_and_allows_names() -> None:
 
 
 def test_chinese_help_breaks_between_characters_but_never_inside_a_latin_word() -> None:
-    from evidence_archiver.cli.localize import break_offsets
+    from evidence_archiver.cli.help_wrap import break_offsets
 
     text = "自动识别出错时，指定导出文件的格式：wechat-csv、wechat-html、chatlab。"
     lines = _broken(text, 30)
@@ -220,7 +220,7 @@ def test_chinese_help_breaks_between_characters_but_never_inside_a_latin_word() 
 
 
 def _broken(text: str, width: int) -> list[str]:
-    from evidence_archiver.cli.localize import break_offsets
+    from evidence_archiver.cli.help_wrap import break_offsets
 
     cuts = [0, *break_offsets(text, width), len(text)]
     return [text[a:b].strip() for a, b in zip(cuts, cuts[1:], strict=False)]

@@ -68,6 +68,46 @@ def test_an_mbox_import_runs_without_them_nor_pydantic(tmp_path: Path) -> None:
     assert {name: why for name, why in unwanted.items() if name in loaded} == {}
 
 
+def _loaded_by_command(args: list[str], archive: Path) -> set[str]:
+    """The modules loaded by a run of `evidence` as the installed command runs it (main())."""
+    return _loaded_after(
+        "import os, sys\n"
+        f"os.environ['EVIDENCE_ARCHIVE'] = {str(archive)!r}\n"
+        f"sys.argv = ['evidence', *{args!r}]\n"
+        "from evidence_archiver.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as exit:\n    assert not exit.code, exit.code"
+    )
+
+
+def test_an_mbox_import_loads_only_its_own_command_and_no_rich_for_json(tmp_path: Path) -> None:
+    mbox = tmp_path / "one.mbox"
+    mbox.write_bytes(
+        b"From a@example.com Fri Mar  1 09:30:00 2024\nFrom: a@example.com\n"
+        b"Subject: hello\nMessage-ID: <1@example.com>\n\nHello.\n"
+    )
+    loaded = _loaded_by_command(["import", "mbox", str(mbox), "--json"], tmp_path / "a.db")
+    assert "evidence_archiver.cli.importing" in loaded
+    others = {
+        "rich": "the terminal's formatting: nothing is printed through it with --json",
+        "typer.rich_utils": "Typer's help and error screens: only to show one",
+        "evidence_archiver.cli.phone": "another import command",
+        "evidence_archiver.cli.documents": "another import command",
+        "evidence_archiver.cli.imap": "another import command",
+        "evidence_archiver.cli.browse": "another command",
+        "evidence_archiver.cli.facts": "another command",
+        "evidence_archiver.cli.export": "another command",
+        "evidence_archiver.connectors.sms": "phone exports",
+        "evidence_archiver.extract.facts": "fact suggestions",
+        "concurrent.futures": "a parser pool: a small mailbox is parsed in this process",
+    }
+    assert {name: why for name, why in others.items() if name in loaded} == {}
+
+
+def test_a_help_screen_loads_rich_and_typers_screens(tmp_path: Path) -> None:
+    loaded = _loaded_by_command(["import", "mbox", "--help"], tmp_path / "a.db")
+    assert {"rich", "typer.rich_utils", "evidence_archiver.cli.help_wrap"} <= loaded
+
+
 def test_opening_a_current_archive_does_not_load_the_migration_library(tmp_path: Path) -> None:
     path = tmp_path / "archive.db"
     Archive(path).close()  # created, and migrated, here

@@ -3,35 +3,53 @@
 One Typer app per command group (``case``, ``import``), joined here; single commands are
 registered from their modules. Every command opens the Archive, calls one library method and
 prints the result (``--json`` for scripts).
+
+A run of ``evidence`` loads only the module of the command it runs (:data:`COMMANDS`; in the
+``import`` group, :func:`.importing.make_app` does the same): the modules of all commands
+together (the export, the review app, IMAP and the phone readers, each with what they import)
+take longer to load than a small import takes to run. ``evidence --help``, a mistyped command
+and ``app`` (what the tests and the catalogue use) have them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
 
 from .. import __version__
 from ..i18n import _
-from . import annotate, archive_cmds, browse, case, demo_cmd, documents, importing, ui_cmd
-from . import export as export_cmds
-from . import facts as fact_cmds
-from . import imap as imap_cmds
 from .common import EXIT_ERROR, State, err_console
 from .localize import LocalizedGroup
 
-app = typer.Typer(
-    name="evidence",
-    cls=LocalizedGroup,
-    help="Archive every written trace of a dispute with a lender, search it, and export a "
-    "tamper-evident evidence bundle.\n\nStart with: evidence demo",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="rich",
-)
+#: Every command: its name, the module under ``cli/`` that defines it and the name it has
+#: there (a Typer app is a group of commands, ``make_app`` makes a group with the commands it is
+#: given, a function is one command), in the order ``evidence --help`` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("archive_cmds", "init"),
+    "status": ("archive_cmds", "status"),
+    "case": ("case", "app"),
+    "fact": ("facts", "app"),
+    "import": ("importing", "make_app"),
+    "imap": ("imap", "app"),
+    "search": ("browse", "search"),
+    "timeline": ("browse", "timeline"),
+    "show": ("browse", "show"),
+    "tag": ("annotate", "tag"),
+    "note": ("annotate", "note"),
+    "demo": ("demo_cmd", "demo"),
+    "reindex": ("documents", "reindex"),
+    "export": ("export", "export"),
+    "verify": ("export", "verify"),
+    "timestamp": ("export", "timestamp"),
+    "ui": ("ui_cmd", "ui"),
+}
+# The options of `evidence` itself; none takes a value.
+_ROOT_OPTIONS = ("--debug", "--version")
 
 
 def _version(value: bool) -> None:
@@ -40,7 +58,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks when something goes wrong.")
@@ -57,29 +74,63 @@ def root(
     logging.getLogger().setLevel(logging.WARNING if debug else logging.ERROR)
 
 
-app.command("init")(archive_cmds.init)
-app.command("status")(archive_cmds.status)
-app.add_typer(case.app, name="case")
-app.add_typer(fact_cmds.app, name="fact")
-app.add_typer(importing.app, name="import")
-app.add_typer(imap_cmds.app, name="imap")
-app.command("search")(browse.search)
-app.command("timeline")(browse.timeline)
-app.command("show")(browse.show)
-app.command("tag")(annotate.tag)
-app.command("note")(annotate.note)
-app.command("demo")(demo_cmd.demo)
-app.command("reindex")(documents.reindex)
-app.command("export")(export_cmds.export)
-app.command("verify")(export_cmds.verify)
-app.command("timestamp")(export_cmds.timestamp)
-app.command("ui")(ui_cmd.ui)
+def build_app(path: Sequence[str] | None = None) -> typer.Typer:
+    """The `evidence` app with the command ``path`` names (``["import", "mbox"]``, the
+    ``import`` group with only its ``mbox``; ``["search"]``), every command when None."""
+    app = typer.Typer(
+        name="evidence",
+        cls=LocalizedGroup,
+        help="Archive every written trace of a dispute with a lender, search it, and export a "
+        "tamper-evident evidence bundle.\n\nStart with: evidence demo",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode="rich",
+    )
+    app.callback()(root)
+    for name in COMMANDS if path is None else path[:1]:
+        module_name, attribute = COMMANDS[name]
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        defined = getattr(module, attribute)
+        if isinstance(defined, typer.Typer):
+            app.add_typer(defined, name=name)
+        elif attribute == "make_app":
+            app.add_typer(defined(path[1:] if path and len(path) > 1 else None), name=name)
+        else:
+            app.command(name)(defined)
+    return app
+
+
+def command_path(args: Sequence[str]) -> list[str] | None:
+    """The command an argument list runs: ``["--debug", "import", "mbox", "x.mbox"]`` runs
+    ``["import", "mbox"]``, ``["search", "逾期"]`` runs ``["search"]``; None (every command)
+    when it asks for the help of `evidence` itself or names no command (a typo)."""
+    words = list(args)
+    while words and words[0] in _ROOT_OPTIONS:
+        words.pop(0)
+    if not words or words[0] not in COMMANDS:
+        return None
+    module_name, attribute = COMMANDS[words[0]]
+    if attribute == "make_app":
+        group = importlib.import_module(f"{__name__}.{module_name}")
+        if len(words) > 1 and words[1] in group.COMMANDS:
+            return words[:2]
+    return words[:1]
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `app`, the whole command tree, is made when first asked for (tests, the catalogue).
+    if name == "app":
+        app = build_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
     """Console-script entry point; usage errors exit 2, as Click does."""
     try:
-        app()
+        build_app(command_path(sys.argv[1:]))()
     except KeyboardInterrupt:
         err_console.print(_("[yellow]Stopped.[/]"))
         sys.exit(130)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
 
 from ..archive import default_archive_path
@@ -11,6 +10,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    escape,
     handle_errors,
     import_state,
     kind_name,

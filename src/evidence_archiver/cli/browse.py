@@ -6,7 +6,6 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..archive import ItemRecord
@@ -17,6 +16,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    escape,
     fact_kind_name,
     handle_errors,
     highlight,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..archive.cases import rule_from_counterparty
@@ -14,6 +13,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    escape,
     handle_errors,
     open_archive,
     print_json,

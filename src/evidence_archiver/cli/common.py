@@ -16,12 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ..archive import Archive, default_archive_path
 from ..archive.facts import fact_kind_name as fact_kind_name
@@ -29,12 +27,55 @@ from ..errors import EvidenceError, UsageError
 from ..i18n import N_, _, format_datetime, ngettext
 from ..model import ImportReport
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_ERROR = 2
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+class LazyConsole:
+    """A rich Console (stdout or stderr) made when it first prints.
+
+    Loading rich takes about 30 ms; a command whose output is JSON (``--json``, for scripts)
+    prints nothing through it and so starts without it.
+    """
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._columns: str | None = None
+
+    @property
+    def rich(self) -> Console:
+        """The Console itself (for a progress bar that draws on it)."""
+        # A Console fixes its width from COLUMNS when it is made: made anew if that changed
+        # (it does between runs in one process, as in the tests), else kept.
+        columns = os.environ.get("COLUMNS")
+        if self._console is None or columns != self._columns:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, highlight=False)
+            self._columns = columns
+        return self._console
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.rich.print(*objects, **options)
+
+    def rule(self, *args: Any, **options: Any) -> None:
+        self.rich.rule(*args, **options)
+
+
+console = LazyConsole()
+err_console = LazyConsole(stderr=True)
+
+
+def escape(text: str) -> str:
+    """Text with its rich markup (``[bold]``…) escaped, to be printed as it is."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 class State:
@@ -198,7 +239,7 @@ def progress_bar(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err_console, transient=True) as progress:
+    with Progress(*columns, console=err_console.rich, transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda n: progress.advance(task, n)
 

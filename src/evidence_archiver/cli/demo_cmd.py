@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, Conflict, FactRecord, ItemRecord, SearchHit
@@ -18,6 +17,7 @@ from .common import (
     JsonOption,
     console,
     err_console,
+    escape,
     fact_kind_name,
     handle_errors,
     highlight,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..errors import UsageError
 
@@ -28,6 +27,7 @@ from .common import (
     JsonOption,
     console,
     err_console,
+    escape,
     handle_errors,
     open_archive,
     print_json,

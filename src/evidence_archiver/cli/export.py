@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..archive.timeutil import parse_user_date
 from ..errors import UsageError
@@ -21,6 +20,7 @@ from .common import (
     JsonOption,
     console,
     err_console,
+    escape,
     handle_errors,
     open_archive,
     print_json,
@@ -165,7 +165,7 @@ def export(
 
             columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn()]  # fmt: skip
-            with Progress(*columns, console=err_console, transient=True) as bar:
+            with Progress(*columns, console=err_console.rich, transient=True) as bar:
                 task = bar.add_task(_("Exporting"), total=None)
 
                 def progress(stage: str, done: int, total: int) -> None:

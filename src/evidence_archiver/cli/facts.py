@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..archive import Archive, Conflict, FactFields, FactRecord, Suggestion
@@ -20,6 +19,7 @@ from .common import (
     ArchiveOption,
     JsonOption,
     console,
+    escape,
     fact_kind_name,
     handle_errors,
     open_archive,

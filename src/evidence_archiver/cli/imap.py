@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from ..connectors.imap_providers import PROVIDERS
@@ -25,6 +24,7 @@ from .common import (
     JsonOption,
     console,
     err_console,
+    escape,
     handle_errors,
     open_archive,
     print_json,
@@ -326,7 +326,7 @@ def import_imap_command(
     )
     with (
         open_archive(archive, create=True) as arch,
-        Progress(*columns, console=err_console, disable=json_) as progress,
+        Progress(*columns, console=err_console.rich, disable=json_) as progress,
     ):
         report = import_imap(
             arch,

@@ -1,7 +1,14 @@
-"""`evidence import …`: one command per kind of source, each a thin call into the library."""
+"""`evidence import …`: one command per kind of source, each a thin call into the library.
+
+Mail is imported here; phone exports, documents and IMAP have their commands in their own
+modules (with the other commands about them). :func:`make_app` loads only the module of the
+command that runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +17,6 @@ import typer
 from .. import importing
 from ..connectors.email import count_files, count_mbox
 from ..i18n import _
-from . import documents, imap, phone
 from .common import (
     ArchiveOption,
     JsonOption,
@@ -18,11 +24,6 @@ from .common import (
     open_archive,
     progress_bar,
     report_import,
-)
-
-app = typer.Typer(
-    help="Bring material into the archive. Importing the same thing again adds nothing.",
-    no_args_is_help=True,
 )
 
 WorkersOption = Annotated[
@@ -34,7 +35,6 @@ BatchOption = Annotated[
 ]
 
 
-@app.command("mbox")
 @handle_errors
 def import_mbox(
     path: Annotated[Path, typer.Argument(help="An mbox file (Gmail Takeout, Thunderbird…).")],
@@ -59,7 +59,6 @@ def import_mbox(
     report_import(report, str(path), as_json=json_)
 
 
-@app.command("eml")
 @handle_errors
 def import_eml(
     paths: Annotated[list[Path], typer.Argument(help=".eml files, or folders of them.")],
@@ -83,7 +82,6 @@ def import_eml(
     report_import(report, ", ".join(str(p) for p in paths), as_json=json_)
 
 
-@app.command("maildir")
 @handle_errors
 def import_maildir(
     path: Annotated[Path, typer.Argument(help="A maildir folder (with cur/ and new/).")],
@@ -107,14 +105,32 @@ def import_maildir(
     report_import(report, str(path), as_json=json_)
 
 
-# Phone exports (SMS, MMS, calls, chats) live in their own module; "phone" is an alias.
-app.command("sms")(phone.import_sms)
-app.command("phone")(phone.import_sms)
-app.command("wechat")(phone.import_wechat)
+#: Each `import` command: the module under ``cli/`` that defines it and its function there.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "mbox": ("importing", "import_mbox"),
+    "eml": ("importing", "import_eml"),
+    "maildir": ("importing", "import_maildir"),
+    # Phone exports (SMS, MMS, calls, chats); "phone" is an alias.
+    "sms": ("phone", "import_sms"),
+    "phone": ("phone", "import_sms"),
+    "wechat": ("phone", "import_wechat"),
+    # Documents (PDFs, screenshots, recordings, any file).
+    "pdf": ("documents", "import_pdf"),
+    "file": ("documents", "import_file"),
+    # IMAP (incremental, resumable), beside `evidence imap login`.
+    "imap": ("imap", "import_imap_command"),
+}
 
-# Documents (PDFs, screenshots, recordings, any file) live in cli/documents.py.
-app.command("pdf")(documents.import_pdf)
-app.command("file")(documents.import_file)
 
-# IMAP (incremental, resumable) lives in cli/imap.py, with `evidence imap login`.
-app.command("imap")(imap.import_imap_command)
+def make_app(names: Iterable[str] | None = None) -> typer.Typer:
+    """The `import` group with the commands ``names`` (every one when None)."""
+    app = typer.Typer(
+        help="Bring material into the archive. Importing the same thing again adds nothing.",
+        no_args_is_help=True,
+    )
+    package = __name__.rpartition(".")[0]
+    for name in COMMANDS if names is None else names:
+        module_name, function = COMMANDS[name]
+        module = importlib.import_module(f"{package}.{module_name}")
+        app.command(name)(getattr(module, function))
+    return app

@@ -26,17 +26,15 @@ shows up as an English error in the tests that run every kind of usage error in 
 from __future__ import annotations
 
 import functools
+import importlib.abc
+import importlib.machinery
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
 import typer.core
-import typer.rich_utils
-from rich.cells import cell_len
-from rich.columns import Columns
-from rich.console import Console
-from rich.containers import Lines
-from rich.text import Text
 
 try:  # Typer >= 0.2x carries its own Click ...
     from typer import _click
@@ -213,104 +211,68 @@ def _translated_help_option(get_help_option: Any) -> Any:
     return wrapper
 
 
-# Chinese breaks between any two characters, but not before a closing mark (，。、）…) nor
-# after an opening one (（「…); a run of Latin letters, digits and signs (wechat-html,
-# EVIDENCE_TZ, --since) stays whole and breaks only at its spaces.
-_NO_BREAK_BEFORE = frozenset("，。、；：？！）」』》〉】”’…·,.;:?!)]}%")
-_NO_BREAK_AFTER = frozenset("（「『《〈【“‘([{")
+def _localize_rich_utils(rich_utils: ModuleType) -> None:
+    """Typer's rich help and error screens (``typer.rich_utils``) in the current language."""
+    from .help_wrap import foldable_parameter_help
+
+    rich_utils._ = i18n._  # type: ignore[attr-defined]
+    for constant, english in _RICH_CONSTANTS.items():
+        setattr(rich_utils, constant, i18n._(english))
+    rich_utils.rich_format_error = _translated_errors(rich_utils.rich_format_error)  # type: ignore[attr-defined]
+    rich_utils._get_parameter_help = foldable_parameter_help(rich_utils._get_parameter_help)  # type: ignore[attr-defined]
 
 
-def _can_break_before(text: str, i: int) -> bool:
-    before, here = text[i - 1], text[i]
-    if here.isspace():
-        return False  # break after the spaces, not in front of them
-    if before.isspace():
-        return True
-    if here in _NO_BREAK_BEFORE or before in _NO_BREAK_AFTER:
-        return False
-    return cell_len(before) == 2 or cell_len(here) == 2
+class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Runs ``then(module)`` right after the module ``name`` is first imported.
 
-
-def break_offsets(text: str, width: int) -> list[int]:
-    """Where to break one line of mixed Chinese and Latin text to fit ``width`` cells."""
-    offsets: list[int] = []
-    start = used = 0
-    last = 0  # the latest place after ``start`` where the line may break (0: none yet)
-    for i, char in enumerate(text):
-        if i > start and _can_break_before(text, i):
-            last = i
-        cells = cell_len(char)
-        if used + cells > width and i > start:
-            cut = last if last > start else i  # no break place: fold the word
-            offsets.append(cut)
-            start, used = cut, cell_len(text[cut:i].lstrip())
-            last = max((j for j in range(cut + 1, i) if _can_break_before(text, j)), default=0)
-        used += cells
-    return offsets
-
-
-class ChineseText(Text):
-    """Text that wraps as Chinese does (:func:`break_offsets`) instead of only at spaces."""
-
-    def wrap(
-        self,
-        console: Console,
-        width: int,
-        *,
-        justify: Any = None,
-        overflow: Any = None,
-        tab_size: int = 8,
-        no_wrap: bool | None = None,
-    ) -> Lines:
-        lines = Lines()
-        for line in self.split(allow_blank=True):
-            for piece in line.divide(break_offsets(line.plain, width)):
-                piece.rstrip()
-                piece.truncate(width, overflow="fold")
-                lines.append(piece)
-        return lines
-
-
-def _foldable_parameter_help(get_parameter_help: Any) -> Any:
-    """Wrap typer.rich_utils._get_parameter_help: Chinese help that wraps at 80 columns.
-
-    Typer lays an option's help, default and env var out as rich Columns, which crop an item
-    wider than the column with "…". English wraps at its spaces, but a run of Chinese has none,
-    so most of a Chinese help text was cut off at 80 columns. In Chinese the parts are joined
-    into one Text that wraps as Chinese text does (:class:`ChineseText`).
+    Typer imports ``typer.rich_utils`` (and with it most of rich: 40-60 ms) only to show a help
+    screen or an error; a command that runs as asked never needs it. So it is localized when
+    Typer imports it, not imported by us at every start to be localized in advance.
     """
-    if getattr(get_parameter_help, "_evidence_localized", False):
-        return get_parameter_help
 
-    @functools.wraps(get_parameter_help)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        found = get_parameter_help(*args, **kwargs)
-        if i18n.language() == i18n.ENGLISH or not isinstance(found, Columns):
-            return found
-        parts = [part for part in found.renderables if isinstance(part, Text)]
-        if not parts or len(parts) != len(found.renderables):
-            return found
-        joined = ChineseText(overflow="fold")
-        for i, part in enumerate(parts):
-            if i:
-                joined.append(" ")
-            joined.append_text(part)
-        return joined
+    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.then = then
+        self.loader: importlib.abc.Loader | None = None
 
-    wrapper._evidence_localized = True  # type: ignore[attr-defined]
-    return wrapper
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)  # once is enough: the module stays imported
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        self.loader, spec.loader = spec.loader, self
+        return spec
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        assert self.loader is not None
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        assert self.loader is not None
+        # Tracebacks and inspect read the source through the module's own loader.
+        module.__loader__ = self.loader
+        if module.__spec__ is not None:
+            module.__spec__.loader = self.loader
+        self.loader.exec_module(module)
+        self.then(module)
+
+
+_rich_utils_hook = _AfterImport("typer.rich_utils", _localize_rich_utils)
 
 
 def install_click_translations() -> None:
     """Make Typer and its Click look their messages up in our catalogue (idempotent)."""
-    for module in (typer.core, typer.rich_utils):
-        module._ = i18n._  # type: ignore[attr-defined]
-    for constant, english in _RICH_CONSTANTS.items():
-        setattr(typer.rich_utils, constant, i18n._(english))
-    typer.rich_utils.rich_format_error = _translated_errors(typer.rich_utils.rich_format_error)
-    typer.rich_utils._get_parameter_help = _foldable_parameter_help(
-        typer.rich_utils._get_parameter_help
-    )
+    typer.core._ = i18n._  # type: ignore[attr-defined]
+    rich_utils = sys.modules.get("typer.rich_utils")
+    if rich_utils is not None:
+        _localize_rich_utils(rich_utils)
+    elif _rich_utils_hook not in sys.meta_path:
+        sys.meta_path.insert(0, _rich_utils_hook)
     command = _click.core.Command
     command.get_help_option = _translated_help_option(command.get_help_option)  # type: ignore[method-assign]
     formatter = _click.formatting.HelpFormatter

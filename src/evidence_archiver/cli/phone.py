@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from ..connectors.sms import FORMATS, WECHAT_FORMATS, PhoneExport
 from ..connectors.sms.wechat import wechat_exports
@@ -24,6 +23,7 @@ from .common import (
     JsonOption,
     console,
     err_console,
+    escape,
     handle_errors,
     open_archive,
     print_json,
