@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+#: What a recorded fact can be (``evidence fact add --kind``).
+FACT_KINDS = ("promise", "demand", "payment", "breach", "other")
+
 ItemKind = Literal["email", "sms", "mms", "call", "chat", "document", "file"]
 Direction = Literal["in", "out", "unknown"]
 

@@ -44,12 +44,14 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import NotFound, UsageError
-from ..extract import facts as extract
-from ..extract.facts import KINDS
 from ..i18n import _, pgettext
+from ..model import FACT_KINDS as KINDS
 from ..people import normalize_phone
 from .custody import CustodyLog
 from .timeutil import as_sent, format_utc, parse_utc
+
+# The suggestion rules (..extract.facts, many patterns to compile) are loaded by the functions
+# that read text, not by every command that opens an archive.
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ def check_kind(kind: str) -> str:
 
 def amount_value(text: str | Decimal) -> Decimal:
     """An amount typed by a person (``5265.76``, ``5,265.76``) as an exact decimal."""
+    from ..extract import facts as extract
+
     if isinstance(text, Decimal):
         if not text.is_finite() or text < 0:
             raise UsageError(
@@ -213,6 +217,8 @@ def amount_value(text: str | Decimal) -> Decimal:
 
 
 def currency_code(text: str) -> str:
+    from ..extract import facts as extract
+
     try:
         return extract.normalize_currency(text)
     except ValueError as exc:
@@ -553,6 +559,8 @@ def _item_text(conn: sqlite3.Connection, item_id: int) -> str:
 def item_suggestions(
     conn: sqlite3.Connection, case: int, item_id: int, *, include_decided: bool = False
 ) -> list[Suggestion]:
+    from ..extract import facts as extract
+
     slug = _slug(conn, case)
     row = conn.execute(
         "SELECT occurred_at, occurred_offset FROM items WHERE id = ?", (item_id,)
@@ -741,6 +749,8 @@ def _from_other_side(
 
 def conflicts(conn: sqlite3.Connection, case: int) -> list[Conflict]:
     """Possible breaches of the case's promises (see the module docstring), in time order."""
+    from ..extract import facts as extract
+
     facts = [f for f in list_facts(conn, case) if f.kind == "promise" and f.due and f.at]
     if not facts:
         return []

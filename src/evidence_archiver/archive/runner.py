@@ -8,7 +8,6 @@ process started; the start time guards against a new process that happens to get
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,14 +47,24 @@ def process_gone(pid: int) -> bool:
     return fields is not None and fields[:1] == ["Z"]
 
 
+def host_name() -> str:
+    """This computer's name, as ``socket.gethostname()`` gives it (without loading socket where
+    the system tells it directly)."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
 def this_process() -> Runner:
-    return Runner(os.getpid(), socket.gethostname(), _start_ticks(os.getpid()))
+    return Runner(os.getpid(), host_name(), _start_ticks(os.getpid()))
 
 
 def is_alive(runner: Runner) -> bool | None:
     """True if the process is still running, False if it is gone, None when this computer
     cannot tell (the import ran on another host, or nothing was recorded)."""
-    if runner.pid <= 0 or runner.host != socket.gethostname():
+    if runner.pid <= 0 or runner.host != host_name():
         return None
     if process_gone(runner.pid):
         return False

@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import platformdirs
-
 from ..errors import ArchiveError, NotFound, UsageError
 from ..i18n import _
 from ..model import (
@@ -65,6 +63,8 @@ def default_archive_path() -> Path:
     env = os.environ.get("EVIDENCE_ARCHIVE")
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only where no archive was named
+
     return Path(platformdirs.user_data_dir("evidence-archiver", appauthor=False)) / "archive.db"
 
 

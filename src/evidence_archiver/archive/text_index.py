@@ -30,6 +30,7 @@ cannot break the statement or inject syntax.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ _CJK = (
     "\U00020000-\U0002a6df\U0002a700-\U0002b738\U0002b740-\U0002b81d\U0002b820-\U0002cea1"
     "\U0002ceb0-\U0002ebe0\U0002f800-\U0002fa1d\U00030000-\U0003134a"
 )
+# Compiling a class this large takes milliseconds (the re compiler marks each of its 40,000
+# BMP characters in Python): the one pattern every import needs is compiled here, once; it also
+# answers "is there any CJK" (search) and "does this start with CJK" (match).
 _CJK_RUN = re.compile(f"[{_CJK}]+")
-_IS_CJK = re.compile(f"[{_CJK}]")
 # What unicode61 treats as token characters: letters and digits of every script (roughly).
 _WORD = re.compile(r"[^\W_]+")
-_SCRIPT_PARTS = re.compile(f"[{_CJK}]+|[^{_CJK}]+")
+
+
+@functools.cache
+def _script_parts() -> re.Pattern[str]:
+    """Runs of CJK and runs of anything else (for queries: compiled at the first one)."""
+    return re.compile(f"[{_CJK}]+|[^{_CJK}]+")
+
 # A letter or digit that is not CJK: what must not touch a word for it to stand alone.
 _NON_CJK_WORD = f"[^\\W_{_CJK}]"
 # Longest query term kept (in characters); longer ones are cut, nobody types more.
@@ -90,7 +99,7 @@ def index_text(text: str) -> str:
     if not text or text.isascii():
         return text  # ASCII is its own NFKC form and holds no CJK: most messages, no work
     text = normalize(text)
-    if not _IS_CJK.search(text):
+    if not _CJK_RUN.search(text):
         return text
     return _CJK_RUN.sub(lambda m: f" {_run_tokens(m.group(0), final=False)} ", text)
 
@@ -102,7 +111,7 @@ def term_tokens(term: str) -> list[str]:
     """
     tokens: list[str] = []
     for match in _WORD.finditer(normalize(term)):
-        tokens.extend(_SCRIPT_PARTS.findall(match.group(0)))
+        tokens.extend(_script_parts().findall(match.group(0)))
     return tokens
 
 
@@ -133,7 +142,7 @@ def make_term(text: str, *, prefix: bool = False, negated: bool = False) -> Term
     if not tokens:
         return None
     last = tokens[-1]
-    ends_cjk = bool(_IS_CJK.match(last))
+    ends_cjk = bool(_CJK_RUN.match(last))
     if ends_cjk:
         # A prefix of a CJK run means nothing (its bigrams match anywhere already), except for
         # a lone character: it must match the start of any bigram, so it is a prefix.
@@ -155,10 +164,10 @@ def _highlight_pattern(tokens: list[str], text: str, prefix: bool, ends_cjk: boo
     """
     words = []
     for match in _WORD.finditer(strip_accents(text)):
-        parts = [re.escape(p) for p in _SCRIPT_PARTS.findall(match.group(0))]
+        parts = [re.escape(p) for p in _script_parts().findall(match.group(0))]
         words.append(r"[\W_]*".join(parts))
     pattern = r"[\W_]+".join(words)
-    if not _IS_CJK.match(tokens[0]):
+    if not _CJK_RUN.match(tokens[0]):
         pattern = f"(?<!{_NON_CJK_WORD})" + pattern
     if prefix and not ends_cjk:
         pattern += f"{_NON_CJK_WORD}*"

@@ -22,11 +22,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
-from multiprocessing import get_context
-from multiprocessing.connection import Connection
-from multiprocessing.context import BaseContext
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 try:
     import fcntl
@@ -36,6 +33,11 @@ except ImportError:  # not on Windows
 from ..archive.runner import process_gone
 from ..i18n import _, language
 
+if TYPE_CHECKING:
+    # multiprocessing itself is loaded when a process is first started: most commands never do.
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
+
 T = TypeVar("T")
 R = TypeVar("R")
 _DONE = object()
@@ -43,6 +45,8 @@ _DONE = object()
 
 def mp_context() -> BaseContext:
     """How worker processes are started."""
+    from multiprocessing import get_context
+
     # fork starts workers fastest; from Python 3.12 forking a process that runs threads (the
     # IMAP fetcher and the WAL checkpointer do) is deprecated, so there the fork server does.
     return get_context("fork" if sys.version_info < (3, 12) else "forkserver")

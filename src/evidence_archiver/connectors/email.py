@@ -18,11 +18,10 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..archive.ingest import PreparedCapture, prepare
 from ..errors import SourceError
@@ -33,6 +32,9 @@ from ..hashing import sha256_bytes
 from ..i18n import _, language
 from ..model import Blob, Capture, ImportProblem, SourceRef
 from .background import exit_with, in_background, mp_context
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 MEDIA_TYPE = "message/rfc822"
 # A From_ line as mail programs write it: "From sender date", where the date has a time.
@@ -211,6 +213,9 @@ def _parse_windowed(
     prepared: bool,
 ) -> Iterator[list[Parsed | ImportProblem]]:
     """Parsed chunks in input order, from a pool with a bounded window of work in flight."""
+    # Loaded here: a small import parses in this process and never starts a pool.
+    from concurrent.futures import ProcessPoolExecutor
+
     window: deque[tuple[Future[list[Parsed]], list[Message], list[ImportProblem]]] = deque()
 
     def drain(limit: int) -> Iterator[list[Parsed | ImportProblem]]:

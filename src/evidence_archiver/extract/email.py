@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
-from email.policy import compat32
 from typing import Any
 
 from ..hashing import blob_from_bytes
@@ -35,7 +34,9 @@ from .html_text import html_to_text
 from .mime_tree import parse_mime
 
 MAX_NAME = 120
-_PARSER = BytesParser(policy=compat32)
+# The default policy is compat32 (named here only in words: email.policy, which would name it,
+# loads the header registry that compat32 never uses).
+_PARSER = BytesParser()
 _UNSAFE_NAME = re.compile(r'[\x00-\x1f\x7f<>:"|?*\\/]+')
 _MSGID = re.compile(r"<[^<>\s]+>")
 _ENCODED_WORD_GAP = re.compile(r"(\?=)\s+(=\?)")

@@ -43,8 +43,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from ..i18n import _
+from ..model import FACT_KINDS
 
-KINDS = ("promise", "demand", "payment", "breach", "other")
+KINDS = FACT_KINDS
 
 _COMMIT = re.compile(
     r"同意|批准|审批|承诺|顺延|延期至|延至|延到|延后|推后|推迟|延长|减免|免除|豁免|不收取|不再收取|"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from email.message import Message
-from email.policy import compat32
 
 # The standard parser's header-line test (``email.feedparser.headerRE``) without its ``^``:
 # ``match(text, pos)`` anchors at ``pos`` by itself.
@@ -56,7 +55,7 @@ def _entity(text: str, start: int, end: int, *, in_multipart: bool) -> Message:
     """The message or body part in ``text[start:end]``; ``start`` is at a line start. In a
     multipart, the line ending before the next boundary belongs to the boundary (RFC 2046): it
     is cut from the part's body, or from its epilogue if it is a multipart itself."""
-    msg = Message(policy=compat32)
+    msg = Message()  # the compat32 policy, as a Message has by default
     body = _headers(msg, text, start, end)
     media_type = msg.get_content_type()
     if media_type.startswith("message/"):
