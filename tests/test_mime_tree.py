@@ -256,3 +256,39 @@ def test_generated_well_formed_messages_take_the_fast_path() -> None:
             f"{parts}--outer--{eol}"
         ).encode()
         assert check(raw)
+
+
+def _parameter_answers(raw: bytes) -> Iterator[tuple[object, object]]:
+    """For each part of the message: the file name and charset parse_email reads (skipping the
+    parameter parsing where the header does not hold the parameter's name), and what the
+    standard library's own lookups give."""
+    from evidence_archiver.extract.email import _filename, _header_map, _mentions
+
+    for part in STANDARD.parsebytes(raw).walk():
+        headers = _header_map(part)
+        try:
+            expected_name = part.get_filename()
+        except Exception:  # noqa: BLE001 - parse_email treats a broken one as no name
+            expected_name = None
+        found_name = _filename(part, headers)
+        yield (found_name is None), (expected_name is None)
+        charset = (
+            part.get_param("charset") if _mentions(headers, "content-type", "charset") else None
+        )
+        yield charset, part.get_param("charset")
+
+
+@pytest.mark.corpus
+def test_parameters_skipped_by_their_absent_name_are_absent_for_the_standard_library(
+    corpus: Path,
+) -> None:
+    rng = random.Random(7)
+    roots = [PROJECT / "fixtures"]
+    roots += [corpus / "email_mail-parser", corpus / "maildir_notmuch", corpus / "adversarial"]
+    checked = 0
+    for _name, raw in messages_in([r for r in roots if r.exists()]):
+        for copy in (raw, *damaged(raw, rng)):
+            for found, expected in _parameter_answers(copy):
+                assert found == expected
+                checked += 1
+    assert checked > 1000

@@ -164,19 +164,34 @@ def parse_date(value: str | None) -> tuple[datetime | None, str | None]:
     return moment, None
 
 
-def _part_text(part: Message, notes: list[str]) -> str:
+def _mentions(headers: HeaderMap, name: str, word: str) -> bool:
+    """Whether any ``name`` header holds ``word`` (lower case) anywhere in its value.
+
+    A parameter the standard library would find (``get_param``, ``get_filename``) has its
+    name, in any case, in the header's text: where the word is not there at all, its slow
+    parameter parsing can be skipped with the same answer.
+    """
+    return any(word in value.lower() for value in headers.get(name, ()))
+
+
+def _part_text(part: Message, media_type: str, headers: HeaderMap, notes: list[str]) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    declared = part.get_param("charset")
+    declared = part.get_param("charset") if _mentions(headers, "content-type", "charset") else None
     label = decode_header_value(declared) if isinstance(declared, str) else None
     decoded = decode_text(payload, label)
     if decoded.note:
-        notes.append(f"{part.get_content_type()}: {decoded.note}")
+        notes.append(f"{media_type}: {decoded.note}")
     return decoded.text
 
 
-def _filename(part: Message) -> str | None:
+def _filename(part: Message, headers: HeaderMap) -> str | None:
+    if not (
+        _mentions(headers, "content-disposition", "name")
+        or _mentions(headers, "content-type", "name")
+    ):
+        return None
     try:
         name = part.get_filename()
     except Exception:  # noqa: BLE001 - a broken RFC 2231 parameter must not lose the part
@@ -205,17 +220,23 @@ def parse_email(raw: bytes) -> ParsedEmail:
     plain: list[str] = []
     html: list[str] = []
     attachments: list[Attachment] = []
+    attached_messages: list[Message] = []
     headers = _header_map(msg)
+    top_type = ""
     for part in msg.walk():
         if part.defects:
             defects.extend(type(d).__name__ for d in part.defects)
+        media_type = part.get_content_type()
+        if part is msg:
+            top_type = media_type
+        elif media_type == "message/rfc822":
+            attached_messages.append(part)
         if part.is_multipart():
             continue
-        media_type = part.get_content_type()
         if media_type == "message/rfc822" or isinstance(part.get_payload(), list):
             continue
         part_headers = _header_map(part) if part is not msg else headers
-        filename = _filename(part)
+        filename = _filename(part, part_headers)
         disposition = (_header(part_headers, "Content-Disposition") or "").lower()
         if _is_attachment(media_type, disposition, filename):
             data = part.get_payload(decode=True)
@@ -230,30 +251,29 @@ def parse_email(raw: bytes) -> ParsedEmail:
                     inline=disposition.startswith("inline")
                     or (content_id is not None and not disposition.startswith("attachment")),
                     content_id=content_id.strip().strip("<>") if content_id else None,
-                    text=_attachment_text(part, media_type, notes),
+                    text=_attachment_text(part, media_type, part_headers, notes),
                 )
             )
         elif media_type == "text/html":
-            html.append(_part_text(part, notes))
+            html.append(_part_text(part, media_type, part_headers, notes))
         else:
-            plain.append(_part_text(part, notes))
-    # Attached messages are kept whole as attachments, as they were sent.
-    for part in msg.walk():
-        if part.get_content_type() == "message/rfc822" and part is not msg:
-            inner = part.get_payload()
-            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-                data = inner[0].as_bytes(unixfrom=False)
-                inner_subject = _header(_header_map(inner[0]), "Subject")
-                subject = decode_header_value(inner_subject) or "message"
-                attachments.append(
-                    Attachment(
-                        blob=blob_from_bytes(data, "message/rfc822"),
-                        filename=safe_filename(
-                            f"{subject}.eml", "message/rfc822", len(attachments) + 1
-                        ),
-                        media_type="message/rfc822",
-                    )
+            plain.append(_part_text(part, media_type, part_headers, notes))
+    # Attached messages are kept whole as attachments, as they were sent, after the others.
+    for part in attached_messages:
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            data = inner[0].as_bytes(unixfrom=False)
+            inner_subject = _header(_header_map(inner[0]), "Subject")
+            subject = decode_header_value(inner_subject) or "message"
+            attachments.append(
+                Attachment(
+                    blob=blob_from_bytes(data, "message/rfc822"),
+                    filename=safe_filename(
+                        f"{subject}.eml", "message/rfc822", len(attachments) + 1
+                    ),
+                    media_type="message/rfc822",
                 )
+            )
     body = "\n\n".join(t.strip() for t in plain if t.strip())
     html_only = not body and bool(html)
     if html_only:
@@ -282,7 +302,7 @@ def parse_email(raw: bytes) -> ParsedEmail:
         "to": ", ".join(decode_header_value(v) for v in headers.get("to", [])),
         "cc": ", ".join(decode_header_value(v) for v in headers.get("cc", [])),
         "date_header": decode_header_value(_header(headers, "Date")),
-        "content_type": msg.get_content_type(),
+        "content_type": top_type,
     }
     if in_reply_to:
         details["in_reply_to"] = in_reply_to
@@ -315,11 +335,11 @@ def _first_msgid(value: Any) -> str | None:
     return found[0] if found else None
 
 
-def _attachment_text(part: Message, media_type: str, notes: list[str]) -> str:
+def _attachment_text(part: Message, media_type: str, headers: HeaderMap, notes: list[str]) -> str:
     """Searchable text of an attachment that is itself text; other types get text later
     (PDFs through the PDF extractor)."""
     if media_type in ("text/plain", "text/csv", "text/calendar"):
-        return _part_text(part, notes)
+        return _part_text(part, media_type, headers, notes)
     if media_type == "text/html":
-        return html_to_text(_part_text(part, notes))
+        return html_to_text(_part_text(part, media_type, headers, notes))
     return ""
