@@ -50,6 +50,28 @@ def test_a_new_archive_is_migrated_on_open(archive_path: Path) -> None:
         conn.close()
 
 
+def test_a_new_archive_has_16k_pages_and_an_older_one_keeps_its_own(tmp_path: Path) -> None:
+    new, older = tmp_path / "new.db", tmp_path / "older.db"
+    Archive(new).close()
+    # An archive made before the page size was set: SQLite's default page, and a WAL already.
+    conn = sqlite3.connect(older)
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+    with Archive(older) as archive:
+        report = archive.ingest(
+            [email_capture(n) for n in range(3)], connector="eml", container="test"
+        )
+        assert report.added == 3
+    for path, size in ((new, 16384), (older, 4096)):
+        conn = sqlite3.connect(path)
+        try:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == size
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        finally:
+            conn.close()
+
+
 def test_opening_a_missing_archive_without_create_says_to_init(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="evidence init"):
         Archive(tmp_path / "none.db", create=False)
@@ -512,6 +534,8 @@ def test_the_state_token_changes_with_every_commit_from_any_connection(
     with Archive(archive_path) as other:
         other.tag(2, "threat")
     assert archive.state_token() != token
+
+
 def test_the_wal_is_started_again_during_a_long_import(
     archive_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
