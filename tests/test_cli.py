@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -207,6 +208,27 @@ def test_a_misspelt_command_is_suggested_from_every_command(tmp_path: Path) -> N
     )
     assert out.returncode == 2
     assert "Did you mean 'search'?" in out.stderr
+
+
+def test_a_finished_command_leaves_the_archive_as_one_closed_file(tmp_path: Path) -> None:
+    # main() spares the collector's passes at exit (gc.freeze): the archive must still be
+    # closed by the command, its WAL checkpointed into the file and removed.
+    archive = tmp_path / "archive.db"
+    env = {**os.environ, "EVIDENCE_ARCHIVE": str(archive)}
+    for args in (["import", "mbox", str(MBOX), "--json"], ["search", "展期", "--json"]):
+        subprocess.run(
+            [sys.executable, "-m", "evidence_archiver", *args],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["archive.db"]
+    conn = sqlite3.connect(archive)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("SELECT count(*) FROM items").fetchone()[0] > 5
+    finally:
+        conn.close()
 
 
 def test_demo_runs_as_a_subprocess_and_ends_with_a_verified_bundle(tmp_path: Path) -> None:

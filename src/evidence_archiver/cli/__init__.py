@@ -13,6 +13,7 @@ and ``app`` (what the tests and the catalogue use) have them all.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import sys
@@ -137,3 +138,11 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - never a traceback for a user
         err_console.print(_("[bold red]Unexpected error:[/] {message}").format(message=exc))
         sys.exit(EXIT_ERROR)
+    finally:
+        # The command is over and the process ends here. While Python shuts down, its cycle
+        # collector walks every object left several times over, looking for cycles to clean
+        # up: 40 ms after an import of 500 messages (measured), as long as the import's own
+        # writing. Nothing needs that: every archive and file is closed by the command that
+        # opened it, and atexit handlers (progress bars, worker processes, temporary folders)
+        # still run. Frozen objects are only left out of those passes.
+        gc.freeze()

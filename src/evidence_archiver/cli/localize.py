@@ -26,15 +26,17 @@ shows up as an English error in the tests that run every kind of usage error in 
 from __future__ import annotations
 
 import functools
-import importlib.abc
 import importlib.machinery
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer.core
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
 
 try:  # Typer >= 0.2x carries its own Click ...
     from typer import _click
@@ -222,18 +224,21 @@ def _localize_rich_utils(rich_utils: ModuleType) -> None:
     rich_utils._get_parameter_help = foldable_parameter_help(rich_utils._get_parameter_help)  # type: ignore[attr-defined]
 
 
-class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _AfterImport:
     """Runs ``then(module)`` right after the module ``name`` is first imported.
 
     Typer imports ``typer.rich_utils`` (and with it most of rich: 40-60 ms) only to show a help
     screen or an error; a command that runs as asked never needs it. So it is localized when
     Typer imports it, not imported by us at every start to be localized in advance.
+
+    A finder on ``sys.meta_path`` and the loader of the one module it finds (the protocols of
+    ``importlib.abc``, whose import would load importlib.resources for nothing).
     """
 
     def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
         self.name = name
         self.then = then
-        self.loader: importlib.abc.Loader | None = None
+        self.loader: Loader | None = None
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -245,7 +250,7 @@ class _AfterImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)
         if spec is None or spec.loader is None:
             return spec
-        self.loader, spec.loader = spec.loader, self
+        self.loader, spec.loader = spec.loader, cast("Loader", self)
         return spec
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
