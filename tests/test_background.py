@@ -133,3 +133,49 @@ def test_the_pipe_from_a_reader_holds_a_whole_batch() -> None:
     finally:
         receiving.close()
         sending.close()
+
+
+def _crossing_form(item: int) -> tuple[str, int]:
+    return ("packed", item)
+
+
+def _item_again(packed: tuple[str, int]) -> int:
+    assert packed[0] == "packed"
+    return packed[1]
+
+
+def test_items_may_cross_packed_and_arrive_unpacked() -> None:
+    got, value = drain(
+        in_child_process(numbers, 300, batch_size=64, pack=_crossing_form, unpack=_item_again)
+    )
+    assert got == list(range(300))
+    assert value == "made 300"
+
+
+def test_a_prepared_capture_crosses_as_a_plain_tuple_and_comes_back_whole() -> None:
+    import pickle
+
+    from evidence_archiver.archive.ingest import pack_prepared, prepare, unpack_prepared
+    from evidence_archiver.hashing import blob_from_bytes
+    from evidence_archiver.model import Attachment, Capture, ImportProblem, Item, SourceRef
+
+    source = SourceRef("sms-backup-restore", "backup.xml", "element 3 (line 5)")
+    prepared = prepare(
+        Capture(
+            source,
+            original=None,
+            item=Item(kind="mms", title="MMS from 乐贷", body="您的借款已逾期"),
+            attachments=(
+                Attachment(blob_from_bytes(b"\x89PNG", "image/png"), "a.png", "image/png"),
+            ),
+            dedup_key="mms|95555|1|in|abc",
+        )
+    )
+    problem = ImportProblem(source, "unreadable")
+    packed = [pack_prepared(prepared), pack_prepared(problem)]
+    assert type(packed[0]) is tuple
+    assert packed[1] is problem
+    back = [unpack_prepared(p) for p in pickle.loads(pickle.dumps(packed))]
+    assert back == [prepared, problem]
+    assert type(back[0]) is type(prepared)
+    assert back[0].where == "backup.xml element 3 (line 5)"

