@@ -558,3 +558,31 @@ def test_the_wal_is_started_again_during_a_long_import(
     assert report.added == 60
     # Each batch adds about 2 MB (the original and the body): 120 MB without a restart.
     assert max(sizes) < 24 << 20, sizes
+
+
+def test_an_import_collects_cycles_less_often_and_restores_the_collector_after(
+    archive: Archive,
+) -> None:
+    import gc
+
+    from evidence_archiver.archive.store import IMPORT_GC_THRESHOLD
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+
+    def captures() -> Iterator[Capture]:
+        for n in range(3):
+            seen.append(gc.get_threshold()[0])
+            yield email_capture(n)
+
+    assert archive.ingest(captures(), connector="eml", container="test").added == 3
+    assert seen == [IMPORT_GC_THRESHOLD] * 3
+    assert gc.get_threshold() == before
+
+    def failing() -> Iterator[Capture]:
+        yield email_capture(9)
+        raise RuntimeError("reader failed")
+
+    with pytest.raises(RuntimeError, match="reader failed"):
+        archive.ingest(failing(), connector="eml", container="test")
+    assert gc.get_threshold() == before

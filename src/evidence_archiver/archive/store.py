@@ -12,6 +12,7 @@ running it again after a kill, therefore stores each original exactly once.
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -62,6 +63,26 @@ WAL_RESTART_BYTES = 64 << 20
 #: (benchmarks/import_mbox.py, sms.py) and on search, export and the review app's pages: see
 #: the commit that set it.
 PAGE_SIZE = 16384
+#: Allocations between two collections of the youngest generation during an import (Python's
+#: default is 700). See :func:`fewer_collections`.
+IMPORT_GC_THRESHOLD = 10_000
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often for a while (an import, a reader process).
+
+    An import makes and drops millions of small objects (strings, tuples, rows) that reference
+    counting frees at once; the collector, looking for cycles among them every 700 allocations,
+    took 1.2 s of the writer's 14 s and 0.7 s of the reader's 13 s on a 205,000-message phone
+    backup (0.3 s and 0.01 s at every 10,000). Cycles are still collected, just later.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(IMPORT_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def default_archive_path() -> Path:
@@ -231,7 +252,7 @@ class Archive:
         rules = case_rules.load_rules(self.conn)
         batch: list[Capture | ImportProblem | PreparedCapture] = []
         held = 0
-        with self._background_checkpoints():
+        with self._background_checkpoints(), fewer_collections():
             for capture in captures:
                 batch.append(capture)
                 held += held_bytes(capture)

@@ -15,6 +15,7 @@ whatever the source size.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import queue
@@ -31,6 +32,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..archive.runner import process_gone
+from ..archive.store import IMPORT_GC_THRESHOLD
 from ..i18n import _, language
 
 if TYPE_CHECKING:
@@ -145,6 +147,9 @@ def _serve(
 ) -> None:
     """The child's side of :func:`in_child_process`."""
     speak(lang)
+    # A reader makes many short-lived objects, as the writer does (a child started by the fork
+    # server does not inherit the writer's setting).
+    gc.set_threshold(IMPORT_GC_THRESHOLD, *gc.get_threshold()[1:])
     # A forked child holds a copy of the parent's end of the pipe; while it does, a parent
     # killed with SIGKILL would leave it blocked in send() forever instead of BrokenPipeError.
     parent_end.close()
