@@ -145,9 +145,23 @@ def test_rules_match_service_numbers_and_gateways_in_every_form(
     assert linked == 1
 
 
+def counterparty_first(key: str) -> str:
+    """A phone key as versions before time-first keys wrote it (``kind|who|time|dir|digest``)."""
+    head, _, rest = key.partition("|")
+    kind, _, stamp = head.partition("@")
+    counterparty, _, tail = rest.partition("|")
+    return f"{kind}|{counterparty}|{stamp}|{tail}"
+
+
 def make_legacy(archive: Archive) -> None:
-    """Rewrite the archive as the version before this rule wrote it: +86 before short codes."""
+    """Rewrite the archive as the version before this rule wrote it: +86 before short codes
+    (and its keys with the counterparty first, as every version before time-first keys)."""
     with archive.transaction() as conn:
+        keys = conn.execute("SELECT id, dedup_key FROM items WHERE dedup_key GLOB '*@*'")
+        conn.executemany(
+            "UPDATE items SET dedup_key = ? WHERE id = ?",
+            [(counterparty_first(key), item_id) for item_id, key in keys.fetchall()],
+        )
         conn.execute(
             "UPDATE item_people SET address = '+86' || address WHERE address GLOB '95*' "
             "OR address GLOB '106*'"

@@ -274,6 +274,8 @@ class BatchWriter:
     pending: list[PreparedCapture] = field(default_factory=list)
     errors: list[tuple[int, str, str, str | None]] = field(default_factory=list)
     custody_rows: list[tuple[int, str, str, str, str, str, str]] = field(default_factory=list)
+    #: The archive holds phone keys in the older form (:func:`holds_counterparty_first_keys`).
+    older_keys: bool = False
 
     def __post_init__(self) -> None:
         self.stored_at = format_utc(self.now)
@@ -330,9 +332,13 @@ class BatchWriter:
     def _existing(self) -> dict[str, tuple[int, tuple[str, str, str]]]:
         """Items already archived under the batch's keys: their id and their own source."""
         keys = list(dict.fromkeys(p.dedup_key for p in self.pending))
-        # A message from a service number archived before its number kept its digits has its
-        # key under the other form (+8695555 for 95555): look under both, answer for this one.
-        aliases = {alias: key for key in keys for alias in _older_key_forms(key)}
+        # A phone message archived by an older version has its key in an older form (see
+        # older_key_forms): look under those too, and answer for this one.
+        aliases = (
+            {alias: key for key in keys for alias in older_key_forms(key)}
+            if self.older_keys
+            else {}
+        )
         keys += list(aliases)
         found: dict[str, tuple[int, tuple[str, str, str]]] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
@@ -522,24 +528,44 @@ def archived_fts(conn: sqlite3.Connection, item_id: int) -> tuple[str, str, str,
     return fts_values(item, attachments)
 
 
-# A key whose counterparty may be a service number (95…, 10…, 12…, 400…, 800…, with or
-# without +86): the only ones with another stored form. Checked first, as it runs per message.
-_SERVICE_KEY = re.compile(r"[^|]*\|(?:\+86)?(?:9|1[02]|[48]00)")
+#: The kinds of phone keys (``connectors.sms.common.message_key``).
+PHONE_KEY_KINDS = ("sms", "mms", "call", "chat")
+# A counterparty that may be a service number (95…, 10…, 12…, 400…, 800…, with or without
+# +86): the only ones that older versions stored in another form.
+_SERVICE_NUMBER = re.compile(r"(?:\+86)?(?:9|1[02]|[48]00)")
 
 
-def _older_key_forms(key: str) -> tuple[str, ...]:
-    """The same phone message's key with its counterparty in the other stored form, if any.
+def holds_counterparty_first_keys(conn: sqlite3.Connection) -> bool:
+    """Whether the archive holds phone keys in the form older versions wrote (counterparty
+    first, see ``message_key``): then each new key is also looked up in that form. One range
+    of the key index per kind (``sms|`` up to ``sms}``), so it costs a few index probes."""
+    return any(
+        conn.execute(
+            "SELECT 1 FROM items WHERE dedup_key >= ? AND dedup_key < ? LIMIT 1",
+            (f"{kind}|", f"{kind}}}"),
+        ).fetchone()
+        for kind in PHONE_KEY_KINDS
+    )
 
-    Phone keys read ``kind|counterparty|time|direction|digest`` (``sms.common.message_key``).
+
+def older_key_forms(key: str) -> tuple[str, ...]:
+    """The forms older versions stored the same phone message's key in.
+
+    ``sms@1704067200000|95555|in|d1gest`` was ``sms|95555|1704067200000|in|d1gest`` (the
+    counterparty first), and, for a service number, ``sms|+8695555|1704067200000|in|d1gest``
+    before service numbers kept their digits. Keys of other items have no other form.
     """
-    if not _SERVICE_KEY.match(key):
+    head, sep, rest = key.partition("|")
+    kind, at, stamp = head.partition("@")
+    if not sep or not at or kind not in PHONE_KEY_KINDS:
         return ()
-    kind, sep, rest = key.partition("|")
     counterparty, sep2, tail = rest.partition("|")
-    if not sep or not sep2:
+    if not sep2:
         return ()
-    forms = phone_variants(counterparty)
-    return tuple(f"{kind}|{form}|{tail}" for form in forms if form != counterparty)
+    forms = [counterparty]
+    if _SERVICE_NUMBER.match(counterparty):
+        forms += [form for form in phone_variants(counterparty) if form != counterparty]
+    return tuple(f"{kind}|{form}|{stamp}|{tail}" for form in forms)
 
 
 def _people(item: Item) -> tuple[tuple[str, str, str], ...]:

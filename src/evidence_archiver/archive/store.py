@@ -36,7 +36,14 @@ from . import cases as case_rules
 from . import facts as facts_mod
 from . import search as search_mod
 from .custody import ChainBreak, CustodyLog, verify_chain
-from .ingest import BatchWriter, PreparedCapture, archived_fts, held_bytes, is_container
+from .ingest import (
+    BatchWriter,
+    PreparedCapture,
+    archived_fts,
+    held_bytes,
+    holds_counterparty_first_keys,
+    is_container,
+)
 from .records import (
     AttachmentRecord,
     CaseSummary,
@@ -250,6 +257,7 @@ class Archive:
             import_id = int(cur.lastrowid or 0)
         report = ImportReport(import_id=import_id)
         rules = case_rules.load_rules(self.conn)
+        older_keys = holds_counterparty_first_keys(self.conn)
         batch: list[Capture | ImportProblem | PreparedCapture] = []
         held = 0
         with self._background_checkpoints(), fewer_collections():
@@ -260,12 +268,12 @@ class Archive:
                 # reader is meanwhile busy with the first records, on the other core.
                 whole_file = isinstance(capture, Capture) and is_container(capture)
                 if len(batch) >= batch_size or held >= batch_bytes or whole_file:
-                    self._ingest_batch(batch, report, rules)
+                    self._ingest_batch(batch, report, rules, older_keys)
                     if progress:
                         progress(len(batch))
                     batch, held = [], 0
             if batch:
-                self._ingest_batch(batch, report, rules)
+                self._ingest_batch(batch, report, rules, older_keys)
                 if progress:
                     progress(len(batch))
         with self.transaction() as conn:
@@ -287,11 +295,12 @@ class Archive:
         batch: list[Capture | ImportProblem | PreparedCapture],
         report: ImportReport,
         rules: case_rules.RuleSet,
+        older_keys: bool,
     ) -> None:
         now = self.clock()
         pending = ImportReport(import_id=report.import_id)
         with self.transaction() as conn:
-            writer = BatchWriter(conn, self.custody, pending, now)
+            writer = BatchWriter(conn, self.custody, pending, now, older_keys=older_keys)
             for capture in batch:
                 writer.add(capture)
             new_ids = writer.flush()
