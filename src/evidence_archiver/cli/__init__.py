@@ -14,7 +14,6 @@ and ``app`` (what the tests and the catalogue use) have them all.
 from __future__ import annotations
 
 import gc
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ import typer
 
 from .. import __version__
 from ..i18n import _
-from .common import EXIT_ERROR, State, err_console
+from .common import EXIT_ERROR, State, defined_in, err_console
 from .localize import LocalizedGroup
 
 #: Every command: its name, the module under ``cli/`` that defines it and the name it has
@@ -91,8 +90,7 @@ def build_app(path: Sequence[str] | None = None) -> typer.Typer:
     app.callback()(root)
     for name in COMMANDS if path is None else path[:1]:
         module_name, attribute = COMMANDS[name]
-        module = importlib.import_module(f"{__name__}.{module_name}")
-        defined = getattr(module, attribute)
+        defined = defined_in(module_name, attribute)
         if isinstance(defined, typer.Typer):
             app.add_typer(defined, name=name)
         elif attribute == "make_app":
@@ -112,10 +110,12 @@ def command_path(args: Sequence[str]) -> list[str] | None:
     if not words or words[0] not in COMMANDS:
         return None
     module_name, attribute = COMMANDS[words[0]]
-    if attribute == "make_app":
-        group = importlib.import_module(f"{__name__}.{module_name}")
-        if len(words) > 1 and words[1] in group.COMMANDS:
-            return words[:2]
+    if (
+        attribute == "make_app"
+        and len(words) > 1
+        and words[1] in defined_in(module_name, "COMMANDS")
+    ):
+        return words[:2]
     return words[:1]
 
 

@@ -8,6 +8,7 @@ or archive error. No traceback reaches a user unless ``--debug`` was given.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import sys
@@ -132,6 +133,13 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_ERROR) from None
 
     return wrapper
+
+
+def defined_in(module: str, name: str) -> Any:
+    """What the module ``cli/<module>.py`` defines as ``name``, the module loaded on first use
+    (the command tables of ``cli/__init__.py`` and ``cli/importing.py`` name their commands
+    this way, so that a run loads only the command it runs)."""
+    return getattr(importlib.import_module(f"{__package__}.{module}"), name)
 
 
 def open_archive(path: Path | None, *, create: bool = False) -> Archive:

@@ -7,7 +7,6 @@ command that runs.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +19,7 @@ from ..i18n import _
 from .common import (
     ArchiveOption,
     JsonOption,
+    defined_in,
     handle_errors,
     open_archive,
     progress_bar,
@@ -128,9 +128,6 @@ def make_app(names: Iterable[str] | None = None) -> typer.Typer:
         help="Bring material into the archive. Importing the same thing again adds nothing.",
         no_args_is_help=True,
     )
-    package = __name__.rpartition(".")[0]
     for name in COMMANDS if names is None else names:
-        module_name, function = COMMANDS[name]
-        module = importlib.import_module(f"{package}.{module_name}")
-        app.command(name)(getattr(module, function))
+        app.command(name)(defined_in(*COMMANDS[name]))
     return app

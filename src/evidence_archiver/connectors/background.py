@@ -15,7 +15,6 @@ whatever the source size.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import pickle
 import queue
@@ -32,7 +31,7 @@ except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
 
 from ..archive.runner import process_gone
-from ..archive.store import IMPORT_GC_THRESHOLD
+from ..archive.store import fewer_collections
 from ..i18n import _, language
 
 if TYPE_CHECKING:
@@ -149,43 +148,43 @@ def _serve(
     speak(lang)
     # A reader makes many short-lived objects, as the writer does (a child started by the fork
     # server does not inherit the writer's setting).
-    gc.set_threshold(IMPORT_GC_THRESHOLD, *gc.get_threshold()[1:])
-    # A forked child holds a copy of the parent's end of the pipe; while it does, a parent
-    # killed with SIGKILL would leave it blocked in send() forever instead of BrokenPipeError.
-    parent_end.close()
-    batch: list[Any] = []
-    try:
-        produced = target(*args)
-        weight = 0
-        while True:
-            try:
-                item = next(produced)
-            except StopIteration as stop:
-                result = stop.value
-                break
-            if weigh is not None:
-                weight += weigh(item)
-            batch.append(item if pack is None else pack(item))
-            if len(batch) >= batch_size or weight >= batch_bytes:
-                ready, batch, weight = batch, [], 0
-                conn.send(("items", ready))
-        if batch:
-            ready, batch = batch, []
-            conn.send(("items", ready))
-        conn.send(("done", result))
-    except (BrokenPipeError, ConnectionResetError):
-        pass  # the parent stopped listening (it failed, or was killed): nothing to tell
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent, raised there
+    with fewer_collections():
+        # A forked child holds a copy of the parent's end of the pipe; while it does, a parent
+        # killed with SIGKILL would leave it blocked in send() forever instead of BrokenPipeError.
+        parent_end.close()
+        batch: list[Any] = []
         try:
-            pickle.dumps(exc)
-        except Exception:  # noqa: BLE001 - an exception that cannot cross keeps its text
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            if batch:  # what was read before the failure is good: it goes first
-                conn.send(("items", batch))
-            conn.send(("failed", exc))
-    finally:
-        conn.close()
+            produced = target(*args)
+            weight = 0
+            while True:
+                try:
+                    item = next(produced)
+                except StopIteration as stop:
+                    result = stop.value
+                    break
+                if weigh is not None:
+                    weight += weigh(item)
+                batch.append(item if pack is None else pack(item))
+                if len(batch) >= batch_size or weight >= batch_bytes:
+                    ready, batch, weight = batch, [], 0
+                    conn.send(("items", ready))
+            if batch:
+                ready, batch = batch, []
+                conn.send(("items", ready))
+            conn.send(("done", result))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the parent stopped listening (it failed, or was killed): nothing to tell
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, raised there
+            try:
+                pickle.dumps(exc)
+            except Exception:  # noqa: BLE001 - an exception that cannot cross keeps its text
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                if batch:  # what was read before the failure is good: it goes first
+                    conn.send(("items", batch))
+                conn.send(("failed", exc))
+        finally:
+            conn.close()
 
 
 def _widen(conn: Connection) -> None:
